@@ -1,0 +1,28 @@
+/**
+ * The backstore seam (LIO's `sbc_ops`, SPDK's bdev fn_table): what the SCSI block device needs
+ * from storage, owned here by its consumer. `storage/` satisfies it structurally without importing
+ * it; `control/` wires the two. Every implementation passes test/contracts/block_device.contract.ts.
+ *
+ * Addresses are in logical blocks of `blockBytes`. Callers (scsi/) have already checked ranges;
+ * an implementation asserts them. Failures of the world are thrown as SanError with code
+ * IO_ERROR, NO_SPACE or (for a checksum mismatch) MEDIUM_ERROR-class codes the SCSI layer maps to
+ * sense data.
+ */
+export interface BlockDevice {
+  readonly blockBytes: 512 | 4096
+  /** Current size in blocks; may grow online (the SCSI layer then raises CAPACITY CHANGED). */
+  readonly blockCount: number
+  /** True when unmapped blocks read back as zeros and `unmap` frees space (thin provisioning). */
+  readonly thin: boolean
+  /** Reads `blockCount` blocks at `lba` into `target` (whose length is blockCount*blockBytes). */
+  read(lba: number, target: Uint8Array): Promise<void>
+  /**
+   * Writes `source` (a whole number of blocks) at `lba`. Resolves when the data is held by the
+   * device: a later read returns it. With `fua`, resolves only once it is durable.
+   */
+  write(lba: number, source: Uint8Array, fua: boolean): Promise<void>
+  /** Makes every write that completed before the call durable (SYNCHRONIZE CACHE). */
+  flush(): Promise<void>
+  /** Deallocates blocks; later reads return zeros. Only called when `thin`. */
+  unmap(lba: number, blockCount: number): Promise<void>
+}

@@ -1,0 +1,91 @@
+/**
+ * What a transport (iscsi/) needs from the SCSI layer: the set of logical units behind one
+ * target, with a two-phase command path (parse, then execute) and task management.
+ * The transport never looks inside a CDB; the SCSI layer never sees a PDU.
+ */
+import type { Nexus } from './nexus.ts'
+
+/** SAM-5 §5.3: status codes. */
+export const ScsiStatus = {
+  good: 0x00,
+  checkCondition: 0x02,
+  conditionMet: 0x04,
+  busy: 0x08,
+  reservationConflict: 0x18,
+  taskSetFull: 0x28,
+  acaActive: 0x30,
+  taskAborted: 0x40,
+} as const
+export type ScsiStatus = (typeof ScsiStatus)[keyof typeof ScsiStatus]
+
+/** SAM-5 §8.6: task attributes (same values as RFC 7143 §11.3.1.2's ATTR field). */
+export type TaskAttribute = 'simple' | 'ordered' | 'headOfQueue' | 'aca'
+
+export interface ScsiRequest {
+  readonly nexus: Nexus
+  /** The 8-byte LUN field as received (SAM-5 §4.7). */
+  readonly lun: Uint8Array
+  readonly cdb: Uint8Array
+  readonly taskAttribute: TaskAttribute
+  /** The transport's task tag, used by ABORT TASK and for abort bookkeeping. */
+  readonly taskTag: number
+}
+
+export interface ScsiResult {
+  readonly status: ScsiStatus
+  /** Data-In for the initiator (already truncated to the CDB's allocation length). */
+  readonly dataIn: Uint8Array | null
+  /** Sense data bytes (fixed or descriptor format) when status is CHECK CONDITION. */
+  readonly sense: Uint8Array | null
+}
+
+/** Phase 1's verdict: answer at once, or receive `dataOutBytes` and then execute. */
+export type ParsedCommand =
+  | { readonly kind: 'done'; readonly result: ScsiResult }
+  | {
+      readonly kind: 'ready'
+      /** Bytes of Data-Out the CDB asks for (0 for none). */
+      readonly dataOutBytes: number
+      /** Bytes of Data-In the CDB may return at most (0 for none). */
+      readonly dataInBytesMax: number
+      readonly command: ParsedHandle
+    }
+
+/** Opaque to the transport. */
+export interface ParsedHandle {
+  readonly opcodeName: string
+}
+
+/** SAM-5 §7: task management functions, as the transport maps them. */
+export type TaskManagementFunction =
+  | 'abortTask'
+  | 'abortTaskSet'
+  | 'clearTaskSet'
+  | 'clearAca'
+  | 'lunReset'
+  | 'targetWarmReset'
+  | 'targetColdReset'
+  | 'queryTask'
+
+/** SAM-5 §7.11 / RFC 7143 §11.6.1 outcomes the SCSI layer can give. */
+export type TaskManagementOutcome =
+  | 'complete'
+  | 'lunDoesNotExist'
+  | 'notSupported'
+  | 'rejected'
+
+export interface LogicalUnitGroup {
+  /** LUN numbers served (REPORT LUNS draws on the same list). */
+  readonly lunNumbers: readonly number[]
+  /** Phase 1: decode the CDB and run every central check (opcode, reserved bits, LBA range,
+   * transfer length, unit attention, reservation). Synchronous and side-effect free except for
+   * consuming a unit attention that it reports. */
+  parse(request: ScsiRequest): ParsedCommand
+  /** Phase 2: run the command. `dataOut` has exactly `dataOutBytes` bytes (or is null if 0). */
+  execute(command: ParsedHandle, dataOut: Uint8Array | null): Promise<ScsiResult>
+  /** Task management on behalf of `nexus`. The transport aborts its own task records. */
+  taskManagement(fn: TaskManagementFunction, nexus: Nexus, lun: Uint8Array): TaskManagementOutcome
+  /** A nexus came into existence (login) or went away (session closed). */
+  nexusAdded(nexus: Nexus): void
+  nexusRemoved(nexus: Nexus): void
+}
