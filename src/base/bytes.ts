@@ -41,7 +41,7 @@ export function writeU24(bytes: Uint8Array, offset: number, value: number): void
 }
 
 export function writeU32(bytes: Uint8Array, offset: number, value: number): void {
-  assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, `u32 out of range: ${value}`)
+  assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, `u32 range: ${value}`)
   bytes[offset] = value >>> 24
   bytes[offset + 1] = (value >>> 16) & 0xff
   bytes[offset + 2] = (value >>> 8) & 0xff

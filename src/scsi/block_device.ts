@@ -1,7 +1,8 @@
 /**
  * The backstore seam (LIO's `sbc_ops`, SPDK's bdev fn_table): what the SCSI block device needs
  * from storage, owned here by its consumer. `storage/` satisfies it structurally without importing
- * it; `control/` wires the two. Every implementation passes test/contracts/block_device.contract.ts.
+ * it; `control/` wires the two. Every implementation passes the contract suite in
+ * test/contracts/block_device.contract.ts.
  *
  * Addresses are in logical blocks of `blockBytes`. Callers (scsi/) have already checked ranges;
  * an implementation asserts them. Failures of the world are thrown as SanError with code

@@ -76,7 +76,13 @@ export class MemoryBlockDevice {
   #visit(
     startBytes: number,
     lengthBytes: number,
-    visit: (chunk: Uint8Array | undefined, at: number, offset: number, length: number, index: number) => void,
+    visit: (
+      chunk: Uint8Array | undefined,
+      at: number,
+      offset: number,
+      length: number,
+      index: number,
+    ) => void,
   ): void {
     let offset = 0
     while (offset < lengthBytes) {

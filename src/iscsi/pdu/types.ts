@@ -167,7 +167,7 @@ export interface AsyncMessage {
   readonly statSN: number
   readonly expCmdSN: number
   readonly maxCmdSN: number
-  /** §11.9.1: 0 SCSI async event, 1 logout request, 2 drop connection, 3 drop all, 4 renegotiate. */
+  /** §11.9.1: 0 SCSI event, 1 logout request, 2 drop connection, 3 drop all, 4 renegotiate. */
   readonly asyncEvent: number
   readonly asyncVCode: number
   readonly parameter1: number
@@ -262,7 +262,7 @@ export interface LogoutRequest {
 /** RFC 7143 §11.15 */
 export interface LogoutResponse {
   readonly opcode: typeof Opcode.logoutResponse
-  /** §11.15.1: 0 closed successfully, 1 CID not found, 2 recovery not supported, 3 cleanup failed. */
+  /** §11.15.1: 0 closed, 1 CID not found, 2 recovery not supported, 3 cleanup failed. */
   readonly response: number
   readonly initiatorTaskTag: number
   readonly statSN: number
