@@ -1,0 +1,252 @@
+/**
+ * The framer: cuts an iSCSI byte stream into PDUs (RFC 7143 §11.2) and checks header and data
+ * digests (§13.1, CRC32C). Sans-IO: the connection pushes socket chunks and receives events.
+ *
+ * The BHS is validated before any payload is buffered, so memory is bounded by the limits: one
+ * PDU at most (BHS + AHS + digest + maxRecvDataSegmentLength + padding + digest). When a chunk
+ * holds a whole PDU the frame is a zero-copy view into it.
+ */
+import { assert } from '../base/assert.ts'
+import { padTo4, readU24 } from '../base/bytes.ts'
+import { crc32c } from '../base/crc32c.ts'
+import { ahsBytesMax } from './spec/ahs.ts'
+import { Bhs, dataSegmentBytesMax, digestBytes } from './spec/bhs_layout.ts'
+import { bhsBytes } from './spec/opcodes.ts'
+import type { EncodedPdu, Frame } from './pdu/types.ts'
+
+export interface FramerLimits {
+  maxRecvDataSegmentLength: number
+  headerDigest: boolean
+  dataDigest: boolean
+  maxAhsBytes?: number
+}
+
+export type FramerEvent =
+  | { kind: 'frame'; frame: Frame }
+  /** RFC 7143 §7.8: discard the PDU, answer Reject (0x02) carrying this header. */
+  | { kind: 'dataDigestError'; bhs: Uint8Array }
+  /** Drop the connection; the framer emits nothing after this. */
+  | { kind: 'fatal'; reason: FatalReason }
+
+type FatalReason = 'headerDigestError' | 'dataSegmentTooLong' | 'ahsTooLong'
+
+/** The sizes of one PDU on the wire, computed from its BHS and the current limits. */
+interface Layout {
+  readonly ahsBytes: number
+  readonly dataBytes: number
+  /** Offset of the data segment from the start of the PDU. */
+  readonly dataOffset: number
+  readonly totalBytes: number
+}
+
+export class Framer {
+  #limits: Required<FramerLimits>
+  /** Holds a BHS that arrived in pieces. */
+  readonly #bhsStage = new Uint8Array(bhsBytes)
+  #bhsFilled = 0
+  /** Holds a PDU (from its BHS onward) that arrived in pieces; sized exactly for it. */
+  #pdu: Uint8Array | null = null
+  #pduFilled = 0
+  #layout: Layout | null = null
+  #failed = false
+
+  constructor(limits: FramerLimits) {
+    this.#limits = { maxAhsBytes: ahsBytesMax, ...limits }
+    checkLimits(this.#limits)
+  }
+
+  /** Changes limits between PDUs (digests after login; MaxRecvDataSegmentLength after it). */
+  setLimits(limits: Partial<FramerLimits>): void {
+    this.#limits = { ...this.#limits, ...limits }
+    checkLimits(this.#limits)
+  }
+
+  get bufferedBytes(): number {
+    return this.#bhsFilled + this.#pduFilled
+  }
+
+  /** Consumes bytes; returns every complete event. */
+  push(chunk: Uint8Array): FramerEvent[] {
+    const events: FramerEvent[] = []
+    let offset = 0
+    while (offset < chunk.length && !this.#failed) {
+      if (this.#pdu !== null) {
+        offset = this.#fillPdu(chunk, offset, events)
+      } else if (this.#bhsFilled > 0 || chunk.length - offset < bhsBytes) {
+        offset = this.#fillBhs(chunk, offset, events)
+      } else {
+        offset = this.#fromChunk(chunk, offset, events)
+      }
+    }
+    return events
+  }
+
+  /** Fast path: a BHS starts at `offset` and lies whole in the chunk. */
+  #fromChunk(chunk: Uint8Array, offset: number, events: FramerEvent[]): number {
+    const bhs = chunk.subarray(offset, offset + bhsBytes)
+    const layout = this.#layoutOf(bhs, events)
+    if (layout === null) return chunk.length
+    if (chunk.length - offset >= layout.totalBytes) {
+      this.#emit(chunk.subarray(offset, offset + layout.totalBytes), layout, events)
+      return offset + layout.totalBytes
+    }
+    this.#startPdu(layout)
+    return this.#fillPdu(chunk, offset, events)
+  }
+
+  /** Slow path: gathers a BHS split across chunks. */
+  #fillBhs(chunk: Uint8Array, offset: number, events: FramerEvent[]): number {
+    const take = Math.min(bhsBytes - this.#bhsFilled, chunk.length - offset)
+    this.#bhsStage.set(chunk.subarray(offset, offset + take), this.#bhsFilled)
+    this.#bhsFilled += take
+    if (this.#bhsFilled < bhsBytes) return offset + take
+    const layout = this.#layoutOf(this.#bhsStage, events)
+    this.#bhsFilled = 0
+    if (layout === null) return chunk.length
+    this.#startPdu(layout)
+    this.#pdu!.set(this.#bhsStage, 0)
+    this.#pduFilled = bhsBytes
+    if (this.#pduFilled === layout.totalBytes) this.#finishPdu(events)
+    return offset + take
+  }
+
+  #startPdu(layout: Layout): void {
+    assert(this.#pdu === null, 'framer already assembling a PDU')
+    this.#pdu = new Uint8Array(layout.totalBytes)
+    this.#pduFilled = 0
+    this.#layout = layout
+  }
+
+  #fillPdu(chunk: Uint8Array, offset: number, events: FramerEvent[]): number {
+    const pdu = this.#pdu!
+    const take = Math.min(pdu.length - this.#pduFilled, chunk.length - offset)
+    pdu.set(chunk.subarray(offset, offset + take), this.#pduFilled)
+    this.#pduFilled += take
+    if (this.#pduFilled === pdu.length) this.#finishPdu(events)
+    return offset + take
+  }
+
+  #finishPdu(events: FramerEvent[]): void {
+    const pdu = this.#pdu!
+    const layout = this.#layout!
+    this.#pdu = null
+    this.#pduFilled = 0
+    this.#layout = null
+    this.#emit(pdu, layout, events)
+  }
+
+  /** Validates a BHS against the limits before any of its payload is buffered. */
+  #layoutOf(bhs: Uint8Array, events: FramerEvent[]): Layout | null {
+    const limits = this.#limits
+    const ahsBytes = bhs[Bhs.totalAhsLength]! * 4
+    const dataBytes = readU24(bhs, Bhs.dataSegmentLength)
+    if (ahsBytes > limits.maxAhsBytes) return this.#fail('ahsTooLong', events)
+    if (dataBytes > limits.maxRecvDataSegmentLength) return this.#fail('dataSegmentTooLong', events)
+    const headerBytes = bhsBytes + ahsBytes + (limits.headerDigest ? digestBytes : 0)
+    // §11.2: the Data-Digest follows the data segment; without a segment there is none.
+    const dataDigest = limits.dataDigest && dataBytes > 0 ? digestBytes : 0
+    const totalBytes = headerBytes + padTo4(dataBytes) + dataDigest
+    return { ahsBytes, dataBytes, dataOffset: headerBytes, totalBytes }
+  }
+
+  /** `pdu` is exactly one PDU's wire bytes; checks its digests and emits it. */
+  #emit(pdu: Uint8Array, layout: Layout, events: FramerEvent[]): void {
+    const headerEnd = bhsBytes + layout.ahsBytes
+    if (this.#limits.headerDigest) {
+      const expected = crc32c(pdu.subarray(0, headerEnd))
+      if (readDigest(pdu, headerEnd) !== expected) {
+        this.#fail('headerDigestError', events)
+        return
+      }
+    }
+    const bhs = pdu.subarray(0, bhsBytes)
+    const paddedEnd = layout.dataOffset + padTo4(layout.dataBytes)
+    if (this.#limits.dataDigest && layout.dataBytes > 0) {
+      // §13.1: the data digest covers the data segment and its padding.
+      const expected = crc32c(pdu.subarray(layout.dataOffset, paddedEnd))
+      if (readDigest(pdu, paddedEnd) !== expected) {
+        events.push({ kind: 'dataDigestError', bhs })
+        return
+      }
+    }
+    const ahs = pdu.subarray(bhsBytes, headerEnd)
+    const data = pdu.subarray(layout.dataOffset, layout.dataOffset + layout.dataBytes)
+    events.push({ kind: 'frame', frame: { bhs, ahs, data } })
+  }
+
+  #fail(reason: FatalReason, events: FramerEvent[]): null {
+    this.#failed = true
+    this.#pdu = null
+    this.#pduFilled = 0
+    this.#bhsFilled = 0
+    events.push({ kind: 'fatal', reason })
+    return null
+  }
+}
+
+function checkLimits(limits: Required<FramerLimits>): void {
+  assert(Number.isInteger(limits.maxRecvDataSegmentLength), 'MaxRecvDataSegmentLength integer')
+  assert(limits.maxRecvDataSegmentLength >= 0, 'MaxRecvDataSegmentLength negative')
+  assert(limits.maxRecvDataSegmentLength <= dataSegmentBytesMax, 'MaxRecvDataSegmentLength too big')
+  assert(limits.maxAhsBytes >= 0 && limits.maxAhsBytes <= ahsBytesMax, 'maxAhsBytes out of range')
+}
+
+/** §13.1: digests travel least significant byte first (RFC 3720 B.4 shows the byte order). */
+function readDigest(bytes: Uint8Array, offset: number): number {
+  return (
+    (bytes[offset]! |
+      (bytes[offset + 1]! << 8) |
+      (bytes[offset + 2]! << 16) |
+      (bytes[offset + 3]! << 24)) >>>
+    0
+  )
+}
+
+const crc32cPolynomialReflected = 0x82f63b78
+
+function digestOf(bytes: Uint8Array): Uint8Array {
+  const value = crc32c(bytes)
+  return Uint8Array.of(value & 0xff, (value >>> 8) & 0xff, (value >>> 16) & 0xff, value >>> 24)
+}
+
+/**
+ * Wire bytes for one PDU, in order, for socket writev (cork/uncork): the header, its digest, the
+ * data segment, then padding and data digest together. Empty pieces are left out; nothing is
+ * copied except the 4-byte digests and the padding tail.
+ */
+export function serializePdu(
+  pdu: EncodedPdu,
+  digests: { header: boolean; data: boolean },
+): Uint8Array[] {
+  const pieces: Uint8Array[] = [pdu.header]
+  if (digests.header) pieces.push(digestOf(pdu.header))
+  const dataBytes = pdu.data.length
+  if (dataBytes === 0) return pieces
+  pieces.push(pdu.data)
+  const padBytes = padTo4(dataBytes) - dataBytes
+  const tailBytes = padBytes + (digests.data ? digestBytes : 0)
+  if (tailBytes === 0) return pieces
+  const tail = new Uint8Array(tailBytes)
+  if (digests.data) {
+    const value = padBytes === 0 ? crc32c(pdu.data) : crc32cPadded(pdu.data, padBytes)
+    tail[padBytes] = value & 0xff
+    tail[padBytes + 1] = (value >>> 8) & 0xff
+    tail[padBytes + 2] = (value >>> 16) & 0xff
+    tail[padBytes + 3] = value >>> 24
+  }
+  pieces.push(tail)
+  return pieces
+}
+
+/**
+ * CRC32C over `data` followed by `padBytes` zero bytes (§13.1: padding is inside the CRC),
+ * without copying the data: extend the finished CRC bit by bit over at most 3 zero bytes.
+ */
+function crc32cPadded(data: Uint8Array, padBytes: number): number {
+  assert(padBytes > 0 && padBytes < 4, 'padding is 1..3 bytes')
+  let state = ~crc32c(data) >>> 0
+  for (let bit = 0; bit < padBytes * 8; bit++) {
+    state = state & 1 ? (state >>> 1) ^ crc32cPolynomialReflected : state >>> 1
+  }
+  return ~state >>> 0
+}
