@@ -1,0 +1,100 @@
+/**
+ * The CUnit output parser and the skip allowlist reader of the conformance runner, checked on
+ * output captured from iscsi-test-cu 1.19 (CUnit 2.1-3) against tgt 1.0.85.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { loadSkipAllowlist, parseCunitOutput, type ToolRun, verdicts } from './libiscsi_runner.ts'
+
+const captured = [
+  '',
+  '     CUnit - A unit testing framework for C - Version 2.1-3',
+  '',
+  'Suite: iSCSIdatasn',
+  '  Test: iSCSIDataSnInvalid ...FAILED',
+  '    1. test_iscsi_datasn_invalid.c:98  - CU_ASSERT_NOT_EQUAL(ret,0)',
+  '    2. test_iscsi_datasn_invalid.c:116  - CU_ASSERT_NOT_EQUAL(ret,0)',
+  'Suite: ReportSupportedOpcodes',
+  '  Test: Simple ...passed',
+  '  Test: OneCommand ...    [SKIPPED] REPORT_SUPPORTED_OPCODES is not implemented.',
+  '    [SKIPPED] REPORT_SUPPORTED_OPCODES is not implemented.',
+  'passed',
+  'Suite: ProutReserve',
+  '  Test: LUNReset ...passed    [FAILED] PRIN command: failed with sense.',
+  '  Test: Logout ...    Take out a RESERVE6 from the first initiator',
+  '    Try to take out a RESERVE6 from the second initiator',
+  'passed',
+  'Suite: WriteSame10',
+  '  Test: UnmapVPD ...    [FAILED] WRITESAME10 command failed with status 2',
+  'passed',
+  '  Test: Hangs ...    Sending a command',
+  '',
+  'Run Summary:    Type  Total    Ran Passed Failed Inactive',
+  '              suites      4      4    n/a      1        0',
+  '               tests      7      7      5      1        0',
+  '             asserts    278    278    276      2      n/a',
+].join('\n')
+
+test('parseCunitOutput: one verdict per test, named ALL.Suite.Test', () => {
+  const run = parseCunitOutput(captured)
+  const byName = Object.fromEntries(run.tests.map((t) => [t.name, t.verdict]))
+  assert.deepEqual(byName, {
+    'ALL.iSCSIdatasn.iSCSIDataSnInvalid': 'failed',
+    'ALL.ReportSupportedOpcodes.Simple': 'passed',
+    'ALL.ReportSupportedOpcodes.OneCommand': 'skipped',
+    'ALL.ProutReserve.LUNReset': 'passed',
+    'ALL.ProutReserve.Logout': 'passed',
+    'ALL.WriteSame10.UnmapVPD': 'passed',
+    'ALL.WriteSame10.Hangs': 'missing',
+  })
+})
+
+test('parseCunitOutput: keeps failed assertions and skip reasons as messages', () => {
+  const run = parseCunitOutput(captured)
+  const failed = run.tests.find((t) => t.name === 'ALL.iSCSIdatasn.iSCSIDataSnInvalid')
+  assert.equal(failed?.messages.length, 2)
+  assert.match(failed?.messages[0] ?? '', /test_iscsi_datasn_invalid\.c:98/)
+  const skipped = run.tests.find((t) => t.name === 'ALL.ReportSupportedOpcodes.OneCommand')
+  assert.match(skipped?.messages[0] ?? '', /^\[SKIPPED\] REPORT_SUPPORTED_OPCODES/)
+})
+
+test('parseCunitOutput: "[SKIPPED]" logged after the verdict does not make a skip', () => {
+  const text = 'Suite: A\n  Test: B ...passed    [SKIPPED] cleanup only\n'
+  assert.equal(parseCunitOutput(text).tests[0]?.verdict, 'passed')
+})
+
+test('parseCunitOutput: reads the run summary', () => {
+  assert.deepEqual(parseCunitOutput(captured).summary, {
+    testsTotal: 7,
+    testsRan: 7,
+    testsPassed: 5,
+    testsFailed: 1,
+  })
+  assert.equal(parseCunitOutput('Failed to login to target').summary, null)
+})
+
+test('verdicts: a listed test the tool never reported is missing', () => {
+  const toolRun: ToolRun = {
+    parsed: parseCunitOutput('Suite: Read10\n  Test: Simple ...passed\n'),
+    expected: ['ALL.Read10.Simple', 'ALL.Read10.BeyondEol'],
+    output: '',
+    exitCode: 0,
+    timedOut: false,
+  }
+  assert.deepEqual(
+    verdicts(toolRun).map((t) => [t.name, t.verdict]),
+    [
+      ['ALL.Read10.Simple', 'passed'],
+      ['ALL.Read10.BeyondEol', 'missing'],
+    ],
+  )
+})
+
+test('loadSkipAllowlist: every allowed skip in docs/conformance.md has a reason', async () => {
+  const allowed = await loadSkipAllowlist()
+  assert.ok(allowed.size > 0, 'the allowlist table was not found')
+  for (const [name, reason] of allowed) {
+    assert.match(name, /^ALL\.\w+\.[\w-]+$/)
+    assert.ok(reason.length >= 10, `${name}: the reason is missing`)
+  }
+})

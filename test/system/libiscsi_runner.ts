@@ -1,0 +1,222 @@
+/**
+ * Drives libiscsi's conformance suite (`iscsi-test-cu`, CUnit) against one export and turns its
+ * output into one verdict per libiscsi test: passed, failed, skipped (the tool passes a test it
+ * could not exercise but says "[SKIPPED]"), or missing (listed but never reported). The skip
+ * allowlist is the table in docs/conformance.md, so that every allowed skip has a written reason.
+ */
+import path from 'node:path'
+import { type ExportInfo, iscsiUrl, readText, repoRoot, run } from './harness.ts'
+
+/** The libiscsi families this issue's target must pass (docs/conformance.md). */
+export const conformanceSuites = [
+  'Inquiry',
+  'Read6',
+  'Read10',
+  'Read12',
+  'Read16',
+  'Write10',
+  'Write12',
+  'Write16',
+  'WriteVerify10',
+  'WriteVerify12',
+  'WriteVerify16',
+  'Verify10',
+  'Verify12',
+  'Verify16',
+  'ReadCapacity10',
+  'ReadCapacity16',
+  'ReportSupportedOpcodes',
+  'TestUnitReady',
+  'ModeSense6',
+  'Prefetch10',
+  'Prefetch16',
+  'StartStopUnit',
+  'NoMedia',
+  'Mandatory',
+  'iSCSIcmdsn',
+  'iSCSIdatasn',
+  'iSCSIResiduals',
+  'iSCSITMF',
+] as const
+
+export const initiatorNames = {
+  first: 'iqn.2026-11.org.basalt.test:conformance-1',
+  second: 'iqn.2026-11.org.basalt.test:conformance-2',
+} as const
+
+export type Verdict = 'passed' | 'failed' | 'skipped' | 'missing'
+
+export interface CunitTest {
+  /** `ALL.<Suite>.<Test>`, the name `iscsi-test-cu --test` and `--list` use. */
+  readonly name: string
+  readonly verdict: Verdict
+  /** What the tool printed while the test ran (skip reasons, failed assertions). */
+  readonly messages: readonly string[]
+}
+
+export interface CunitSummary {
+  readonly testsTotal: number
+  readonly testsRan: number
+  readonly testsPassed: number
+  readonly testsFailed: number
+}
+
+export interface CunitRun {
+  readonly tests: readonly CunitTest[]
+  readonly summary: CunitSummary | null
+}
+
+interface OpenTest {
+  name: string
+  verdict: 'passed' | 'failed' | null
+  skipped: boolean
+  messages: string[]
+}
+
+const suiteLine = /^Suite: (\S+)/
+const testLine = /^ {2}Test: (.+?) \.\.\.(.*)$/
+const verdictStart = /^(passed|FAILED)(.*)$/
+const summaryLine = /^\s+tests\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)/
+
+/**
+ * Parses CUnit's verbose ("basic") output. CUnit prints `  Test: NAME ...` then, after whatever
+ * the test logs (libiscsi indents its lines), `passed` or `FAILED` at the start of a line or
+ * straight after the dots; failed assertions follow as indented numbered lines.
+ */
+export function parseCunitOutput(text: string, family = 'ALL'): CunitRun {
+  const tests: OpenTest[] = []
+  let suite = '?'
+  let current: OpenTest | null = null
+  let summary: CunitSummary | null = null
+  const absorb = (fragment: string): void => {
+    if (current === null) return
+    const verdict = current.verdict === null ? fragment.match(verdictStart) : null
+    if (verdict) {
+      current.verdict = verdict[1] === 'passed' ? 'passed' : 'failed'
+      fragment = verdict[2] ?? ''
+    }
+    const message = fragment.trim()
+    if (message === '') return
+    if (current.verdict === null && message.includes('[SKIPPED]')) current.skipped = true
+    current.messages.push(message)
+  }
+  for (const line of text.split(/\r?\n/)) {
+    const suiteMatch = line.match(suiteLine)
+    const testMatch = line.match(testLine)
+    const summaryMatch = line.match(summaryLine)
+    if (suiteMatch) {
+      suite = suiteMatch[1] ?? '?'
+      current = null
+    } else if (testMatch) {
+      current = {
+        name: `${family}.${suite}.${testMatch[1]}`,
+        verdict: null,
+        skipped: false,
+        messages: [],
+      }
+      tests.push(current)
+      absorb(testMatch[2] ?? '')
+    } else if (summaryMatch) {
+      const [testsTotal, testsRan, testsPassed, testsFailed] = summaryMatch.slice(1, 5).map(Number)
+      summary = {
+        testsTotal: testsTotal!,
+        testsRan: testsRan!,
+        testsPassed: testsPassed!,
+        testsFailed: testsFailed!,
+      }
+      current = null
+    } else if (/^Run Summary:/.test(line)) {
+      current = null
+    } else {
+      absorb(line)
+    }
+  }
+  return { tests: tests.map(close), summary }
+}
+
+function close(test: OpenTest): CunitTest {
+  const verdict: Verdict =
+    test.verdict === 'failed'
+      ? 'failed'
+      : test.verdict === null
+        ? 'missing'
+        : test.skipped
+          ? 'skipped'
+          : 'passed'
+  return { name: test.name, verdict, messages: test.messages }
+}
+
+/** The tests `iscsi-test-cu --list` knows in the given suites of the ALL family. */
+export async function listTests(suites: readonly string[]): Promise<string[]> {
+  const result = await run('iscsi-test-cu', ['--list'], { timeoutMs: 10_000 })
+  if (result.code !== 0) throw new Error(`iscsi-test-cu --list failed: ${result.stderr}`)
+  const wanted = new Set(suites)
+  return result.stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((name) => {
+      const parts = name.split('.')
+      return parts.length === 3 && parts[0] === 'ALL' && wanted.has(parts[1] ?? '')
+    })
+}
+
+export interface ToolRun {
+  readonly parsed: CunitRun
+  readonly expected: readonly string[]
+  readonly output: string
+  readonly exitCode: number | null
+  readonly timedOut: boolean
+}
+
+/** Runs the destructive conformance suites against one export, with two initiator names. */
+export async function runConformance(
+  target: ExportInfo,
+  suites: readonly string[] = conformanceSuites,
+  timeoutMs = 600_000,
+): Promise<ToolRun> {
+  const expected = await listTests(suites)
+  const args = [
+    '--dataloss',
+    '--initiator-name',
+    initiatorNames.first,
+    '--initiator-name-2',
+    initiatorNames.second,
+    `--test=${suites.map((suite) => `ALL.${suite}`).join(',')}`,
+    iscsiUrl(target),
+  ]
+  const result = await run('iscsi-test-cu', args, { timeoutMs })
+  const output = `${result.stdout}\n${result.stderr}`
+  const parsed = parseCunitOutput(result.stdout)
+  return { parsed, expected, output, exitCode: result.code, timedOut: result.timedOut }
+}
+
+/** Expected tests with the verdict the run gave them (`missing` if it never reported them). */
+export function verdicts(toolRun: ToolRun): CunitTest[] {
+  const byName = new Map(toolRun.parsed.tests.map((test) => [test.name, test]))
+  const seen = new Set<string>()
+  const merged: CunitTest[] = []
+  for (const name of toolRun.expected) {
+    seen.add(name)
+    merged.push(byName.get(name) ?? { name, verdict: 'missing', messages: [] })
+  }
+  for (const test of toolRun.parsed.tests) if (!seen.has(test.name)) merged.push(test)
+  return merged
+}
+
+/**
+ * The skip allowlist: rows of the table under "## Allowed skips" in docs/conformance.md,
+ * `| ALL.Suite.Test | reason |`. A skip not listed there is a failure.
+ */
+export async function loadSkipAllowlist(
+  file = path.join(repoRoot, 'docs/conformance.md'),
+): Promise<Map<string, string>> {
+  const text = await readText(file)
+  const section = text.split(/^## /m).find((part) => part.startsWith('Allowed skips')) ?? ''
+  const allowed = new Map<string, string>()
+  for (const line of section.split('\n')) {
+    const cells = line.split('|').map((cell) => cell.trim())
+    const name = (cells[1] ?? '').replace(/`/g, '')
+    if (/^ALL\.\w+\.[\w-]+$/.test(name)) allowed.set(name, cells[2] ?? '')
+  }
+  return allowed
+}
