@@ -1,0 +1,194 @@
+/**
+ * Parse, then execute (LIO's sbc_parse_cdb, STYLE rule 8). `parseCommand` runs every central
+ * check in order, so handlers never re-validate:
+ *   LUN + opcode lookup → CDB usage mask → LUN scope → transfer sizing with the LBA range
+ *   check (SBC-3 §4.5) and the MAXIMUM TRANSFER LENGTH check (SBC-3 §6.5.3) → unit attention
+ *   (SAM-5 §5.14) → stopped unit (SBC-3 §4.20) → write protection (SPC-4 §7.5.8 SWP) →
+ *   reservation gate (a no-op until persistent reservations land).
+ * `executeCommand` runs the handler and turns the world's failures (SanError) into sense data;
+ * any other exception is our bug and propagates.
+ */
+import { assert } from '../base/assert.ts'
+import { readU16, readU24, readU32, readU64Safe } from '../base/bytes.ts'
+import { isSanError, type SanError } from '../base/errors.ts'
+import type { CdbField, CdbRow } from './cdb_table.ts'
+import { Command, checkCondition, type GroupView } from './command.ts'
+import { limits } from './limits.ts'
+import type { LogicalUnit } from './logical_unit.ts'
+import { decodeLun, lunNumberMax, reportLunsWellKnownLun } from './lun.ts'
+import type { ParsedCommand, ScsiRequest, ScsiResult } from './port.ts'
+import type { SenseReason } from './sense.ts'
+import { verifyByteCheck } from './sbc/read_write.ts'
+
+export interface DispatchGroup extends GroupView {
+  unit(lun: number): LogicalUnit | null
+}
+
+export function parseCommand(group: DispatchGroup, request: ScsiRequest): ParsedCommand {
+  const cdb = request.cdb
+  const lun = decodeLun(request.lun)
+  const unit = lun >= 0 && lun <= lunNumberMax ? group.unit(lun) : null
+  const descriptorFormat = unit?.modes.descriptorSense ?? false
+  if (cdb.length === 0) return done(cdbFieldError('invalidCommandOperationCode', 0, false))
+  const row = group.table.lookup(cdb[0]!, cdb.length > 1 ? cdb[1]! & 0x1f : 0)
+  if (row === undefined) {
+    if (unit === null) return done(checkCondition('logicalUnitNotSupported', false))
+    // SPC-4 §4.5.6: an unsupported service action is an invalid field in byte 1.
+    if (group.table.hasServiceActions(cdb[0]!)) {
+      return done(cdbFieldError('invalidFieldInCdb', 1, descriptorFormat, 4))
+    }
+    return done(cdbFieldError('invalidCommandOperationCode', 0, descriptorFormat))
+  }
+  if (!lunInScope(row, unit, lun)) return done(checkCondition('logicalUnitNotSupported', false))
+  if (cdb.length < row.cdbLength) return done(cdbFieldError('invalidFieldInCdb', 0, false))
+  for (let index = 1; index < row.cdbLength; index++) {
+    const wrong = cdb[index]! & ~row.allowed[index]!
+    if (wrong !== 0) {
+      const bit = 31 - Math.clz32(wrong)
+      return done(cdbFieldError('invalidFieldInCdb', index, descriptorFormat, bit))
+    }
+  }
+  const command = new Command(row, unit, lun, request.nexus, cdb, group)
+  const refusal = sizeTransfer(command) ?? (unit === null ? null : unitChecks(command, unit))
+  if (refusal !== null) return done(refusal)
+  return {
+    kind: 'ready',
+    dataOutBytes: command.dataOutBytes,
+    dataInBytesMax: command.dataInBytesMax,
+    command,
+  }
+}
+
+export async function executeCommand(
+  command: Command,
+  dataOut: Uint8Array | null,
+): Promise<ScsiResult> {
+  assert((dataOut?.length ?? 0) === command.dataOutBytes, 'Data-Out size differs from parse')
+  try {
+    return await command.row.handler(command, dataOut)
+  } catch (error) {
+    if (!isSanError(error)) throw error
+    return command.fail(worldFailure(error, command.row))
+  }
+}
+
+/** The world's failures as sense (SBC-3 §4.18 / SPC-4 annex D). */
+function worldFailure(error: SanError, row: CdbRow): SenseReason {
+  if (error.code === 'IO_ERROR') return row.failsAsWrite ? 'writeError' : 'unrecoveredReadError'
+  // Thin provisioning: the pool is full (SBC-3 §4.7.3.7).
+  if (error.code === 'NO_SPACE') return 'spaceAllocationFailedWriteProtect'
+  return 'internalTargetFailure'
+}
+
+function done(result: ScsiResult): ParsedCommand {
+  return { kind: 'done', result }
+}
+
+function cdbFieldError(
+  reason: SenseReason,
+  byte: number,
+  descriptorFormat: boolean,
+  bit?: number,
+): ScsiResult {
+  const field = bit === undefined ? { inCdb: true, byte } : { inCdb: true, byte, bit }
+  return checkCondition(reason, descriptorFormat, { field })
+}
+
+/** SAM-5 §5.14 / SPC-4 §6.33: what a LUN with no unit, or the REPORT LUNS W-LUN, may run. */
+function lunInScope(row: CdbRow, unit: LogicalUnit | null, lun: number): boolean {
+  if (unit !== null || row.lunScope === 'any') return true
+  return row.lunScope === 'unitOrWellKnown' && lun === reportLunsWellKnownLun
+}
+
+function readField(cdb: Uint8Array, field: CdbField): number | null {
+  switch (field.bytes) {
+    case 1:
+      return cdb[field.offset]!
+    case 2:
+      return readU16(cdb, field.offset)
+    case 3:
+      return readU24(cdb, field.offset)
+    case 4:
+      return readU32(cdb, field.offset)
+    case 8:
+      return readU64Safe(cdb, field.offset)
+  }
+}
+
+/** Decodes LBA and length, checks range and limits, and sets the command's transfer sizes. */
+function sizeTransfer(command: Command): ScsiResult | null {
+  const transfer = command.row.transfer
+  const cdb = command.cdb
+  switch (transfer.kind) {
+    case 'none':
+      return null
+    case 'allocation':
+      command.allocationLength = readField(cdb, transfer.field)!
+      command.dataInBytesMax = command.allocationLength
+      return null
+    case 'parameterList':
+      command.allocationLength = readField(cdb, transfer.field)!
+      command.dataOutBytes = command.allocationLength
+      return null
+    case 'fixed':
+      command.allocationLength = transfer.bytes
+      command.dataInBytesMax = transfer.bytes
+      return null
+    case 'blocks':
+      return sizeBlockTransfer(command, transfer)
+  }
+}
+
+function sizeBlockTransfer(
+  command: Command,
+  transfer: Extract<CdbRow['transfer'], { kind: 'blocks' }>,
+): ScsiResult | null {
+  const cdb = command.cdb
+  const device = command.lu.device
+  const blockCount = device.blockCount
+  let lba = readField(cdb, transfer.lba)
+  if (lba !== null && transfer.lba.bytes === 3) lba &= 0x1f_ffff // READ/WRITE(6): 21 bits
+  let count = readField(cdb, transfer.count)!
+  if (count === 0 && transfer.zero === 'is256') count = 256 // SBC-3 §5.12
+  if (count === 0 && transfer.zero === 'toEnd' && lba !== null && lba < blockCount) {
+    count = blockCount - lba // SBC-3 §5.22: 0 blocks means "to the last LBA"
+  }
+  // SBC-3 §4.5: the whole range must lie within the medium; an LBA past the end is refused
+  // even for a zero-length transfer.
+  if (lba === null || lba >= blockCount || lba + count > blockCount) {
+    return command.fail('lbaOutOfRange')
+  }
+  command.lba = lba
+  command.blocks = count
+  if (transfer.data === 'none') return null
+  if (count > limits.transferBytesMax / device.blockBytes) {
+    return command.invalidCdbField(transfer.count.offset)
+  }
+  const bytes = count * device.blockBytes
+  if (transfer.data === 'in') command.dataInBytesMax = bytes
+  else if (transfer.data === 'out') command.dataOutBytes = bytes
+  else {
+    const byteCheck = verifyByteCheck(cdb)
+    if (byteCheck === 2) return command.invalidCdbField(1, 2) // reserved BYTCHK value
+    if (byteCheck === 1) command.dataOutBytes = bytes
+    if (byteCheck === 3 && count > 0) command.dataOutBytes = device.blockBytes
+  }
+  return null
+}
+
+/** Unit attention, stopped unit, write protection, reservations, in that order. */
+function unitChecks(command: Command, unit: LogicalUnit): ScsiResult | null {
+  const row = command.row
+  if (!row.ignoresUnitAttention) {
+    const attention = unit.attentionsFor(command.nexus).take()
+    if (attention !== undefined) return command.fail(attention)
+  }
+  if (row.mediumAccess && unit.stopped) return command.fail('notReadyInitializingCommandRequired')
+  if (row.writes && unit.modes.softwareWriteProtect) return command.fail('writeProtected')
+  return reservationGate(command)
+}
+
+/** The persistent-reservation gate (SPC-4 §5.9): open until PERSISTENT RESERVE lands. */
+function reservationGate(_command: Command): ScsiResult | null {
+  return null
+}

@@ -1,0 +1,104 @@
+/**
+ * One logical unit: a BlockDevice plus its identity (SPC-4 §7.8.6 device identification, §7.8.16
+ * unit serial number), its mode parameters, its started/stopped state (SBC-3 §4.20 / §5.25) and
+ * the unit attentions pending per I_T nexus (SAM-5 §5.14).
+ *
+ * NAA designator choice (VPD 83h): NAA 6, IEEE Registered Extended (SPC-4 §7.8.6.6.5). The
+ * 24-bit IEEE COMPANY_ID field holds the fixed value 02BA5Ah, whose first octet has the
+ * locally-administered (X) bit set and the multicast bit clear, so it can never equal an
+ * IEEE-assigned OUI or CID. The remaining 100 bits (VENDOR SPECIFIC IDENTIFIER and its
+ * extension) are the first 25 hex digits of the volume's random, persisted uuid. The designator
+ * is therefore unique per volume (100 random bits) and stable across restarts.
+ */
+import { assert } from '../base/assert.ts'
+import type { Clock } from '../base/clock.ts'
+import type { BlockDevice } from './block_device.ts'
+import { ModeParameters } from './mode_parameters.ts'
+import type { Nexus } from './nexus.ts'
+import { type UnitAttention, UnitAttentionQueue } from './unit_attention.ts'
+
+export interface UnitIdentity {
+  /** 32 hex digits, random, generated once per volume and persisted by control/ (never changes). */
+  readonly uuid: string
+  readonly vendorId: string // 'BASALT' (8 chars padded)
+  readonly productId: string // e.g. 'Volume' (16 chars padded)
+  readonly revision: string // 4 chars
+  /** The unit serial number for VPD 0x80 (≤ 32 ASCII chars, derived from uuid by control). */
+  readonly serial: string
+}
+
+/** See the file header: not an IEEE assignment, locally administered by construction. */
+export const naaCompanyId = 0x02ba5a
+
+export class LogicalUnit {
+  readonly device: BlockDevice
+  readonly identity: UnitIdentity
+  readonly clock: Clock
+  readonly modes = new ModeParameters()
+  /** The 16-byte NAA 6 designator (see the file header). */
+  readonly naaDesignator: Uint8Array
+  /** SBC-3 §4.20: START STOP UNIT with START=0 stops the unit until START=1. */
+  stopped = false
+  readonly #attentions = new Map<string, UnitAttentionQueue>()
+
+  constructor(options: { device: BlockDevice; identity: UnitIdentity; clock: Clock }) {
+    const { identity } = options
+    assert(/^[0-9a-fA-F]{32}$/.test(identity.uuid), 'uuid must be 32 hex digits')
+    assert(identity.serial.length > 0 && identity.serial.length <= 32, 'serial is 1..32 chars')
+    assert(/^[\x20-\x7e]*$/.test(identity.serial), 'serial must be printable ASCII')
+    this.device = options.device
+    this.identity = identity
+    this.clock = options.clock
+    this.naaDesignator = naaFromUuid(identity.uuid)
+  }
+
+  /** Call after the device grew: raises CAPACITY DATA HAS CHANGED on every nexus. */
+  capacityChanged(): void {
+    this.establishForAll('capacityDataHasChanged', null)
+  }
+
+  /** The unit attentions pending for `nexus`; a nexus seen for the first time gets POWER ON. */
+  attentionsFor(nexus: Nexus): UnitAttentionQueue {
+    const key = nexusKey(nexus)
+    let queue = this.#attentions.get(key)
+    if (queue === undefined) {
+      queue = new UnitAttentionQueue()
+      queue.establish('powerOnResetOccurred')
+      this.#attentions.set(key, queue)
+    }
+    return queue
+  }
+
+  nexusAdded(nexus: Nexus): void {
+    const queue = new UnitAttentionQueue()
+    queue.establish('powerOnResetOccurred')
+    this.#attentions.set(nexusKey(nexus), queue)
+  }
+
+  nexusRemoved(nexus: Nexus): void {
+    this.#attentions.delete(nexusKey(nexus))
+  }
+
+  /** Establishes `condition` for every known nexus except `except`. */
+  establishForAll(condition: UnitAttention, except: Nexus | null): void {
+    const skip = except === null ? null : nexusKey(except)
+    for (const [key, queue] of this.#attentions) {
+      if (key !== skip) queue.establish(condition)
+    }
+  }
+
+  /** SAM-5 §6.3.3: a logical unit reset (also part of a target reset). */
+  reset(): void {
+    this.establishForAll('busDeviceResetFunctionOccurred', null)
+  }
+}
+
+function nexusKey(nexus: Nexus): string {
+  return `${nexus.initiatorPort}\u0000${nexus.targetPort}`
+}
+
+function naaFromUuid(uuid: string): Uint8Array {
+  const digits = `${naaCompanyId.toString(16).padStart(6, '0')}${uuid.slice(0, 25)}`.toLowerCase()
+  assert(digits.length === 31)
+  return Uint8Array.from(Buffer.from(`6${digits}`, 'hex'))
+}

@@ -1,0 +1,35 @@
+/**
+ * READ CAPACITY (10) (SBC-3 §5.15) and READ CAPACITY (16) (SBC-3 §5.16). Provisioning bits stay
+ * clear (LBPME=0, LBPRZ=0) until deallocation commands (UNMAP, WRITE SAME with UNMAP) are in the
+ * command table; VPD B2h says the same. No protection information (PROT_EN=0).
+ */
+import { writeU32, writeU64 } from '../../base/bytes.ts'
+import type { Command } from '../command.ts'
+import type { ScsiResult } from '../port.ts'
+
+export const readCapacity10Bytes = 8
+const readCapacity16Bytes = 32
+
+export function readCapacity10(command: Command): ScsiResult {
+  const cdb = command.cdb
+  // SBC-3 §5.15: with PMI=0 the (obsolete) LOGICAL BLOCK ADDRESS field must be zero.
+  if ((cdb[8]! & 0x01) === 0 && (cdb[2]! | cdb[3]! | cdb[4]! | cdb[5]!) !== 0) {
+    return command.invalidCdbField(2)
+  }
+  const device = command.lu.device
+  const data = new Uint8Array(readCapacity10Bytes)
+  // A last LBA beyond 32 bits reads as FFFFFFFFh: the initiator must use READ CAPACITY (16).
+  writeU32(data, 0, Math.min(device.blockCount - 1, 0xffff_ffff))
+  writeU32(data, 4, device.blockBytes)
+  return command.dataIn(data)
+}
+
+export function readCapacity16(command: Command): ScsiResult {
+  const device = command.lu.device
+  const data = new Uint8Array(readCapacity16Bytes)
+  writeU64(data, 0, device.blockCount - 1)
+  writeU32(data, 8, device.blockBytes)
+  // Byte 12: P_TYPE/PROT_EN = 0. Byte 13: P_I_EXPONENT = 0, LBPPBE = 0 (one LB per PB).
+  // Bytes 14-15: LBPME = 0, LBPRZ = 0, LOWEST ALIGNED LBA = 0.
+  return command.dataIn(data)
+}

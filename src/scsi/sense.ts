@@ -1,0 +1,194 @@
+/**
+ * The only writer of sense bytes (LIO's sense_detail_table, STYLE rule 9). Code elsewhere names a
+ * typed `SenseReason`; this file maps it to key/ASC/ASCQ and lays out the bytes: fixed format
+ * (SPC-4 §4.5.3, response code 70h) by default, descriptor format (SPC-4 §4.5.2, 72h) when the
+ * Control mode page's D_SENSE bit is set. It also encodes the sense-key-specific field pointer
+ * (SPC-4 §4.5.2.4.2) and the INFORMATION field (SPC-4 §4.5.2.2).
+ */
+import { assert } from '../base/assert.ts'
+import {
+  AdditionalSense,
+  SenseDescriptorType,
+  SenseKey,
+  SenseResponseCode,
+} from './spec/sense_codes.ts'
+
+interface SenseCode {
+  readonly key: SenseKey
+  readonly code: AdditionalSense
+}
+
+export const senseTable = {
+  noSense: { key: SenseKey.noSense, code: AdditionalSense.noAdditionalSenseInformation },
+  notReadyInitializingCommandRequired: {
+    key: SenseKey.notReady,
+    code: AdditionalSense.logicalUnitNotReadyInitializingCommandRequired,
+  },
+  unrecoveredReadError: { key: SenseKey.mediumError, code: AdditionalSense.unrecoveredReadError },
+  writeError: { key: SenseKey.mediumError, code: AdditionalSense.writeError },
+  internalTargetFailure: {
+    key: SenseKey.hardwareError,
+    code: AdditionalSense.internalTargetFailure,
+  },
+  parameterListLengthError: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.parameterListLengthError,
+  },
+  invalidCommandOperationCode: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.invalidCommandOperationCode,
+  },
+  lbaOutOfRange: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.logicalBlockAddressOutOfRange,
+  },
+  invalidFieldInCdb: { key: SenseKey.illegalRequest, code: AdditionalSense.invalidFieldInCdb },
+  logicalUnitNotSupported: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.logicalUnitNotSupported,
+  },
+  invalidFieldInParameterList: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.invalidFieldInParameterList,
+  },
+  savingParametersNotSupported: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.savingParametersNotSupported,
+  },
+  powerOnResetOccurred: {
+    key: SenseKey.unitAttention,
+    code: AdditionalSense.powerOnResetOrBusDeviceResetOccurred,
+  },
+  busDeviceResetFunctionOccurred: {
+    key: SenseKey.unitAttention,
+    code: AdditionalSense.busDeviceResetFunctionOccurred,
+  },
+  capacityDataHasChanged: {
+    key: SenseKey.unitAttention,
+    code: AdditionalSense.capacityDataHasChanged,
+  },
+  modeParametersChanged: {
+    key: SenseKey.unitAttention,
+    code: AdditionalSense.modeParametersChanged,
+  },
+  writeProtected: { key: SenseKey.dataProtect, code: AdditionalSense.writeProtected },
+  spaceAllocationFailedWriteProtect: {
+    key: SenseKey.dataProtect,
+    code: AdditionalSense.spaceAllocationFailedWriteProtect,
+  },
+  miscompareDuringVerify: {
+    key: SenseKey.miscompare,
+    code: AdditionalSense.miscompareDuringVerifyOperation,
+  },
+} as const satisfies Record<string, SenseCode>
+
+export type SenseReason = keyof typeof senseTable
+
+/** Which byte (and optionally bit) of the CDB or parameter list was wrong. */
+export interface FieldPointer {
+  /** True for the CDB (C/D = 1), false for the parameter list. */
+  readonly inCdb: boolean
+  readonly byte: number
+  /** 0..7; omitted when the whole byte is wrong (BPV = 0). */
+  readonly bit?: number
+}
+
+export interface SenseDetail {
+  readonly field?: FieldPointer
+  /** The INFORMATION field (e.g. the miscompare offset, SBC-3 §5.33). */
+  readonly information?: number
+}
+
+export const fixedSenseBytes = 18
+const descriptorHeaderBytes = 8
+
+/** Builds sense data for `reason`, fixed or descriptor format. */
+export function buildSense(
+  reason: SenseReason,
+  descriptorFormat: boolean,
+  detail?: SenseDetail,
+): Uint8Array {
+  const code = senseTable[reason]
+  if (descriptorFormat) return buildDescriptorSense(code, detail)
+  return buildFixedSense(code, detail)
+}
+
+/** The three bytes of the sense-key-specific field pointer (SPC-4 §4.5.2.4.2). */
+function fieldPointerBytes(field: FieldPointer): [number, number, number] {
+  assert(Number.isInteger(field.byte) && field.byte >= 0 && field.byte <= 0xffff)
+  let first = 0x80 // SKSV
+  if (field.inCdb) first |= 0x40 // C/D
+  if (field.bit !== undefined) {
+    assert(field.bit >= 0 && field.bit <= 7)
+    first |= 0x08 | field.bit // BPV and BIT POINTER
+  }
+  return [first, field.byte >>> 8, field.byte & 0xff]
+}
+
+/** SPC-4 §4.5.3: fixed format, 18 bytes. */
+function buildFixedSense(code: SenseCode, detail?: SenseDetail): Uint8Array {
+  const sense = new Uint8Array(fixedSenseBytes)
+  sense[0] = SenseResponseCode.fixedCurrent
+  sense[2] = code.key
+  sense[7] = fixedSenseBytes - 8 // ADDITIONAL SENSE LENGTH
+  sense[12] = code.code >>> 8
+  sense[13] = code.code & 0xff
+  const information = detail?.information
+  // The fixed INFORMATION field holds 32 bits; a larger value leaves VALID clear.
+  if (information !== undefined && information <= 0xffff_ffff) {
+    assert(Number.isInteger(information) && information >= 0)
+    sense[0] |= 0x80 // VALID
+    sense[3] = information >>> 24
+    sense[4] = (information >>> 16) & 0xff
+    sense[5] = (information >>> 8) & 0xff
+    sense[6] = information & 0xff
+  }
+  if (detail?.field !== undefined) sense.set(fieldPointerBytes(detail.field), 15)
+  return sense
+}
+
+/** SPC-4 §4.5.2: descriptor format with information and sense-key-specific descriptors. */
+function buildDescriptorSense(code: SenseCode, detail?: SenseDetail): Uint8Array {
+  const information = detail?.information
+  const field = detail?.field
+  const length =
+    descriptorHeaderBytes + (information !== undefined ? 12 : 0) + (field !== undefined ? 8 : 0)
+  const sense = new Uint8Array(length)
+  sense[0] = SenseResponseCode.descriptorCurrent
+  sense[1] = code.key
+  sense[2] = code.code >>> 8
+  sense[3] = code.code & 0xff
+  sense[7] = length - descriptorHeaderBytes
+  let at = descriptorHeaderBytes
+  if (information !== undefined) {
+    assert(Number.isSafeInteger(information) && information >= 0)
+    sense[at] = SenseDescriptorType.information
+    sense[at + 1] = 0x0a
+    sense[at + 2] = 0x80 // VALID
+    const high = Math.floor(information / 0x1_0000_0000)
+    const low = information % 0x1_0000_0000
+    new DataView(sense.buffer).setUint32(at + 4, high)
+    new DataView(sense.buffer).setUint32(at + 8, low)
+    at += 12
+  }
+  if (field !== undefined) {
+    sense[at] = SenseDescriptorType.senseKeySpecific
+    sense[at + 1] = 0x06
+    sense.set(fieldPointerBytes(field), at + 4)
+  }
+  return sense
+}
+
+/** Decodes the key and ASC/ASCQ of either format (for tests and REQUEST SENSE checks). */
+export function parseSense(sense: Uint8Array): { key: number; code: number } | null {
+  const responseCode = (sense[0] ?? 0) & 0x7f
+  if (responseCode === 0x70 || responseCode === 0x71) {
+    if (sense.length < 14) return null
+    return { key: sense[2]! & 0x0f, code: (sense[12]! << 8) | sense[13]! }
+  }
+  if (responseCode === 0x72 || responseCode === 0x73) {
+    if (sense.length < 8) return null
+    return { key: sense[1]! & 0x0f, code: (sense[2]! << 8) | sense[3]! }
+  }
+  return null
+}

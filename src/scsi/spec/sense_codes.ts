@@ -1,0 +1,54 @@
+/**
+ * Sense keys (SPC-4 §4.5.6, table 27) and additional sense codes (SPC-4 §4.5.6, table 28 /
+ * Annex D.2). An additional sense code is packed as ASC << 8 | ASCQ, so a pair is one value.
+ */
+export const SenseKey = {
+  noSense: 0x0,
+  recoveredError: 0x1,
+  notReady: 0x2,
+  mediumError: 0x3,
+  hardwareError: 0x4,
+  illegalRequest: 0x5,
+  unitAttention: 0x6,
+  dataProtect: 0x7,
+  abortedCommand: 0xb,
+  miscompare: 0xe,
+} as const
+export type SenseKey = (typeof SenseKey)[keyof typeof SenseKey]
+
+/** ASC << 8 | ASCQ. */
+export const AdditionalSense = {
+  noAdditionalSenseInformation: 0x0000,
+  logicalUnitNotReadyInitializingCommandRequired: 0x0402,
+  writeError: 0x0c00,
+  unrecoveredReadError: 0x1100,
+  parameterListLengthError: 0x1a00,
+  miscompareDuringVerifyOperation: 0x1d00,
+  invalidCommandOperationCode: 0x2000,
+  logicalBlockAddressOutOfRange: 0x2100,
+  invalidFieldInCdb: 0x2400,
+  logicalUnitNotSupported: 0x2500,
+  invalidFieldInParameterList: 0x2600,
+  parameterValueInvalid: 0x2602,
+  writeProtected: 0x2700,
+  spaceAllocationFailedWriteProtect: 0x2707,
+  powerOnResetOrBusDeviceResetOccurred: 0x2900,
+  busDeviceResetFunctionOccurred: 0x2903,
+  modeParametersChanged: 0x2a01,
+  capacityDataHasChanged: 0x2a09,
+  savingParametersNotSupported: 0x3900,
+  internalTargetFailure: 0x4400,
+} as const
+export type AdditionalSense = (typeof AdditionalSense)[keyof typeof AdditionalSense]
+
+/** SPC-4 §4.5.2: RESPONSE CODE values. */
+export const SenseResponseCode = {
+  fixedCurrent: 0x70,
+  descriptorCurrent: 0x72,
+} as const
+
+/** SPC-4 §4.5.2.1: sense data descriptor types used here. */
+export const SenseDescriptorType = {
+  information: 0x00,
+  senseKeySpecific: 0x02,
+} as const

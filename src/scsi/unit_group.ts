@@ -1,0 +1,87 @@
+/**
+ * The logical units behind one target, as the transport sees them (port.ts): parse and execute
+ * through dispatch.ts, task management (SAM-5 §7), and the I_T nexus lifecycle that seeds each
+ * unit's POWER ON unit attention.
+ */
+import { assert } from '../base/assert.ts'
+import { cdbTable, type CdbTable } from './cdb_table.ts'
+import { Command } from './command.ts'
+import { type DispatchGroup, executeCommand, parseCommand } from './dispatch.ts'
+import type { LogicalUnit } from './logical_unit.ts'
+import { decodeLun, lunNumberMax } from './lun.ts'
+import type { Nexus } from './nexus.ts'
+import type {
+  LogicalUnitGroup,
+  ParsedCommand,
+  ParsedHandle,
+  ScsiRequest,
+  ScsiResult,
+  TaskManagementFunction,
+  TaskManagementOutcome,
+} from './port.ts'
+
+export class UnitGroup implements LogicalUnitGroup, DispatchGroup {
+  readonly lunNumbers: readonly number[]
+  readonly table: CdbTable = cdbTable
+  readonly #units: ReadonlyMap<number, LogicalUnit>
+
+  constructor(units: ReadonlyMap<number, LogicalUnit>) {
+    for (const lun of units.keys()) {
+      assert(Number.isInteger(lun) && lun >= 0 && lun <= lunNumberMax, `bad LUN ${lun}`)
+    }
+    this.#units = units
+    this.lunNumbers = [...units.keys()].sort((left, right) => left - right)
+  }
+
+  unit(lun: number): LogicalUnit | null {
+    return this.#units.get(lun) ?? null
+  }
+
+  parse(request: ScsiRequest): ParsedCommand {
+    return parseCommand(this, request)
+  }
+
+  execute(command: ParsedHandle, dataOut: Uint8Array | null): Promise<ScsiResult> {
+    assert(command instanceof Command, 'execute takes what parse returned')
+    return executeCommand(command, dataOut)
+  }
+
+  /**
+   * SAM-5 §7: the transport aborts its own task records, so the abort functions complete here.
+   * LOGICAL UNIT RESET and the target resets establish the reset unit attention on every nexus
+   * (SAM-5 §6.3). CLEAR ACA is unsupported (NORMACA=0); QUERY TASK needs the transport's records.
+   */
+  taskManagement(
+    fn: TaskManagementFunction,
+    _nexus: Nexus,
+    lun: Uint8Array,
+  ): TaskManagementOutcome {
+    if (fn === 'targetWarmReset' || fn === 'targetColdReset') {
+      for (const unit of this.#units.values()) unit.reset()
+      return 'complete'
+    }
+    const number = decodeLun(lun)
+    const unit = number >= 0 && number <= lunNumberMax ? this.unit(number) : null
+    if (unit === null) return 'lunDoesNotExist'
+    switch (fn) {
+      case 'abortTask':
+      case 'abortTaskSet':
+      case 'clearTaskSet':
+        return 'complete'
+      case 'lunReset':
+        unit.reset()
+        return 'complete'
+      case 'clearAca':
+      case 'queryTask':
+        return 'notSupported'
+    }
+  }
+
+  nexusAdded(nexus: Nexus): void {
+    for (const unit of this.#units.values()) unit.nexusAdded(nexus)
+  }
+
+  nexusRemoved(nexus: Nexus): void {
+    for (const unit of this.#units.values()) unit.nexusRemoved(nexus)
+  }
+}
