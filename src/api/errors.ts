@@ -1,0 +1,29 @@
+/**
+ * How operating errors travel over HTTP: each stable code (base/errors.ts, docs/errors.md) has
+ * one HTTP status, and every error response is `{"error":{"code","message"}}`.
+ */
+import type { SanErrorCode } from '../base/errors.ts'
+import type { ErrorBody } from './schemas.ts'
+
+export const httpStatusOf = {
+  INVALID_ARGUMENT: 400,
+  INVALID_NAME: 400,
+  INVALID_SIZE: 400,
+  VOLUME_NOT_FOUND: 404,
+  VOLUME_EXISTS: 409,
+  VOLUME_BUSY: 409,
+  SIZE_SHRINK: 409,
+  DATA_DIR_INVALID: 500,
+  DATA_DIR_LOCKED: 500,
+  PORT_IN_USE: 500,
+  IO_ERROR: 500,
+  NO_SPACE: 507,
+  UNAUTHORIZED: 401,
+  NOT_FOUND: 404,
+  DAEMON_UNREACHABLE: 503,
+  INTERNAL: 500,
+} as const satisfies Record<SanErrorCode, number>
+
+export function errorBody(code: SanErrorCode, message: string): ErrorBody {
+  return { error: { code, message } }
+}

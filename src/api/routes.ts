@@ -1,0 +1,243 @@
+/**
+ * The REST route table (`/api/v1/…`): one entry per operation with its schemas, status and
+ * handler. The server registers it with fastify and the OpenAPI document is generated from it,
+ * so the two cannot drift. Handlers only translate HTTP to the control plane's use cases.
+ */
+import type { Static, TSchema } from 'typebox'
+import { Type } from 'typebox'
+import type { VolumeRegistry } from '../control/volumes.ts'
+import {
+  Access,
+  AccessBody,
+  AccessParams,
+  apiPrefix,
+  Chap,
+  ChapBody,
+  CreateVolumeBody,
+  Deleted,
+  Health,
+  ResizeVolumeBody,
+  Session,
+  Volume,
+  VolumeParams,
+} from './schemas.ts'
+
+export interface ApiContext {
+  readonly registry: VolumeRegistry
+  readonly version: string
+}
+
+type Input<S extends TSchema | undefined> = S extends TSchema ? Static<S> : undefined
+
+export interface Route<
+  P extends TSchema | undefined = TSchema | undefined,
+  B extends TSchema | undefined = TSchema | undefined,
+  R extends TSchema = TSchema,
+> {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE'
+  /** fastify-style path with `:param` segments. */
+  readonly url: string
+  readonly operationId: string
+  readonly summary: string
+  readonly tag: string
+  /** False only for health and the API description. */
+  readonly auth: boolean
+  readonly status: 200 | 201
+  readonly params?: P
+  readonly body?: B
+  readonly response: R
+  handle(
+    input: { params: Input<P>; body: Input<B> },
+    context: ApiContext,
+  ): Promise<Static<R>> | Static<R>
+}
+
+function route<P extends TSchema | undefined, B extends TSchema | undefined, R extends TSchema>(
+  definition: Route<P, B, R>,
+): Route {
+  return definition as unknown as Route
+}
+
+const v = apiPrefix
+const DiscoveryChapParams = Type.Object({})
+
+export const routes: readonly Route[] = [
+  route({
+    method: 'GET',
+    url: `${v}/health`,
+    operationId: 'health',
+    summary: 'Liveness: the daemon answers (no token needed).',
+    tag: 'daemon',
+    auth: false,
+    status: 200,
+    response: Health,
+    handle: (_input, context) => ({ status: 'ok' as const, version: context.version }),
+  }),
+  route({
+    method: 'GET',
+    url: `${v}/volumes`,
+    operationId: 'listVolumes',
+    summary: 'Every volume, by name.',
+    tag: 'volumes',
+    auth: true,
+    status: 200,
+    response: Type.Array(Volume),
+    handle: (_input, { registry }) => registry.list(),
+  }),
+  route({
+    method: 'POST',
+    url: `${v}/volumes`,
+    operationId: 'createVolume',
+    summary: 'Create a thin volume; it is exported at once as IQN_BASE:name, LUN 0.',
+    tag: 'volumes',
+    auth: true,
+    status: 201,
+    body: CreateVolumeBody,
+    response: Volume,
+    handle: ({ body }, { registry }) => registry.create(body),
+  }),
+  route({
+    method: 'GET',
+    url: `${v}/volumes/:name`,
+    operationId: 'showVolume',
+    summary: 'One volume.',
+    tag: 'volumes',
+    auth: true,
+    status: 200,
+    params: VolumeParams,
+    response: Volume,
+    handle: ({ params }, { registry }) => registry.show(params.name),
+  }),
+  route({
+    method: 'POST',
+    url: `${v}/volumes/:name/resize`,
+    operationId: 'resizeVolume',
+    summary: 'Grow a volume online; initiators see CAPACITY DATA HAS CHANGED.',
+    tag: 'volumes',
+    auth: true,
+    status: 200,
+    params: VolumeParams,
+    body: ResizeVolumeBody,
+    response: Volume,
+    handle: ({ params, body }, { registry }) => registry.resize(params.name, body.size),
+  }),
+  route({
+    method: 'DELETE',
+    url: `${v}/volumes/:name`,
+    operationId: 'deleteVolume',
+    summary: 'Delete a volume and its data; refused while sessions are logged in to it.',
+    tag: 'volumes',
+    auth: true,
+    status: 200,
+    params: VolumeParams,
+    response: Deleted,
+    handle: ({ params }, { registry }) => registry.delete(params.name),
+  }),
+  ...accessRoutes(),
+  ...chapRoutes(),
+  route({
+    method: 'GET',
+    url: `${v}/sessions`,
+    operationId: 'listSessions',
+    summary: 'Logged-in iSCSI sessions (normal and discovery).',
+    tag: 'sessions',
+    auth: true,
+    status: 200,
+    response: Type.Array(Session),
+    handle: (_input, { registry }) => [...registry.sessions()],
+  }),
+]
+
+function accessRoutes(): Route[] {
+  return [
+    route({
+      method: 'GET',
+      url: `${v}/volumes/:name/access`,
+      operationId: 'listAccess',
+      summary: 'Initiators allowed to log in to the volume (empty: all).',
+      tag: 'access',
+      auth: true,
+      status: 200,
+      params: VolumeParams,
+      response: Access,
+      handle: ({ params }, { registry }) => registry.access(params.name),
+    }),
+    route({
+      method: 'POST',
+      url: `${v}/volumes/:name/access`,
+      operationId: 'allowInitiator',
+      summary: 'Allow an initiator (by iSCSI name); the export is then closed to others.',
+      tag: 'access',
+      auth: true,
+      status: 200,
+      params: VolumeParams,
+      body: AccessBody,
+      response: Access,
+      handle: ({ params, body }, { registry }) => registry.allow(params.name, body.initiator),
+    }),
+    route({
+      method: 'DELETE',
+      url: `${v}/volumes/:name/access/:initiator`,
+      operationId: 'denyInitiator',
+      summary: 'Remove an initiator from the list; an empty list opens the export to all.',
+      tag: 'access',
+      auth: true,
+      status: 200,
+      params: AccessParams,
+      response: Access,
+      handle: ({ params }, { registry }) => registry.deny(params.name, params.initiator),
+    }),
+  ]
+}
+
+function chapRoutes(): Route[] {
+  const scopes = [
+    { url: `${v}/volumes/:name/chap`, params: VolumeParams, id: 'VolumeChap', what: 'an export' },
+    {
+      url: `${v}/discovery/chap`,
+      params: DiscoveryChapParams,
+      id: 'DiscoveryChap',
+      what: 'discovery',
+    },
+  ]
+  const nameOf = (params: unknown) => (params as { name?: string }).name ?? null
+  return scopes.flatMap(({ url, params, id, what }) => [
+    route({
+      method: 'GET',
+      url,
+      operationId: `show${id}`,
+      summary: `CHAP settings for ${what} (secrets are never returned).`,
+      tag: 'chap',
+      auth: true,
+      status: 200,
+      params,
+      response: Chap,
+      handle: (input, { registry }) => registry.chap(nameOf(input.params)),
+    }),
+    route({
+      method: 'PUT',
+      url,
+      operationId: `set${id}`,
+      summary: `Require CHAP (optionally mutual) for ${what}.`,
+      tag: 'chap',
+      auth: true,
+      status: 200,
+      params,
+      body: ChapBody,
+      response: Chap,
+      handle: (input, { registry }) => registry.setChap(nameOf(input.params), input.body),
+    }),
+    route({
+      method: 'DELETE',
+      url,
+      operationId: `clear${id}`,
+      summary: `Stop requiring CHAP for ${what}.`,
+      tag: 'chap',
+      auth: true,
+      status: 200,
+      params,
+      response: Chap,
+      handle: (input, { registry }) => registry.clearChap(nameOf(input.params)),
+    }),
+  ])
+}

@@ -1,0 +1,58 @@
+/**
+ * The catalog document (DATA/catalog.json), format version 1: every volume with its identity,
+ * geometry, ACL and CHAP, plus discovery CHAP. Decoded with a schema check on load; a document
+ * that does not match is DATA_DIR_INVALID (the disk or a person changed it), never trusted.
+ */
+import { type Static, Type } from 'typebox'
+import { Value } from 'typebox/value'
+import { SanError } from '../base/errors.ts'
+
+const ChapRecord = Type.Object(
+  {
+    user: Type.String(),
+    secret: Type.String(),
+    mutualUser: Type.Union([Type.String(), Type.Null()]),
+    mutualSecret: Type.Union([Type.String(), Type.Null()]),
+  },
+  { additionalProperties: false },
+)
+
+const VolumeRecord = Type.Object(
+  {
+    name: Type.String(),
+    /** 32 hex digits, random once per volume: the SCSI identity (VPD 0x80/0x83) and file name. */
+    uuid: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+    blockBytes: Type.Union([Type.Literal(512), Type.Literal(4096)]),
+    sizeBytes: Type.Integer({ minimum: 1 }),
+    createdAtMs: Type.Integer({ minimum: 0 }),
+    /** Folded initiator names allowed to log in; empty means open to every initiator. */
+    initiators: Type.Array(Type.String()),
+    chap: Type.Union([ChapRecord, Type.Null()]),
+  },
+  { additionalProperties: false },
+)
+
+const CatalogDocument = Type.Object(
+  {
+    format: Type.Literal('basalt-catalog'),
+    version: Type.Literal(1),
+    volumes: Type.Array(VolumeRecord),
+    discoveryChap: Type.Union([ChapRecord, Type.Null()]),
+  },
+  { additionalProperties: false },
+)
+
+export type ChapRecord = Static<typeof ChapRecord>
+export type VolumeRecord = Static<typeof VolumeRecord>
+export type CatalogDocument = Static<typeof CatalogDocument>
+
+export function emptyCatalog(): CatalogDocument {
+  return { format: 'basalt-catalog', version: 1, volumes: [], discoveryChap: null }
+}
+
+export function decodeCatalog(value: unknown, where: string): CatalogDocument {
+  if (Value.Check(CatalogDocument, value)) return value
+  const first = [...Value.Errors(CatalogDocument, value)][0]
+  const detail = first ? `${first.instancePath || '/'} ${first.message}` : 'unknown shape'
+  throw new SanError('DATA_DIR_INVALID', `${where}: catalog does not match format 1 (${detail})`)
+}

@@ -1,0 +1,201 @@
+/**
+ * The volume registry's use cases against a real data directory: lifecycle, persistence across
+ * reopen, errors with their stable codes, ACL and CHAP, and the TargetCatalog it serves.
+ */
+import assert from 'node:assert/strict'
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, test } from 'node:test'
+import { ManualClock } from '../base/clock.ts'
+import { SanError } from '../base/errors.ts'
+import { silentLogger } from '../base/log.ts'
+import { DataDir } from './store.ts'
+import { logicalUnitFactory, type UnitFactory } from './targets.ts'
+import { VolumeRegistry } from './volumes.ts'
+
+const root = mkdtempSync(join(tmpdir(), 'basalt-registry-'))
+after(() => rmSync(root, { recursive: true, force: true }))
+let counter = 0
+const iqnBase = 'iqn.2026-11.org.basalt'
+const hasCode = (code: string) => (error: unknown) =>
+  error instanceof SanError && error.code === code
+
+async function openRegistry(path = join(root, `d${counter++}`)) {
+  const clock = new ManualClock()
+  const capacityChanges: string[] = []
+  const real = logicalUnitFactory(clock)
+  const unitFactory: UnitFactory = (device, record) => {
+    const exported = real(device, record)
+    return {
+      units: exported.units,
+      capacityChanged: () => {
+        capacityChanges.push(record.name)
+        exported.capacityChanged()
+      },
+    }
+  }
+  const dataDir = await DataDir.open(path)
+  const registry = await VolumeRegistry.open({
+    dataDir,
+    iqnBase,
+    clock,
+    logger: silentLogger,
+    unitFactory,
+  })
+  return { registry, path, capacityChanges }
+}
+
+test('VolumeRegistry: create, show, list, delete', async () => {
+  const { registry, path } = await openRegistry()
+  const created = await registry.create({ name: 'Data01', size: '1GiB' })
+  assert.equal(created.name, 'Data01')
+  assert.equal(created.sizeBytes, 2 ** 30)
+  assert.equal(created.blockBytes, 512)
+  assert.equal(created.iqn, `${iqnBase}:data01`)
+  assert.equal(created.lun, 0)
+  assert.ok(created.usedBytes < 2 ** 20)
+  assert.match(created.serial, /^[0-9a-f]{32}$/)
+  assert.deepEqual(await registry.show('data01'), created, 'names match case-insensitively')
+  await registry.create({ name: 'b', size: 8192, blockBytes: 4096 })
+  assert.deepEqual(
+    (await registry.list()).map((v) => v.name),
+    ['b', 'Data01'],
+  )
+  assert.deepEqual(await registry.delete('Data01'), { deleted: 'Data01' })
+  assert.deepEqual(
+    (await registry.list()).map((v) => v.name),
+    ['b'],
+  )
+  assert.equal(readdirSync(join(path, 'volumes')).filter((n) => n.endsWith('.img')).length, 1)
+  await registry.close()
+})
+
+test('VolumeRegistry: everything survives a reopen, identity included', async () => {
+  const first = await openRegistry()
+  const made = await first.registry.create({ name: 'keep', size: '64MiB', blockBytes: 4096 })
+  await first.registry.allow('keep', 'iqn.2026-01.com.example:host1')
+  await first.registry.setChap('keep', { user: 'u', secret: 'secret-123456' })
+  await first.registry.setChap(null, { user: 'd', secret: 'discovery-secret' })
+  await first.registry.resize('keep', '128MiB')
+  await first.registry.close()
+  const second = await openRegistry(first.path)
+  const shown = await second.registry.show('keep')
+  assert.equal(shown.serial, made.serial)
+  assert.equal(shown.sizeBytes, 128 * 2 ** 20)
+  assert.deepEqual(second.registry.access('keep').initiators, ['iqn.2026-01.com.example:host1'])
+  assert.deepEqual(second.registry.chap('keep'), {
+    enabled: true,
+    user: 'u',
+    mutual: false,
+    mutualUser: null,
+  })
+  assert.equal(second.registry.chap(null).user, 'd')
+  assert.equal(statSync(join(first.path, 'catalog.json')).mode & 0o777, 0o600)
+  await second.registry.close()
+})
+
+test('VolumeRegistry: refusals carry their stable codes', async () => {
+  const { registry } = await openRegistry()
+  await registry.create({ name: 'v', size: '1M' })
+  const cases: [() => Promise<unknown>, string][] = [
+    [() => registry.create({ name: 'V', size: '1M' }), 'VOLUME_EXISTS'],
+    [() => registry.create({ name: 'bad_name', size: '1M' }), 'INVALID_NAME'],
+    [() => registry.create({ name: 'x', size: '1.5' }), 'INVALID_SIZE'],
+    [() => registry.create({ name: 'x', size: '65TiB' }), 'INVALID_SIZE'],
+    [() => registry.create({ name: 'x', size: 1000, blockBytes: 512 }), 'INVALID_SIZE'],
+    [() => registry.create({ name: 'x', size: '1M', blockBytes: 1024 }), 'INVALID_ARGUMENT'],
+    [() => registry.show('nope'), 'VOLUME_NOT_FOUND'],
+    [() => registry.delete('nope'), 'VOLUME_NOT_FOUND'],
+    [() => registry.resize('v', '512K'), 'SIZE_SHRINK'],
+    [() => registry.resize('v', '1000'), 'INVALID_SIZE'],
+    [() => registry.allow('v', 'not-an-iqn'), 'INVALID_ARGUMENT'],
+    [() => registry.setChap('v', { user: 'u', secret: 'short' }), 'INVALID_ARGUMENT'],
+    [
+      () => registry.setChap('v', { user: 'u', secret: 'same-secret-12', mutualUser: 't' }),
+      'INVALID_ARGUMENT',
+    ],
+    [
+      () =>
+        registry.setChap('v', {
+          user: 'u',
+          secret: 'same-secret-12',
+          mutualUser: 't',
+          mutualSecret: 'same-secret-12',
+        }),
+      'INVALID_ARGUMENT',
+    ],
+  ]
+  for (const [call, code] of cases) await assert.rejects(async () => call(), hasCode(code), code)
+  await registry.close()
+})
+
+test('VolumeRegistry: resize grows the device and raises CAPACITY CHANGED', async () => {
+  const { registry, capacityChanges } = await openRegistry()
+  await registry.create({ name: 'g', size: '1M' })
+  const same = await registry.resize('g', '1M')
+  assert.equal(same.sizeBytes, 2 ** 20)
+  assert.deepEqual(capacityChanges, [], 'the same size changes nothing')
+  const grown = await registry.resize('g', '3M')
+  assert.equal(grown.sizeBytes, 3 * 2 ** 20)
+  assert.deepEqual(capacityChanges, ['g'])
+  const target = registry.catalog.target(`${iqnBase}:g`)
+  assert.ok(target)
+  await registry.close()
+})
+
+test('VolumeRegistry: delete refuses while a session is logged in (VOLUME_BUSY)', async () => {
+  const { registry } = await openRegistry()
+  await registry.create({ name: 'busy', size: '1M' })
+  let sessions = [{ initiatorName: 'iqn.2026-01.com.example:h', targetName: `${iqnBase}:busy` }]
+  registry.attachSessions({ sessions: () => sessions })
+  await assert.rejects(registry.delete('busy'), hasCode('VOLUME_BUSY'))
+  sessions = []
+  assert.deepEqual(await registry.delete('busy'), { deleted: 'busy' })
+  await registry.close()
+})
+
+test('VolumeRegistry: the catalog serves exports, ACLs and CHAP [RFC 7143 §13.9]', async () => {
+  const { registry } = await openRegistry()
+  await registry.create({ name: 'Open', size: '1M' })
+  await registry.create({ name: 'closed', size: '1M' })
+  const host = 'iqn.2026-01.com.example:host1'
+  await registry.allow('closed', host.toUpperCase())
+  const mutual = { mutualUser: 'tgt', mutualSecret: 'target-secret-1' }
+  await registry.setChap('closed', { user: 'ini', secret: 'initiator-sec', ...mutual })
+  const { catalog } = registry
+  assert.deepEqual(
+    catalog
+      .targets()
+      .map((t) => t.name)
+      .sort(),
+    [`${iqnBase}:closed`, `${iqnBase}:open`],
+  )
+  const open = catalog.target(`${iqnBase}:open`)
+  const closed = catalog.target(`${iqnBase.toUpperCase()}:CLOSED`)
+  assert.ok(open && closed)
+  assert.equal(open.allows('iqn.1999-01.any:thing'), true, 'no ACL entries: open to all')
+  assert.equal(closed.allows(host), true)
+  assert.equal(closed.allows('iqn.2026-01.com.example:host2'), false)
+  assert.deepEqual(closed.chap, {
+    initiator: { user: 'ini', secret: 'initiator-sec' },
+    target: { user: 'tgt', secret: 'target-secret-1' },
+  })
+  assert.deepEqual(closed.units.lunNumbers, [0])
+  assert.equal(open.chap, null)
+  assert.equal(catalog.discoveryChap(), null)
+  await registry.deny('closed', host)
+  assert.equal(catalog.target(`${iqnBase}:closed`)?.allows('iqn.2026-01.com.example:x'), true)
+  await registry.clearChap('closed')
+  assert.equal(catalog.target(`${iqnBase}:closed`)?.chap, null)
+  assert.equal(catalog.target(`${iqnBase}:nothing`), null)
+  await registry.close()
+})
+
+test('VolumeRegistry: a catalog that does not decode refuses to open', async () => {
+  const path = join(root, `d${counter++}`)
+  const dataDir = await DataDir.open(path)
+  await dataDir.writeCatalog({ format: 'basalt-catalog', version: 1, volumes: [{ name: 1 }] })
+  await dataDir.release()
+  await assert.rejects(openRegistry(path), hasCode('DATA_DIR_INVALID'))
+})
