@@ -1,0 +1,186 @@
+/**
+ * `npm run bench`: Basalt against tgt on the same machine, in the same run. Starts a Basalt
+ * daemon (a 1 GiB volume in a temp data dir) and tgtd (a 1 GiB sparse file in a temp dir on the
+ * same filesystem), fills both, then measures each metric of measure.ts on both, alternating which
+ * target goes first, `--repeats` times; prints medians and the Basalt/tgt ratio, and the targets'
+ * memory with 16 busy sessions. Writes the raw numbers to bench/results/ as JSON.
+ *
+ * Flags: --targets basalt,tgt   --repeats 3   --seconds 5   --sessions 16
+ */
+import { cpus, release, totalmem } from 'node:os'
+import path from 'node:path'
+import { parseArgs } from 'node:util'
+import {
+  BasaltDaemon,
+  type ExportInfo,
+  ensureDir,
+  GiB,
+  makeTempDir,
+  removeDir,
+  repoRoot,
+  type TargetUnderTest,
+  TgtDaemon,
+  writeBytes,
+} from '../test/system/harness.ts'
+import { busySessions, fill, metrics, type SessionsLoad } from './measure.ts'
+
+type Kind = TargetUnderTest['kind']
+
+interface Started {
+  readonly kind: Kind
+  readonly target: TargetUnderTest
+  readonly volume: ExportInfo
+}
+
+interface Report {
+  readonly date: string
+  readonly machine: Record<string, string | number>
+  readonly options: Record<string, unknown>
+  readonly fillMiBps: Partial<Record<Kind, number>>
+  readonly samples: Record<string, Partial<Record<Kind, number[]>>>
+  readonly sessions: Partial<Record<Kind, SessionsLoad>>
+}
+
+const volumeBytes = 1 * GiB
+
+function options() {
+  const { values } = parseArgs({
+    options: {
+      targets: { type: 'string', default: 'basalt,tgt' },
+      repeats: { type: 'string', default: '3' },
+      seconds: { type: 'string', default: '5' },
+      sessions: { type: 'string', default: '16' },
+    },
+  })
+  const kinds = values.targets.split(',').filter((k): k is Kind => k === 'basalt' || k === 'tgt')
+  return {
+    kinds,
+    repeats: Number(values.repeats),
+    seconds: Number(values.seconds),
+    sessions: Number(values.sessions),
+  }
+}
+
+function machine(): Record<string, string | number> {
+  return {
+    nproc: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    ramGiB: Math.round((totalmem() / GiB) * 10) / 10,
+    kernel: release(),
+    node: process.version,
+  }
+}
+
+async function startAll(kinds: readonly Kind[], sharedDir: string): Promise<Started[]> {
+  const started: Started[] = []
+  try {
+    for (const kind of kinds) {
+      const target =
+        kind === 'basalt'
+          ? await BasaltDaemon.start({ dataDir: path.join(sharedDir, 'basalt-data') })
+          : await TgtDaemon.start()
+      started.push({ kind, target, volume: await target.createVolume('bench', volumeBytes) })
+    }
+    return started
+  } catch (error) {
+    await stopAll(started)
+    throw error
+  }
+}
+
+async function stopAll(started: readonly Started[]): Promise<void> {
+  for (const { target } of started) await target.stop()
+}
+
+async function measureAll(
+  started: readonly Started[],
+  report: Report,
+  o: ReturnType<typeof options>,
+) {
+  for (const { kind, volume } of started) {
+    report.fillMiBps[kind] = await fill(volume, volumeBytes)
+    log(`${kind}: filled 1 GiB at ${report.fillMiBps[kind]?.toFixed(0)} MiB/s`)
+  }
+  for (let repeat = 0; repeat < o.repeats; repeat++) {
+    // Alternate who goes first, so that neither always meets a warmer or busier machine.
+    const order = repeat % 2 === 0 ? started : [...started].reverse()
+    for (const metric of metrics) {
+      for (const { kind, volume } of order) {
+        const value = await metric.measure(volume, o.seconds)
+        record(report, metric.id, kind, value)
+        log(`#${repeat + 1} ${kind} ${metric.title}: ${value.toFixed(0)} ${metric.unit}`)
+      }
+    }
+  }
+  for (const { kind, target, volume } of started) {
+    report.sessions[kind] = await busySessions(volume, target.pid, o.sessions, o.seconds)
+    log(`${kind}: ${o.sessions} sessions, ${JSON.stringify(report.sessions[kind])}`)
+  }
+}
+
+function record(report: Report, metricId: string, kind: Kind, value: number): void {
+  const perKind = report.samples[metricId] ?? {}
+  perKind[kind] = [...(perKind[kind] ?? []), value]
+  report.samples[metricId] = perKind
+}
+
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  if (sorted.length === 0) return Number.NaN
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2
+}
+
+function table(report: Report): string {
+  const mib = (bytes: number | undefined) =>
+    bytes === undefined ? '–' : (bytes / 2 ** 20).toFixed(0)
+  const fmt = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : '–')
+  const lines = ['| metric | Basalt | tgt | Basalt/tgt |', '| --- | ---: | ---: | ---: |']
+  for (const metric of metrics) {
+    const basalt = median(report.samples[metric.id]?.basalt ?? [])
+    const tgt = median(report.samples[metric.id]?.tgt ?? [])
+    const ratio = Number.isFinite(basalt / tgt) ? (basalt / tgt).toFixed(2) : '–'
+    lines.push(`| ${metric.title}, ${metric.unit} | ${fmt(basalt)} | ${fmt(tgt)} | ${ratio} |`)
+  }
+  const s = report.sessions
+  lines.push(
+    `| ${s.basalt?.sessions ?? s.tgt?.sessions} busy sessions: total IOPS | ${fmt(s.basalt?.totalIops ?? Number.NaN)} | ${fmt(s.tgt?.totalIops ?? Number.NaN)} | |`,
+    `| target RSS idle, MiB | ${mib(s.basalt?.idleRssBytes)} | ${mib(s.tgt?.idleRssBytes)} | |`,
+    `| target RSS peak under load, MiB | ${mib(s.basalt?.peakRssBytes)} | ${mib(s.tgt?.peakRssBytes)} | |`,
+    `| target VmHWM, MiB | ${mib(s.basalt?.hwmBytes)} | ${mib(s.tgt?.hwmBytes)} | |`,
+  )
+  return lines.join('\n')
+}
+
+function log(line: string): void {
+  process.stderr.write(`bench: ${line}\n`)
+}
+
+async function main(): Promise<void> {
+  const o = options()
+  const date = new Date().toISOString()
+  const report: Report = {
+    date,
+    machine: machine(),
+    options: o,
+    fillMiBps: {},
+    samples: {},
+    sessions: {},
+  }
+  const sharedDir = await makeTempDir('bench')
+  const started = await startAll(o.kinds, sharedDir)
+  try {
+    await measureAll(started, report, o)
+  } finally {
+    await stopAll(started)
+    await removeDir(sharedDir)
+  }
+  const out = path.join(repoRoot, 'bench/results', `${date.replace(/[:.]/g, '-')}.json`)
+  await ensureDir(path.dirname(out))
+  await writeBytes(out, new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)).catch(
+    (error: unknown) => log(`could not write ${out}: ${String(error)}`),
+  )
+  process.stdout.write(`${JSON.stringify(report.machine)}\n\n${table(report)}\n`)
+}
+
+await main()
