@@ -1,0 +1,230 @@
+/**
+ * The iSCSI network portal: the only file in src/iscsi that touches node:net. It accepts TCP
+ * connections (RFC 7143 §4.2.1), glues each socket to a sans-IO `Connection` (bytes in; PDUs out
+ * as one corked writev each), applies backpressure (a socket whose output is not draining stops
+ * being read), drives every timeout from one interval timer through the injected Clock, and shuts
+ * down by asking initiators to log out (§11.9.1 event 1) before closing what is left.
+ */
+import net from 'node:net'
+import type { Clock } from '../base/clock.ts'
+import { SanError } from '../base/errors.ts'
+import type { Logger } from '../base/log.ts'
+import type { TargetCatalog } from './catalog.ts'
+import { type IscsiLimits, resolveLimits } from './limits.ts'
+import type { PortalAddress } from './login/discovery.ts'
+import { Connection, type ConnectionTransport } from './session/connection.ts'
+import { SessionRegistry } from './session/registry.ts'
+import type { TargetOffer } from './text/negotiate.ts'
+
+export interface PortalOptions {
+  catalog: TargetCatalog
+  clock: Clock
+  logger: Logger
+  limits?: Partial<IscsiLimits>
+}
+
+/** One live session, for the management API and metrics. */
+export interface SessionInfo {
+  readonly targetName: string | null
+  readonly initiatorName: string
+  readonly initiatorAlias: string | null
+  readonly sessionType: 'Normal' | 'Discovery'
+  /** The 6-byte ISID in hex. */
+  readonly isid: string
+  readonly tsih: number
+  readonly connections: number
+  /** host:port of the session's first connection. */
+  readonly remoteAddress: string
+  readonly tasksInFlight: number
+}
+
+interface Attached {
+  readonly socket: net.Socket
+  readonly connection: Connection
+  closingSinceMs: number | null
+}
+
+/** Our side of every negotiation (RFC 7143 §6.2), from the limits. */
+export function offerFromLimits(limits: IscsiLimits): TargetOffer {
+  return {
+    headerDigest: ['CRC32C', 'None'],
+    dataDigest: ['CRC32C', 'None'],
+    maxConnections: limits.connectionsPerSessionMax,
+    initialR2T: limits.initialR2T,
+    immediateData: limits.immediateData,
+    maxBurstLength: limits.maxBurstLength,
+    firstBurstLength: limits.firstBurstLength,
+    defaultTime2Wait: 2,
+    defaultTime2Retain: 0,
+    maxOutstandingR2T: limits.maxOutstandingR2T,
+    dataPDUInOrder: true,
+    dataSequenceInOrder: true,
+    errorRecoveryLevel: 0,
+    iSCSIProtocolLevel: 1,
+  }
+}
+
+export class Portal {
+  readonly limits: IscsiLimits
+  readonly #registry: SessionRegistry
+  readonly #offer: TargetOffer
+  readonly #attached = new Set<Attached>()
+  #server: net.Server | null = null
+  #timer: ReturnType<typeof setInterval> | null = null
+  #closing = false
+  /** Set while close() waits for initiators to log out; the tick resolves it. */
+  #drained: { deadlineMs: number; resolve: () => void } | null = null
+
+  constructor(private readonly options: PortalOptions) {
+    this.limits = resolveLimits(options.limits)
+    this.#registry = new SessionRegistry(this.limits, options.logger)
+    this.#offer = offerFromLimits(this.limits)
+  }
+
+  /** Starts listening; resolves with the bound address (port 0 → an ephemeral port). */
+  listen(host: string, port: number): Promise<{ host: string; port: number }> {
+    const server = net.createServer((socket) => this.#accept(socket))
+    server.maxConnections = this.limits.sessionsMax * this.limits.connectionsPerSessionMax +
+      this.limits.loginConnectionsMax
+    return new Promise((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) => {
+        const code = error.code === 'EADDRINUSE' ? 'PORT_IN_USE' : 'INVALID_ARGUMENT'
+        reject(new SanError(code, `cannot listen on ${host}:${port}: ${error.message}`, { cause: error }))
+      })
+      server.listen(port, host, () => {
+        const address = server.address() as net.AddressInfo
+        this.#server = server
+        this.#timer = setInterval(() => this.#tick(), this.limits.tickMs)
+        this.#timer.unref()
+        this.options.logger.info('iSCSI portal listening', { host: address.address, port: address.port })
+        resolve({ host: address.address, port: address.port })
+      })
+    })
+  }
+
+  #accept(socket: net.Socket): void {
+    if (this.#closing || this.#loginConnections() >= this.limits.loginConnectionsMax) {
+      socket.destroy()
+      return
+    }
+    socket.setNoDelay(true)
+    const attached: Attached = {
+      socket,
+      connection: null as unknown as Connection,
+      closingSinceMs: null,
+    }
+    const connection = new Connection({
+      transport: this.#transport(attached),
+      registry: this.#registry,
+      catalog: this.options.catalog,
+      clock: this.options.clock,
+      logger: this.options.logger,
+      limits: this.limits,
+      offer: this.#offer,
+      local: addressOf(socket.localAddress, socket.localPort),
+      remote: addressOf(socket.remoteAddress, socket.remotePort),
+    })
+    ;(attached as { connection: Connection }).connection = connection
+    this.#attached.add(attached)
+    socket.on('data', (chunk: Buffer) => connection.receive(chunk))
+    socket.on('drain', () => socket.resume())
+    socket.on('error', () => {})
+    socket.on('close', () => {
+      this.#attached.delete(attached)
+      connection.transportClosed()
+    })
+  }
+
+  /** One corked writev per call; stop reading while the peer is not draining our output. */
+  #transport(attached: Attached): ConnectionTransport {
+    const socket = attached.socket
+    const queueMax = this.limits.socketWriteQueueBytesMax
+    return {
+      write: (pieces) => {
+        if (socket.destroyed || attached.closingSinceMs !== null) return
+        socket.cork()
+        for (const piece of pieces) socket.write(piece)
+        socket.uncork()
+        if (socket.writableLength > queueMax) socket.pause()
+      },
+      close: () => {
+        if (attached.closingSinceMs !== null) return
+        attached.closingSinceMs = this.options.clock.monotonicMs()
+        socket.end()
+      },
+    }
+  }
+
+  #loginConnections(): number {
+    let count = 0
+    for (const attached of this.#attached) if (attached.connection.state === 'login') count += 1
+    return count
+  }
+
+  /** The single timer: every connection's timeouts, and sockets that will not finish closing. */
+  #tick(): void {
+    const nowMs = this.options.clock.monotonicMs()
+    for (const attached of this.#attached) {
+      attached.connection.tick()
+      const since = attached.closingSinceMs
+      if (since !== null && nowMs - since >= this.limits.logoutTimeoutMs) attached.socket.destroy()
+    }
+    const drained = this.#drained
+    if (drained !== null && (this.#attached.size === 0 || nowMs >= drained.deadlineMs)) {
+      this.#drained = null
+      drained.resolve()
+    }
+  }
+
+  /** Stops accepting, asks every session to log out, waits (bounded), then closes the rest. */
+  async close(): Promise<void> {
+    if (this.#closing) return
+    this.#closing = true
+    const server = this.#server
+    const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()))
+    const seconds = Math.max(1, Math.ceil(this.limits.logoutTimeoutMs / 1000))
+    for (const attached of this.#attached) attached.connection.requestLogout(seconds)
+    const deadlineMs = this.options.clock.monotonicMs() + this.limits.logoutTimeoutMs
+    if (this.#attached.size > 0 && this.#timer !== null) {
+      await new Promise<void>((resolve) => {
+        this.#drained = { deadlineMs, resolve }
+      })
+    }
+    for (const attached of [...this.#attached]) {
+      attached.connection.drop('portal closing')
+      attached.socket.destroy()
+    }
+    for (const session of this.#registry.all()) session.close('portal closing')
+    if (this.#timer !== null) clearInterval(this.#timer)
+    this.#timer = null
+    await closed
+  }
+
+  sessions(): readonly SessionInfo[] {
+    const remotes = new Map<number, string>()
+    for (const attached of this.#attached) {
+      const session = attached.connection.session
+      if (session !== null && !remotes.has(session.tsih)) {
+        const remote = attached.connection.options.remote
+        remotes.set(session.tsih, `${remote.host}:${remote.port}`)
+      }
+    }
+    return this.#registry.all().map((session) => ({
+      targetName: session.identity.target?.name ?? null,
+      initiatorName: session.identity.initiatorName,
+      initiatorAlias: session.identity.initiatorAlias,
+      sessionType: session.identity.parameters.sessionType,
+      isid: Buffer.from(session.identity.isid).toString('hex'),
+      tsih: session.tsih,
+      connections: session.links.size,
+      remoteAddress: remotes.get(session.tsih) ?? '',
+      tasksInFlight: session.tasks.size,
+    }))
+  }
+}
+
+/** IPv4-mapped IPv6 addresses are shown as plain IPv4 (TargetAddress, §13.8). */
+function addressOf(host: string | undefined, port: number | undefined): PortalAddress {
+  const plain = (host ?? '').startsWith('::ffff:') ? (host ?? '').slice(7) : (host ?? '')
+  return { host: plain, port: port ?? 0 }
+}

@@ -1,0 +1,530 @@
+/**
+ * One iSCSI connection, target side, sans-IO (RFC 7143 §4.2, §6, §7 at ERL 0): bytes in through
+ * the framer, PDUs out through a `ConnectionTransport` as writev-ready pieces. It runs the login
+ * phase, switches digests and data-segment limits on after the final login response, numbers its
+ * responses (StatSN), answers NOP-Out, Text (SendTargets and FFP negotiation) and Logout, pings an
+ * idle initiator with NOP-In, and hands commands, task management and Data-Out to its session.
+ */
+import { assert } from '../../base/assert.ts'
+import { type Clock, Timeout } from '../../base/clock.ts'
+import type { Logger } from '../../base/log.ts'
+import type { TargetCatalog } from '../catalog.ts'
+import { Framer, type FramerEvent, serializePdu } from '../framer.ts'
+import type { IscsiLimits } from '../limits.ts'
+import { type PortalAddress } from '../login/discovery.ts'
+import { Login, type LoginOutcome } from '../login/login.ts'
+import { decodePdu, encodePdu, senseSegment } from '../pdu/mod.ts'
+import type {
+  Frame,
+  LoginRequest,
+  LogoutRequest,
+  NopOut,
+  TargetPdu,
+  TextRequest,
+} from '../pdu/types.ts'
+import { AsyncEvent } from '../spec/async_event.ts'
+import { Opcode, reservedTag } from '../spec/opcodes.ts'
+import { LogoutReason, LogoutResponseCode } from '../spec/logout.ts'
+import { RejectReason } from '../spec/reject_reason.ts'
+import type { ConnectionParameters, TargetOffer } from '../text/negotiate.ts'
+import type { SessionRegistry } from './registry.ts'
+import type { Ordered, Session, SessionLink, TaskResultView } from './session.ts'
+import { planDataIn, type Task } from './task.ts'
+import { TextExchange } from './text_exchange.ts'
+
+/** The socket side of a connection, as the portal provides it. */
+export interface ConnectionTransport {
+  /** Queues one or more PDUs' pieces; the portal sends them with one corked writev. */
+  write(pieces: readonly Uint8Array[]): void
+  /** Flushes what is queued, then closes. */
+  close(): void
+}
+
+export interface ConnectionOptions {
+  readonly transport: ConnectionTransport
+  readonly registry: SessionRegistry
+  readonly catalog: TargetCatalog
+  readonly clock: Clock
+  readonly logger: Logger
+  readonly limits: IscsiLimits
+  readonly offer: TargetOffer
+  /** Where the initiator connected to (for TargetAddress) and from. */
+  readonly local: PortalAddress
+  readonly remote: PortalAddress
+}
+
+export type ConnectionState = 'login' | 'fullFeature' | 'closed'
+
+/** §11.2.1.2: BHS byte 0 carries the opcode in its low six bits. */
+const opcodeMask = 0x3f
+const rejectReasons = {
+  unknownOpcode: RejectReason.commandNotSupported,
+  protocolError: RejectReason.protocolError,
+  invalidPduField: RejectReason.invalidPduField,
+} as const
+const noLun = new Uint8Array(8)
+
+export class Connection implements SessionLink {
+  state: ConnectionState = 'login'
+  session: Session | null = null
+  cid = 0
+  #statSN = 0
+  #digests = { header: false, data: false }
+  #parameters: ConnectionParameters | null = null
+  readonly #framer: Framer
+  readonly #login: Login
+  readonly #loginTimeout: Timeout
+  readonly #idle: Timeout | null
+  readonly #pingWait: Timeout
+  #pingTag = 0
+  #text: TextExchange | null = null
+  #first: LoginRequest | null = null
+  readonly logger: Logger
+
+  constructor(readonly options: ConnectionOptions) {
+    const limits = options.limits
+    this.logger = options.logger.child({ remote: `${options.remote.host}:${options.remote.port}` })
+    this.#framer = new Framer({
+      maxRecvDataSegmentLength: limits.maxRecvDataSegmentLength,
+      headerDigest: false,
+      dataDigest: false,
+    })
+    this.#login = new Login({
+      catalog: options.catalog,
+      offer: options.offer,
+      maxRecvDataSegmentLength: limits.maxRecvDataSegmentLength,
+      textBytesMax: limits.textBytesMax,
+      sessionExists: (name, isid, tsih) => options.registry.sessionExists(name, isid, tsih),
+    })
+    this.#loginTimeout = new Timeout('login', limits.loginTimeoutMs, options.clock)
+    this.#loginTimeout.start()
+    this.#idle = limits.nopInIntervalMs > 0
+      ? new Timeout('nop-in interval', limits.nopInIntervalMs, options.clock) : null
+    this.#pingWait = new Timeout('nop-in answer', limits.nopInTimeoutMs, options.clock)
+  }
+
+  /** Bytes from the socket. */
+  receive(chunk: Uint8Array): void {
+    if (this.state === 'closed') return
+    const events = this.#framer.push(chunk)
+    for (const event of events) {
+      if (this.#closed()) return
+      this.#onEvent(event)
+    }
+  }
+
+  /** Driven by the portal's single timer: login timeout and NOP-In keepalive (§7.1). */
+  tick(): void {
+    if (this.state === 'login' && this.#loginTimeout.fired()) return this.drop('login timeout')
+    if (this.state !== 'fullFeature') return
+    if (this.#pingWait.fired()) return this.drop('NOP-In not answered')
+    if (this.#idle?.fired() && !this.#pingWait.running) this.#ping()
+  }
+
+  /** The socket closed or failed under us. */
+  transportClosed(): void {
+    if (this.state === 'closed') return
+    this.state = 'closed'
+    this.#detach('connection lost')
+  }
+
+  #closed(): boolean {
+    return this.state === 'closed'
+  }
+
+  /** §11.9.1 event 1: asks the initiator to log out within `seconds` (portal shutdown). */
+  requestLogout(seconds: number): void {
+    if (this.state !== 'fullFeature') return
+    this.#send({
+      opcode: Opcode.asyncMessage,
+      lun: noLun,
+      statSN: this.#nextStatSN(),
+      ...this.#window(),
+      asyncEvent: AsyncEvent.logoutRequest,
+      asyncVCode: 0,
+      parameter1: 0,
+      parameter2: 0,
+      parameter3: seconds,
+      data: new Uint8Array(0),
+    })
+  }
+
+  get framerBufferedBytes(): number {
+    return this.#framer.bufferedBytes
+  }
+
+  #onEvent(event: FramerEvent): void {
+    this.#idle?.start()
+    this.#pingWait.stop()
+    if (event.kind === 'fatal') return this.drop(`framing: ${event.reason}`)
+    if (event.kind === 'dataDigestError') {
+      // §7.8 at ERL 0: the PDU is discarded; a Reject tells the initiator, and the command it
+      // belonged to will never complete, so the session is recovered by dropping it.
+      return this.reject(event.bhs, RejectReason.dataDigestError, true, 'data digest error')
+    }
+    this.#onFrame(event.frame)
+  }
+
+  #onFrame(frame: Frame): void {
+    const decoded = decodePdu(frame)
+    if (!decoded.ok) {
+      if (this.state === 'login') return this.drop(`login phase: ${decoded.detail}`)
+      const fatal = decoded.reason === 'protocolError'
+      return this.reject(frame.bhs, rejectReasons[decoded.reason], fatal, decoded.detail)
+    }
+    const pdu = decoded.pdu
+    if (this.state === 'login') {
+      if (pdu.opcode !== Opcode.loginRequest) return this.drop('non-login PDU during login')
+      return this.#onLogin(pdu)
+    }
+    const session = this.session
+    assert(session !== null)
+    switch (pdu.opcode) {
+      case Opcode.scsiCommand:
+      case Opcode.taskManagementRequest:
+      case Opcode.textRequest:
+      case Opcode.logoutRequest:
+      case Opcode.nopOut:
+        return session.submit({ link: this, pdu, bhs: frame.bhs })
+      case Opcode.dataOut:
+        return session.dataOut(this, pdu, frame.bhs)
+      case Opcode.snackRequest:
+        return this.reject(frame.bhs, RejectReason.snackReject, false, 'SNACK at ERL 0')
+      default:
+        return this.reject(frame.bhs, RejectReason.protocolError, true, 'PDU not allowed in FFP')
+    }
+  }
+
+  #onLogin(request: LoginRequest): void {
+    if (this.#first === null) {
+      this.#first = request
+      this.#statSN = request.expStatSN
+      this.cid = request.cid
+    }
+    const outcome = this.#login.receive(request)
+    if (outcome.kind === 'complete') return this.#completeLogin(request, outcome)
+    this.#sendLoginResponse(request, outcome.reply, 0)
+    if (outcome.kind === 'fail') this.#failLogin(outcome.detail)
+  }
+
+  #completeLogin(request: LoginRequest, outcome: LoginOutcome & { kind: 'complete' }): void {
+    const established = this.options.registry.establish(outcome.result, this)
+    if (!established.ok) {
+      const reply = { ...outcome.reply, transit: false, nextStage: 0, status: established.status }
+      this.#sendLoginResponse(request, reply, 0)
+      return this.#failLogin(established.detail)
+    }
+    const session = established.session
+    this.session = session
+    this.#parameters = outcome.result.parameters.connection
+    this.#sendLoginResponse(request, outcome.reply, session.tsih)
+    // §13.1, §13.12: digests and our MaxRecvDataSegmentLength apply after the final response.
+    this.#digests = { header: this.#parameters.headerDigest, data: this.#parameters.dataDigest }
+    this.#framer.setLimits({
+      headerDigest: this.#digests.header,
+      dataDigest: this.#digests.data,
+      maxRecvDataSegmentLength: this.#parameters.targetMaxRecvDataSegmentLength,
+    })
+    this.state = 'fullFeature'
+    this.#loginTimeout.stop()
+    this.#idle?.start()
+    this.#text = new TextExchange(this.options.limits.textBytesMax)
+    this.logger.info('login complete', {
+      initiator: outcome.result.initiatorName,
+      target: outcome.result.target?.name ?? null,
+      tsih: session.tsih,
+      cid: this.cid,
+    })
+  }
+
+  #failLogin(detail: string): void {
+    this.logger.info('login failed', { detail })
+    this.drop('login failed')
+  }
+
+  #sendLoginResponse(request: LoginRequest, reply: LoginOutcome['reply'], tsih: number): void {
+    const session = this.session
+    this.#send({
+      opcode: Opcode.loginResponse,
+      transit: reply.transit,
+      continue: reply.continue,
+      currentStage: reply.currentStage,
+      nextStage: reply.nextStage,
+      versionMax: 0,
+      versionActive: 0,
+      isid: request.isid,
+      tsih: tsih !== 0 ? tsih : request.tsih,
+      initiatorTaskTag: request.initiatorTaskTag,
+      statSN: this.#nextStatSN(),
+      // §11.13.4: during login ExpCmdSN is the login's CmdSN (login requests are immediate).
+      expCmdSN: session?.window.expCmdSN ?? request.cmdSN,
+      maxCmdSN: session?.window.maxCmdSN ??
+        (request.cmdSN + this.options.limits.tasksInFlightPerSessionMax - 1) >>> 0,
+      status: reply.status,
+      data: reply.data,
+    })
+  }
+
+  /** An ordered PDU whose turn has come (SessionLink). */
+  deliver(item: Ordered): void {
+    const session = this.session
+    assert(session !== null)
+    const pdu = item.pdu
+    if (pdu.opcode === Opcode.scsiCommand) return session.startCommand(this, pdu, item.bhs)
+    switch (pdu.opcode) {
+      case Opcode.taskManagementRequest:
+        session.taskManagement(this, pdu)
+        break
+      case Opcode.textRequest:
+        this.#onText(pdu, item.bhs)
+        break
+      case Opcode.logoutRequest:
+        this.#onLogout(pdu)
+        break
+      case Opcode.nopOut:
+        this.#onNopOut(pdu)
+        break
+    }
+    session.window.finished()
+  }
+
+  /** §11.18, §11.19: answer pings; a NOP-Out with our TTT answers our NOP-In. */
+  #onNopOut(pdu: NopOut): void {
+    if (pdu.targetTransferTag !== reservedTag) this.#pingWait.stop()
+    if (pdu.initiatorTaskTag === reservedTag) return
+    const mrdsl = this.#parameters?.initiatorMaxRecvDataSegmentLength ?? 8192
+    this.#send({
+      opcode: Opcode.nopIn,
+      lun: pdu.lun,
+      initiatorTaskTag: pdu.initiatorTaskTag,
+      targetTransferTag: reservedTag,
+      statSN: this.#nextStatSN(),
+      ...this.#window(),
+      pingData: pdu.pingData.subarray(0, mrdsl),
+    })
+  }
+
+  /** §11.19: our keepalive; StatSN is not advanced and the initiator must echo our TTT. */
+  #ping(): void {
+    this.#pingTag = this.#pingTag + 1 >= reservedTag ? 1 : this.#pingTag + 1
+    this.#send({
+      opcode: Opcode.nopIn,
+      lun: noLun,
+      initiatorTaskTag: reservedTag,
+      targetTransferTag: this.#pingTag,
+      statSN: this.#statSN,
+      ...this.#window(),
+      pingData: new Uint8Array(0),
+    })
+    this.#pingWait.start()
+    this.#idle?.start()
+  }
+
+  #onText(pdu: TextRequest, bhs: Uint8Array): void {
+    const session = this.session
+    assert(session !== null && this.#text !== null)
+    const answer = this.#text.receive(pdu, {
+      sendTargets: {
+        catalog: this.options.catalog,
+        initiatorName: session.identity.initiatorName,
+        portal: this.options.local,
+        sessionTarget: session.identity.target,
+      },
+      negotiation: {
+        phase: 'fullFeature',
+        leadingConnection: true,
+        sessionType: session.identity.parameters.sessionType,
+      },
+      offer: this.options.offer,
+      initiatorMrdsl: this.#parameters?.initiatorMaxRecvDataSegmentLength ?? 8192,
+    })
+    if (answer.kind === 'reject') return this.reject(bhs, RejectReason.protocolError, false, answer.detail)
+    if (answer.mrdsl !== null && this.#parameters !== null) {
+      this.#parameters = { ...this.#parameters, initiatorMaxRecvDataSegmentLength: answer.mrdsl }
+    }
+    this.#send({
+      opcode: Opcode.textResponse,
+      final: answer.final,
+      continue: answer.continue,
+      lun: pdu.lun,
+      initiatorTaskTag: pdu.initiatorTaskTag,
+      targetTransferTag: answer.targetTransferTag,
+      statSN: this.#nextStatSN(),
+      ...this.#window(),
+      data: answer.data,
+    })
+  }
+
+  /** §11.14, §11.15 at ERL 0. */
+  #onLogout(pdu: LogoutRequest): void {
+    const session = this.session
+    assert(session !== null)
+    let response: number = LogoutResponseCode.closedSuccessfully
+    let closing: 'session' | 'connection' | 'other' | null = null
+    if (pdu.reasonCode === LogoutReason.closeSession) closing = 'session'
+    else if (pdu.reasonCode === LogoutReason.closeConnection) {
+      if (pdu.cid === this.cid) closing = 'connection'
+      else if (session.links.has(pdu.cid)) closing = 'other'
+      else response = LogoutResponseCode.cidNotFound
+    } else response = LogoutResponseCode.connectionRecoveryNotSupported
+    this.#send({
+      opcode: Opcode.logoutResponse,
+      response,
+      initiatorTaskTag: pdu.initiatorTaskTag,
+      statSN: this.#nextStatSN(),
+      ...this.#window(),
+      time2Wait: 0,
+      time2Retain: 0,
+    })
+    if (closing === 'session') session.close('logout')
+    else if (closing === 'connection') this.drop('logout')
+    else if (closing === 'other') session.links.get(pdu.cid)?.drop('logged out by another connection')
+  }
+
+  /** Data-In PDUs, then status: collapsed into the last Data-In when GOOD without sense. */
+  sendTaskResult(task: Task<SessionLink>, result: TaskResultView): void {
+    const data = result.dataIn
+    const dataBytes = data?.length ?? 0
+    const collapse = dataBytes > 0 && result.status === 0 && result.sense === null &&
+      result.bidiReadResidual === null
+    const pieces: Uint8Array[] = []
+    if (data !== null && dataBytes > 0) {
+      const mrdsl = this.#parameters?.initiatorMaxRecvDataSegmentLength ?? 8192
+      const session = this.session!
+      const segments = planDataIn(dataBytes, mrdsl, session.transfer.maxBurstLength)
+      for (let i = 0; i < segments.length; i++) {
+        const segment = segments[i]!
+        const withStatus = collapse && i === segments.length - 1
+        const residual = result.residual
+        this.#encode(pieces, {
+          opcode: Opcode.dataIn,
+          final: segment.final,
+          acknowledge: false,
+          residualOverflow: withStatus && residual.overflow,
+          residualUnderflow: withStatus && residual.underflow,
+          hasStatus: withStatus,
+          status: withStatus ? result.status : 0,
+          lun: task.lun,
+          initiatorTaskTag: task.initiatorTaskTag,
+          targetTransferTag: reservedTag,
+          statSN: withStatus ? this.#nextStatSN() : 0,
+          ...this.#window(),
+          dataSN: task.inputSN++,
+          bufferOffset: segment.offset,
+          residualCount: withStatus ? residual.count : 0,
+          data: data.subarray(segment.offset, segment.offset + segment.length),
+        })
+      }
+    }
+    if (!collapse) this.#encodeScsiResponse(pieces, task, result)
+    this.options.transport.write(pieces)
+  }
+
+  #encodeScsiResponse(pieces: Uint8Array[], task: Task<SessionLink>, result: TaskResultView): void {
+    const bidi = result.bidiReadResidual
+    this.#encode(pieces, {
+      opcode: Opcode.scsiResponse,
+      bidiReadResidualOverflow: bidi?.overflow ?? false,
+      bidiReadResidualUnderflow: bidi?.underflow ?? false,
+      residualOverflow: result.residual.overflow,
+      residualUnderflow: result.residual.underflow,
+      response: 0,
+      status: result.status,
+      initiatorTaskTag: task.initiatorTaskTag,
+      snackTag: 0,
+      statSN: this.#nextStatSN(),
+      ...this.#window(),
+      expDataSN: task.inputSN,
+      bidiReadResidualCount: bidi?.count ?? 0,
+      residualCount: result.residual.count,
+      senseData: result.sense === null ? new Uint8Array(0) : senseSegment(result.sense),
+    })
+  }
+
+  sendR2T(task: Task<SessionLink>, r2tIndex: number): void {
+    const r2t = task.outstanding[r2tIndex]
+    assert(r2t !== undefined)
+    this.#send({
+      opcode: Opcode.readyToTransfer,
+      lun: task.lun,
+      initiatorTaskTag: task.initiatorTaskTag,
+      targetTransferTag: r2t.targetTransferTag,
+      statSN: this.#statSN,
+      ...this.#window(),
+      r2tSN: r2t.r2tSN,
+      bufferOffset: r2t.bufferOffset,
+      desiredDataTransferLength: r2t.length,
+    })
+  }
+
+  sendTaskManagementResponse(initiatorTaskTag: number, response: number): void {
+    if (this.state !== 'fullFeature') return
+    this.#send({
+      opcode: Opcode.taskManagementResponse,
+      response,
+      initiatorTaskTag,
+      statSN: this.#nextStatSN(),
+      ...this.#window(),
+    })
+  }
+
+  /** §11.17: Reject carrying the offending header; `fatal` ends the connection (ERL 0). */
+  reject(bhs: Uint8Array, reason: number, fatal: boolean, detail: string): void {
+    this.logger.info('reject', { reason, opcode: bhs[0]! & opcodeMask, detail, fatal })
+    if (this.state === 'fullFeature') {
+      this.#send({
+        opcode: Opcode.reject,
+        reason,
+        statSN: this.#nextStatSN(),
+        ...this.#window(),
+        dataSN: 0,
+        header: bhs.slice(0, 48),
+      })
+    }
+    if (fatal) this.drop(detail)
+  }
+
+  drop(reason: string): void {
+    if (this.state === 'closed') return
+    this.logger.debug('connection closing', { reason })
+    this.state = 'closed'
+    this.options.transport.close()
+    this.#detach(reason)
+  }
+
+  /** ERL 0: losing a connection fails its tasks; losing the last one ends the session. */
+  #detach(reason: string): void {
+    this.#idle?.stop()
+    this.#pingWait.stop()
+    const session = this.session
+    if (session === null || session.closed) return
+    if (session.links.get(this.cid) === this) session.links.delete(this.cid)
+    if (session.links.size === 0) return session.close(reason)
+    for (const task of [...session.tasks.values()]) {
+      if (task.connection === this) {
+        task.aborted = true
+        if (task.state !== 'executing') session.releaseAborted(task)
+      }
+    }
+  }
+
+  #window(): { expCmdSN: number; maxCmdSN: number } {
+    const window = this.session!.window
+    return { expCmdSN: window.expCmdSN, maxCmdSN: window.maxCmdSN }
+  }
+
+  #nextStatSN(): number {
+    const statSN = this.#statSN
+    this.#statSN = (statSN + 1) >>> 0
+    return statSN
+  }
+
+  #encode(pieces: Uint8Array[], pdu: TargetPdu): void {
+    for (const piece of serializePdu(encodePdu(pdu), this.#digests)) pieces.push(piece)
+  }
+
+  #send(pdu: TargetPdu): void {
+    if (this.state === 'closed') return
+    this.options.transport.write(serializePdu(encodePdu(pdu), this.#digests))
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * Task management functions, target side (RFC 7143 §11.5, §11.6, §4.2.3; SAM-5 §7): which tasks
+ * each function aborts (this session's, or every session's of the target for CLEAR TASK SET,
+ * LOGICAL UNIT RESET and the target resets), the ABORT TASK rules for tasks not found (RefCmdSN
+ * inside the window → consumed and "function complete"; outside → "task does not exist"), and the
+ * ordering rule: aborted tasks never answer, and the TMF response leaves only after every aborted
+ * task that was executing has settled.
+ */
+import type { TaskManagementFunction as ScsiTmf, TaskManagementOutcome } from '../../scsi/port.ts'
+import { serialLt } from '../../base/serial.ts'
+import type { TaskManagementRequest } from '../pdu/types.ts'
+import {
+  TaskManagementFunction,
+  TaskManagementResponseCode,
+} from '../spec/task_management.ts'
+import type { Session, SessionLink } from './session.ts'
+import type { Task } from './task.ts'
+
+const outcomeCodes: Record<TaskManagementOutcome, number> = {
+  complete: TaskManagementResponseCode.functionComplete,
+  lunDoesNotExist: TaskManagementResponseCode.lunDoesNotExist,
+  notSupported: TaskManagementResponseCode.taskManagementFunctionNotSupported,
+  rejected: TaskManagementResponseCode.functionRejected,
+}
+
+/** §11.5.1 codes → the SCSI layer's names, for the functions that reach it. */
+const scsiFunctions: Partial<Record<number, ScsiTmf>> = {
+  [TaskManagementFunction.abortTaskSet]: 'abortTaskSet',
+  [TaskManagementFunction.clearTaskSet]: 'clearTaskSet',
+  [TaskManagementFunction.logicalUnitReset]: 'lunReset',
+  [TaskManagementFunction.targetWarmReset]: 'targetWarmReset',
+  [TaskManagementFunction.targetColdReset]: 'targetColdReset',
+}
+
+/** A TMF response waiting for the aborted tasks that were executing. */
+interface Barrier {
+  pending: number
+  readonly send: () => void
+}
+
+export class TaskManagement {
+  #barriers = new Map<Task<SessionLink>, Barrier[]>()
+
+  constructor(private readonly session: Session) {}
+
+  receive(link: SessionLink, pdu: TaskManagementRequest): void {
+    const respond = (code: number): void => link.sendTaskManagementResponse(pdu.initiatorTaskTag, code)
+    switch (pdu.function) {
+      case TaskManagementFunction.abortTask:
+        return this.#abortTask(pdu, respond)
+      case TaskManagementFunction.clearAca:
+        return respond(TaskManagementResponseCode.taskManagementFunctionNotSupported)
+      case TaskManagementFunction.taskReassign:
+        // §11.5.1: allegiance reassignment needs ErrorRecoveryLevel 2; we run at 0.
+        return respond(TaskManagementResponseCode.taskAllegianceReassignmentNotSupported)
+      default:
+        return this.#scsiFunction(pdu, respond)
+    }
+  }
+
+  /** §11.5.1 ABORT TASK, with the rules for a referenced task we do not hold. */
+  #abortTask(pdu: TaskManagementRequest, respond: (code: number) => void): void {
+    const session = this.session
+    const task = session.tasks.get(pdu.referencedTaskTag)
+    if (task !== undefined && !task.aborted) {
+      return this.#abort([task], () => respond(TaskManagementResponseCode.functionComplete))
+    }
+    const window = session.window
+    // b) not received yet but inside the window and before this TMF: consume it, complete.
+    if (window.inWindow(pdu.refCmdSN) && serialLt(pdu.refCmdSN, pdu.cmdSN)) {
+      window.discard(pdu.refCmdSN)
+      window.consume(pdu.refCmdSN)
+      return respond(TaskManagementResponseCode.functionComplete)
+    }
+    // c) outside the window: it already completed (or never existed).
+    respond(TaskManagementResponseCode.taskDoesNotExist)
+  }
+
+  #scsiFunction(pdu: TaskManagementRequest, respond: (code: number) => void): void {
+    const session = this.session
+    const fn = scsiFunctions[pdu.function]
+    const units = session.units
+    if (fn === undefined || units === null || session.nexus === null) {
+      return respond(TaskManagementResponseCode.taskManagementFunctionNotSupported)
+    }
+    const outcome = units.taskManagement(fn, session.nexus, pdu.lun)
+    const code = outcomeCodes[outcome]
+    if (outcome !== 'complete') return respond(code)
+    const victims = this.#victims(fn, pdu.lun)
+    const after = fn === 'targetColdReset' ? () => this.#coldReset(respond, code) : () => respond(code)
+    this.#abort(victims, after)
+  }
+
+  /** SAM-5 §7: ABORT TASK SET is this nexus's tasks on the LU; the rest reach every nexus. */
+  #victims(fn: ScsiTmf, lun: Uint8Array): Task<SessionLink>[] {
+    const session = this.session
+    const sessions = fn === 'abortTaskSet' || session.identity.target === null
+      ? [session]
+      : session.peers.sessionsOfTarget(session.identity.target)
+    const wholeTarget = fn === 'targetWarmReset' || fn === 'targetColdReset'
+    const victims: Task<SessionLink>[] = []
+    for (const s of sessions) {
+      for (const task of s.tasks.values()) {
+        if (!task.aborted && (wholeTarget || sameLun(task.lun, lun))) victims.push(task)
+      }
+    }
+    return victims
+  }
+
+  /** §11.5.1 TARGET COLD RESET: answer, then drop every connection of the target's sessions. */
+  #coldReset(respond: (code: number) => void, code: number): void {
+    respond(code)
+    const target = this.session.identity.target
+    if (target === null) return
+    for (const s of [...this.session.peers.sessionsOfTarget(target)]) s.close('target cold reset')
+  }
+
+  /** Marks tasks aborted; `then` runs once none of them can still produce a response. */
+  #abort(tasks: readonly Task<SessionLink>[], then: () => void): void {
+    const barrier: Barrier = { pending: 0, send: then }
+    for (const task of tasks) {
+      task.aborted = true
+      const owner = this.#ownerOf(task)
+      if (task.state === 'executing') {
+        barrier.pending += 1
+        const list = owner.tmf.#barriers.get(task) ?? []
+        list.push(barrier)
+        owner.tmf.#barriers.set(task, list)
+      } else {
+        owner.releaseAborted(task)
+      }
+    }
+    if (barrier.pending === 0) then()
+  }
+
+  #ownerOf(task: Task<SessionLink>): Session {
+    const target = this.session.identity.target
+    if (this.session.tasks.get(task.initiatorTaskTag) === task || target === null) return this.session
+    for (const s of this.session.peers.sessionsOfTarget(target)) {
+      if (s.tasks.get(task.initiatorTaskTag) === task) return s
+    }
+    return this.session
+  }
+
+  /** An aborted task's execute settled: release it and send any TMF response it held back. */
+  abortedTaskSettled(task: Task<SessionLink>): void {
+    this.session.releaseAborted(task)
+    const barriers = this.#barriers.get(task)
+    if (barriers === undefined) return
+    this.#barriers.delete(task)
+    for (const barrier of barriers) {
+      barrier.pending -= 1
+      if (barrier.pending === 0) barrier.send()
+    }
+  }
+}
+
+function sameLun(a: Uint8Array, b: Uint8Array): boolean {
+  for (let i = 0; i < 8; i++) if (a[i] !== b[i]) return false
+  return true
+}
