@@ -17,8 +17,8 @@ import { limits } from './limits.ts'
 import type { LogicalUnit } from './logical_unit.ts'
 import { decodeLun, lunNumberMax, reportLunsWellKnownLun } from './lun.ts'
 import type { ParsedCommand, ScsiRequest, ScsiResult } from './port.ts'
-import type { SenseReason } from './sense.ts'
 import { verifyByteCheck } from './sbc/read_write.ts'
+import type { SenseReason } from './sense.ts'
 
 export interface DispatchGroup extends GroupView {
   unit(lun: number): LogicalUnit | null

@@ -11,8 +11,8 @@
  * - Informational Exceptions Control 1Ch (SPC-4 §7.5.14): DEXCPT set, fixed.
  */
 import { assert } from '../base/assert.ts'
-import { ModePage, ModeSubpage, PageControl } from './spec/mode_pages.ts'
 import type { FieldPointer, SenseReason } from './sense.ts'
+import { ModePage, ModeSubpage, PageControl } from './spec/mode_pages.ts'
 
 interface PageDefinition {
   readonly page: number
@@ -33,7 +33,9 @@ const pageDefinitions: readonly PageDefinition[] = [
   {
     page: ModePage.caching,
     subpage: ModeSubpage.none,
-    defaults: [0x08, 0x12, 0x04, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0],
+    defaults: [
+      0x08, 0x12, 0x04, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
+    ],
     changeable: [0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
   },
   {
@@ -192,6 +194,7 @@ function invalidParameter(
   byte: number,
   bit?: number,
 ): { ok: false; reason: SenseReason; field: FieldPointer } {
-  const field: FieldPointer = bit === undefined ? { inCdb: false, byte } : { inCdb: false, byte, bit }
+  const field: FieldPointer =
+    bit === undefined ? { inCdb: false, byte } : { inCdb: false, byte, bit }
   return { ok: false, reason: 'invalidFieldInParameterList', field }
 }

@@ -68,11 +68,7 @@ export type TaskManagementFunction =
   | 'queryTask'
 
 /** SAM-5 §7.11 / RFC 7143 §11.6.1 outcomes the SCSI layer can give. */
-export type TaskManagementOutcome =
-  | 'complete'
-  | 'lunDoesNotExist'
-  | 'notSupported'
-  | 'rejected'
+export type TaskManagementOutcome = 'complete' | 'lunDoesNotExist' | 'notSupported' | 'rejected'
 
 export interface LogicalUnitGroup {
   /** LUN numbers served (REPORT LUNS draws on the same list). */

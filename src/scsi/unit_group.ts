@@ -4,7 +4,7 @@
  * unit's POWER ON unit attention.
  */
 import { assert } from '../base/assert.ts'
-import { cdbTable, type CdbTable } from './cdb_table.ts'
+import { type CdbTable, cdbTable } from './cdb_table.ts'
 import { Command } from './command.ts'
 import { type DispatchGroup, executeCommand, parseCommand } from './dispatch.ts'
 import type { LogicalUnit } from './logical_unit.ts'

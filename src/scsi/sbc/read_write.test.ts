@@ -106,7 +106,7 @@ test('Read6 uses 21 LBA bits and checks the range [SBC-3 §5.10]', async () => {
   assert.equal(last.status, ScsiStatus.good)
 })
 
-test('Read10.RdProtect non-zero is INVALID FIELD IN CDB with a field pointer [SBC-3 §5.12]', async () => {
+test('Read10.RdProtect non-zero: INVALID FIELD IN CDB + field pointer [SBC-3 §5.12]', async () => {
   const { initiator } = await setup()
   for (let protect = 1; protect < 8; protect++) {
     const sense = senseOf(await initiator.run(cdb10(0x28, 0, 1, protect << 5)))
@@ -138,7 +138,9 @@ test('Write with WCE=0 forces unit access [SBC-3 §6.4.5]', async () => {
     return original(lba, source, fua)
   }
   const header = [0, 0, 0, 0]
-  const caching = [0x08, 0x12, 0x00, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0]
+  const caching = [
+    0x08, 0x12, 0x00, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
+  ]
   const list = Uint8Array.from([...header, ...caching])
   const select = await initiator.run(cdb6(0x15, 0x10, 0, 0, list.length), list)
   assert.equal(select.status, ScsiStatus.good)
@@ -148,7 +150,7 @@ test('Write with WCE=0 forces unit access [SBC-3 §6.4.5]', async () => {
   assert.deepEqual(seen, [true, true])
 })
 
-test('Write10 beyond the maximum transfer length is INVALID FIELD IN CDB [SBC-3 §6.5.3]', async () => {
+test('Read10 beyond MAXIMUM TRANSFER LENGTH: INVALID FIELD IN CDB [SBC-3 §6.5.3]', async () => {
   const device = new MemoryBlockDevice(512, 1 << 20)
   const initiator = new TestInitiator(new UnitGroup(new Map([[0, makeUnit(device)]])))
   await initiator.clearAttentions()
@@ -159,7 +161,7 @@ test('Write10 beyond the maximum transfer length is INVALID FIELD IN CDB [SBC-3 
   assert.equal(at.status, ScsiStatus.good)
 })
 
-test('Verify10 BYTCHK=1 detects a miscompare with the offset in INFORMATION [SBC-3 §5.26]', async () => {
+test('Verify10 BYTCHK=1 miscompare reports the offset in INFORMATION [SBC-3 §5.26]', async () => {
   const { initiator } = await setup()
   const data = pattern(4 * 512, 3)
   await initiator.run(cdb10(0x2a, 10, 4), data)
@@ -173,7 +175,7 @@ test('Verify10 BYTCHK=1 detects a miscompare with the offset in INFORMATION [SBC
   assert.equal(sense.information, 1234)
 })
 
-test('Verify BYTCHK=0 takes no data and ignores content; 10b is reserved [SBC-3 §5.26]', async () => {
+test('Verify BYTCHK=0 takes no data; BYTCHK=10b is reserved [SBC-3 §5.26]', async () => {
   const { initiator } = await setup()
   const result = await initiator.run(cdb16(0x8f, 0, 8, 0))
   assert.equal(result.status, ScsiStatus.good)

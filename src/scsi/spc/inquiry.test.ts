@@ -109,7 +109,7 @@ test('Inquiry.DeviceId: target port designators come from the nexus [SPC-4 §7.8
   assert.equal(name.value.toString('utf8').replace(/\0+$/, ''), makeNexus(1).targetPort)
 })
 
-test('Inquiry.BlockLimits: SBC-3 length, no UNMAP limits without UNMAP [SBC-3 §6.5.3]', async () => {
+test('Inquiry.BlockLimits: SBC-3 length, no UNMAP/WRITE SAME limits [SBC-3 §6.5.3]', async () => {
   const page = Buffer.from((await setup().run(inquiryCdb(1, 0xb0, 255))).dataIn!)
   assert.equal(page[3], 0x3c)
   assert.equal(page.readUInt32BE(8), (8 * 1024 * 1024) / 512) // MAXIMUM TRANSFER LENGTH

@@ -32,7 +32,7 @@ function pagesOf(data: Uint8Array): Map<string, Uint8Array> {
   return pages
 }
 
-test('ModeSense6.AllPages: header, block descriptor, DPOFUA [SPC-4 §6.11, SBC-3 §6.4.1]', async () => {
+test('ModeSense6.AllPages: header, block descriptor [SPC-4 §6.11, SBC-3 §6.4.1]', async () => {
   const { initiator } = await setup()
   const data = (await initiator.run(sense6(0x3f))).dataIn!
   assert.equal(data[0], data.length - 1)
@@ -74,7 +74,7 @@ test('ModeSense: DBD drops descriptors; LLBAA gives a long one [SPC-4 §6.12]', 
   assert.equal(long.readUInt32BE(20), 512)
 })
 
-test('ModeSense: PC saved is SAVING PARAMETERS NOT SUPPORTED, bad page invalid [SPC-4 §6.11]', async () => {
+test('ModeSense: PC=saved unsupported, bad page/subpage invalid [SPC-4 §6.11]', async () => {
   const { initiator } = await setup()
   const saved = senseOf(await initiator.run(sense6(0xc0 | 0x08)))
   assert.equal(saved.code, AdditionalSense.savingParametersNotSupported)
@@ -124,7 +124,7 @@ test('ModeSense6.Control-D_SENSE switches sense to descriptor format [SPC-4 §4.
   assert.equal(after.code, AdditionalSense.logicalBlockAddressOutOfRange)
 })
 
-test('ModeSelect changing a fixed bit: INVALID FIELD IN PARAMETER LIST + pointer [SPC-4 §6.9]', async () => {
+test('ModeSelect of a fixed bit: INVALID FIELD IN PARAM LIST + pointer [SPC-4 §6.9]', async () => {
   const { unit, initiator } = await setup()
   const result = await selectControl(initiator, 0x02 | 0x20, 0x00) // TST changed
   const sense = senseOf(result)
@@ -157,7 +157,7 @@ test('ModeSelect raises MODE PARAMETERS CHANGED for other nexuses only [SPC-4 §
   assert.equal((await other.run(cdb6(0x00))).status, ScsiStatus.good)
 })
 
-test('ModeSelect10 with a long block descriptor of the right size is accepted [SBC-3 §6.4.2]', async () => {
+test('ModeSelect10 long block descriptor: block length must match [SBC-3 §6.4.2]', async () => {
   const { initiator } = await setup()
   const list = new Uint8Array(8 + 16)
   list[4] = 0x01

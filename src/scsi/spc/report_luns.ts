@@ -22,6 +22,8 @@ export function reportLuns(command: Command): ScsiResult {
   else return command.invalidCdbField(2)
   const data = new Uint8Array(8 + 8 * luns.length)
   writeU32(data, 0, 8 * luns.length) // LUN LIST LENGTH
-  luns.forEach((lun, index) => encodeLun(lun, data, 8 + 8 * index))
+  luns.forEach((lun, index) => {
+    encodeLun(lun, data, 8 + 8 * index)
+  })
   return command.dataIn(data)
 }

@@ -10,7 +10,7 @@ import { LogicalUnit, type UnitIdentity } from '../logical_unit.ts'
 import { encodeLun } from '../lun.ts'
 import type { Nexus } from '../nexus.ts'
 import { type ScsiResult, ScsiStatus } from '../port.ts'
-import { UnitGroup } from '../unit_group.ts'
+import type { UnitGroup } from '../unit_group.ts'
 
 export function makeNexus(isid: number, relativeTargetPort = 1): Nexus {
   const isidHex = isid.toString(16).padStart(12, '0')
@@ -123,7 +123,13 @@ export function decodeSense(sense: Uint8Array): DecodedSense {
     if (sense[at] === 0x00) information = Number(view.readBigUInt64BE(at + 4))
     if (sense[at] === 0x02) field = decodeField(sense.subarray(at + 4, at + 7))
   }
-  return { key: sense[1]! & 0x0f, code: view.readUInt16BE(2), descriptorFormat: true, information, field }
+  return {
+    key: sense[1]! & 0x0f,
+    code: view.readUInt16BE(2),
+    descriptorFormat: true,
+    information,
+    field,
+  }
 }
 
 function decodeField(bytes: Uint8Array): DecodedSense['field'] {
