@@ -158,9 +158,12 @@ export class Connection implements SessionLink {
     this.#pingWait.stop()
     if (event.kind === 'fatal') return this.drop(`framing: ${event.reason}`)
     if (event.kind === 'dataDigestError') {
-      // §7.8 at ERL 0: the PDU is discarded; a Reject tells the initiator, and the command it
-      // belonged to will never complete, so the session is recovered by dropping it.
-      return this.reject(event.bhs, RejectReason.dataDigestError, true, 'data digest error')
+      // §7.8.1: the PDU is discarded and rejected; a lost Data-Out fails its task (ERL 0).
+      this.reject(event.bhs, RejectReason.dataDigestError, false, 'data digest error')
+      if (this.state === 'fullFeature' && (event.bhs[0]! & opcodeMask) === Opcode.dataOut) {
+        this.session?.dataOutLost(event.bhs)
+      }
+      return
     }
     this.#onFrame(event.frame)
   }

@@ -6,6 +6,7 @@
  * the owning `SessionLink` of each task's connection.
  */
 import { assert } from '../../base/assert.ts'
+import { readU32 } from '../../base/bytes.ts'
 import type { Logger } from '../../base/log.ts'
 import type { Nexus } from '../../scsi/nexus.ts'
 import type { LogicalUnitGroup, ScsiRequest, ScsiResult, TaskAttribute } from '../../scsi/port.ts'
@@ -20,7 +21,7 @@ import type {
   TaskManagementRequest,
   TextRequest,
 } from '../pdu/types.ts'
-import { reservedTag } from '../spec/opcodes.ts'
+import { Opcode, reservedTag } from '../spec/opcodes.ts'
 import { RejectReason } from '../spec/reject_reason.ts'
 import type { SessionParameters } from '../text/negotiate.ts'
 import { CommandWindow } from './command_window.ts'
@@ -77,19 +78,37 @@ export interface SessionIdentity {
   readonly initialCmdSN: number
 }
 
+/** RFC 7143 §11.7: Data-Out header fields, read from a header whose data was lost. */
+const dataOutField = {
+  finalMask: 0x80,
+  initiatorTaskTag: 16,
+  targetTransferTag: 20,
+  dataSN: 36,
+  bufferOffset: 40,
+} as const
+
 /** RFC 7143 §11.3.1.2 ATTR codes → SAM task attributes. */
 const taskAttributes: readonly TaskAttribute[] = ['simple', 'simple', 'ordered', 'headOfQueue', 'aca']
 
-/** Fixed-format sense ILLEGAL REQUEST / INVALID FIELD IN INFORMATION UNIT (SPC-4 §4.5.3,
- * ASC 0Eh ASCQ 03h), for a write whose EDTL is below the CDB's transfer length (FCP-4 §9.4.2 b).
- * Belongs in scsi/sense.ts; kept here until that table has the reason. */
-function informationUnitSense(): Uint8Array {
+/**
+ * The transport's own sense conditions, fixed format (SPC-4 §4.5.3): key, ASC, ASCQ. They belong
+ * in scsi/sense.ts's table; kept here until that table has these reasons.
+ */
+const TransportSense = {
+  /** ILLEGAL REQUEST / INVALID FIELD IN INFORMATION UNIT (FCP-4 §9.4.2 b). */
+  invalidFieldInInformationUnit: [0x05, 0x0e, 0x03],
+  /** RFC 7143 §11.4.7.2: ABORTED COMMAND / PROTOCOL SERVICE CRC ERROR (lost Data-Out, §7.8.1). */
+  protocolServiceCrcError: [0x0b, 0x47, 0x05],
+} as const
+
+function transportSense(condition: keyof typeof TransportSense): Uint8Array {
+  const [key, asc, ascq] = TransportSense[condition]
   const sense = new Uint8Array(18)
   sense[0] = 0x70
-  sense[2] = 0x05
+  sense[2] = key
   sense[7] = 10
-  sense[12] = 0x0e
-  sense[13] = 0x03
+  sense[12] = asc
+  sense[13] = ascq
   return sense
 }
 
@@ -173,11 +192,14 @@ export class Session {
     const parsed = this.#units!.parse(request)
     if (parsed.kind === 'done') return { plan: { kind: 'answer', result: parsed.result, writeBytes: 0 }, dataOutBytes: 0 }
     if (parsed.dataOutBytes > writeEdtl) {
-      // FCP-4 §9.4.2 b), as libiscsi's residual tests accept: EDTL below the CDB's transfer
-      // length → no data moved, CHECK CONDITION, residual overflow of the difference.
-      const result: ScsiResult = {
-        status: ScsiStatus.checkCondition, dataIn: null, sense: informationUnitSense(),
-      }
+      // EDTL below the CDB's transfer length (FCP-4 §9.4.2, as libiscsi's residual tests read
+      // it): with no data at all the command completes having moved nothing (a); otherwise no
+      // data is moved and the answer is INVALID FIELD IN INFORMATION UNIT (b). Either way the
+      // residual overflow is the difference. Executing a truncated write (a) needs the SCSI
+      // layer to cut the command, which port.ts does not offer.
+      const result: ScsiResult = writeEdtl === 0
+        ? { status: ScsiStatus.good, dataIn: null, sense: null }
+        : { status: ScsiStatus.checkCondition, dataIn: null, sense: transportSense('invalidFieldInInformationUnit') }
       return { plan: { kind: 'answer', result, writeBytes: parsed.dataOutBytes }, dataOutBytes: 0 }
     }
     return { plan: { kind: 'execute', command: parsed.command }, dataOutBytes: parsed.dataOutBytes }
@@ -189,7 +211,27 @@ export class Session {
     if (task === undefined || task.aborted || task.state !== 'receiving') return
     if (task.connection !== link) return link.reject(bhs, RejectReason.protocolError, true, 'Data-Out on another connection')
     const verdict = task.acceptDataOut(pdu)
-    if (verdict.kind === 'protocolError') return link.reject(bhs, RejectReason.protocolError, true, verdict.detail)
+    if (verdict.kind === 'sequenceError') {
+      this.logger.info('Data-Out sequence error', { itt: task.initiatorTaskTag, detail: verdict.detail })
+    }
+    this.#advance(task)
+  }
+
+  /** A Data-Out whose data digest failed (§7.8.1): its task fails and drains. */
+  dataOutLost(bhs: Uint8Array): void {
+    const task = this.tasks.get(readU32(bhs, dataOutField.initiatorTaskTag))
+    if (task === undefined || task.aborted || task.state !== 'receiving') return
+    task.fail({
+      opcode: Opcode.dataOut,
+      final: (bhs[1]! & dataOutField.finalMask) !== 0,
+      lun: task.lun,
+      initiatorTaskTag: task.initiatorTaskTag,
+      targetTransferTag: readU32(bhs, dataOutField.targetTransferTag),
+      expStatSN: 0,
+      dataSN: readU32(bhs, dataOutField.dataSN),
+      bufferOffset: readU32(bhs, dataOutField.bufferOffset),
+      data: new Uint8Array(0),
+    })
     this.#advance(task)
   }
 
@@ -200,6 +242,12 @@ export class Session {
       const sent = task.solicit(this.transfer, () => this.#allocateTargetTransferTag())
       for (let i = 0; i < sent.length; i++) task.connection.sendR2T(task, before + i)
       return
+    }
+    if (task.failed) {
+      const result: ScsiResult = {
+        status: ScsiStatus.checkCondition, dataIn: null, sense: transportSense('protocolServiceCrcError'),
+      }
+      return this.#answer(task, result, 0)
     }
     if (task.plan.kind === 'answer') return this.#answer(task, task.plan.result, task.plan.writeBytes)
     task.state = 'executing'

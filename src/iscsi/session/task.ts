@@ -35,7 +35,9 @@ export interface TransferParameters {
 
 export type DataOutVerdict =
   | { readonly kind: 'accepted' }
-  /** ERL 0: a sequence error is a protocol error that ends the connection (§7.1.4, §7.2). */
+  /** A wrong DataSN, BufferOffset or TTT (§7.4): the task is failed and drains (see `fail`). */
+  | { readonly kind: 'sequenceError'; readonly detail: string }
+  /** Immediate data the negotiation does not allow: the command itself is malformed. */
   | { readonly kind: 'protocolError'; readonly detail: string }
 
 export type TaskState = 'receiving' | 'executing' | 'done'
@@ -54,6 +56,7 @@ export class Task<C = unknown> {
   #unsolicitedOffset = 0
   #unsolicitedDataSN = 0
   #nextSolicitOffset = 0
+  #failed = false
 
   constructor(
     readonly connection: C,
@@ -96,37 +99,69 @@ export class Task<C = unknown> {
 
   /** §11.7: checks a Data-Out's TTT, DataSN and BufferOffset against its sequence, then keeps it. */
   acceptDataOut(pdu: DataOut): DataOutVerdict {
-    if (pdu.targetTransferTag === reservedTag) return this.#acceptUnsolicited(pdu)
+    if (this.#failed) return this.#drain(pdu)
+    const verdict = pdu.targetTransferTag === reservedTag
+      ? this.#acceptUnsolicited(pdu) : this.#acceptSolicited(pdu)
+    if (verdict.kind === 'sequenceError') this.fail(pdu)
+    return verdict
+  }
+
+  #acceptSolicited(pdu: DataOut): DataOutVerdict {
     const r2t = this.outstanding.find((r) => r.targetTransferTag === pdu.targetTransferTag)
-    if (r2t === undefined) return protocolError(`no R2T with TTT ${pdu.targetTransferTag}`)
-    if (pdu.dataSN !== r2t.nextDataSN) return protocolError(`DataSN ${pdu.dataSN} out of order`)
+    if (r2t === undefined) return sequenceError(`no R2T with TTT ${pdu.targetTransferTag}`)
+    if (pdu.dataSN !== r2t.nextDataSN) return sequenceError(`DataSN ${pdu.dataSN} out of order`)
     if (pdu.bufferOffset !== r2t.nextOffset) {
-      return protocolError(`BufferOffset ${pdu.bufferOffset} out of order`)
+      return sequenceError(`BufferOffset ${pdu.bufferOffset} out of order`)
     }
     const end = r2t.bufferOffset + r2t.length
-    if (pdu.bufferOffset + pdu.data.length > end) return protocolError('Data-Out beyond its R2T')
+    if (pdu.bufferOffset + pdu.data.length > end) return sequenceError('Data-Out beyond its R2T')
+    if (pdu.final && pdu.bufferOffset + pdu.data.length !== end) {
+      return sequenceError('F bit before the end of the R2T sequence')
+    }
     r2t.nextDataSN += 1
     r2t.nextOffset += pdu.data.length
     this.#place(pdu.bufferOffset, pdu.data)
     if (r2t.nextOffset === end) this.outstanding.splice(this.outstanding.indexOf(r2t), 1)
-    else if (pdu.final) return protocolError('F bit before the end of the R2T sequence')
     return { kind: 'accepted' }
   }
 
   #acceptUnsolicited(pdu: DataOut): DataOutVerdict {
-    if (!this.#unsolicitedOpen) return protocolError('unsolicited Data-Out not expected')
-    if (pdu.dataSN !== this.#unsolicitedDataSN) return protocolError(`DataSN ${pdu.dataSN} out of order`)
+    if (!this.#unsolicitedOpen) return sequenceError('unsolicited Data-Out not expected')
+    if (pdu.dataSN !== this.#unsolicitedDataSN) return sequenceError(`DataSN ${pdu.dataSN} out of order`)
     if (pdu.bufferOffset !== this.#unsolicitedOffset) {
-      return protocolError(`BufferOffset ${pdu.bufferOffset} out of order`)
+      return sequenceError(`BufferOffset ${pdu.bufferOffset} out of order`)
     }
     const end = pdu.bufferOffset + pdu.data.length
-    if (end > this.#unsolicitedLimit) return protocolError('unsolicited data beyond FirstBurstLength')
+    if (end > this.#unsolicitedLimit) return sequenceError('unsolicited data beyond FirstBurstLength')
+    if (!pdu.final && end === this.#unsolicitedLimit) return sequenceError('F bit missing at FirstBurstLength')
     this.#unsolicitedDataSN += 1
     this.#unsolicitedOffset = end
     this.#place(pdu.bufferOffset, pdu.data)
     this.#nextSolicitOffset = Math.max(this.#nextSolicitOffset, Math.min(end, this.dataOutBytes))
     if (pdu.final) this.#unsolicitedOpen = false
-    else if (end === this.#unsolicitedLimit) return protocolError('F bit missing at FirstBurstLength')
+    return { kind: 'accepted' }
+  }
+
+  /**
+   * RFC 7143 §7.4 and §7.8.1 at ERL 0: a sequence error implies a lost PDU. The task keeps no
+   * more data, asks for none, and ends once every open sequence has ended (F bit), to be answered
+   * with CHECK CONDITION.
+   */
+  fail(pdu: DataOut | null): void {
+    this.#failed = true
+    this.buffer = null
+    if (pdu !== null) this.#drain(pdu)
+  }
+
+  get failed(): boolean {
+    return this.#failed
+  }
+
+  #drain(pdu: DataOut): DataOutVerdict {
+    if (!pdu.final) return { kind: 'accepted' }
+    if (pdu.targetTransferTag === reservedTag) this.#unsolicitedOpen = false
+    const index = this.outstanding.findIndex((r) => r.targetTransferTag === pdu.targetTransferTag)
+    if (index >= 0) this.outstanding.splice(index, 1)
     return { kind: 'accepted' }
   }
 
@@ -143,15 +178,17 @@ export class Task<C = unknown> {
     return this.#unsolicitedOpen
   }
 
-  /** All the data the plan needs has arrived and no unsolicited PDU is still to come. */
+  /** All the data the plan needs has arrived and no unsolicited PDU is still to come; a failed
+   * task is complete once no sequence is open. */
   get dataComplete(): boolean {
+    if (this.#failed) return !this.#unsolicitedOpen && this.outstanding.length === 0
     return !this.#unsolicitedOpen && this.receivedBytes === this.dataOutBytes
   }
 
   /** The R2Ts to send now (§11.8): up to MaxOutstandingR2T, each at most MaxBurstLength. */
   solicit(transfer: TransferParameters, allocateTag: () => number): R2tRecord[] {
     const sent: R2tRecord[] = []
-    if (this.#unsolicitedOpen || this.aborted) return sent
+    if (this.#unsolicitedOpen || this.aborted || this.#failed) return sent
     while (this.#nextSolicitOffset < this.dataOutBytes &&
            this.outstanding.length < transfer.maxOutstandingR2T) {
       const length = Math.min(transfer.maxBurstLength, this.dataOutBytes - this.#nextSolicitOffset)
@@ -172,8 +209,8 @@ export class Task<C = unknown> {
   }
 }
 
-function protocolError(detail: string): DataOutVerdict {
-  return { kind: 'protocolError', detail }
+function sequenceError(detail: string): DataOutVerdict {
+  return { kind: 'sequenceError', detail }
 }
 
 /** §11.4.5.1: the residual between what the initiator expected and what the command moved. */
