@@ -219,6 +219,44 @@ function spcRows(): CdbRow[] {
       allowedUnderReservation: true,
       handler: inquiry,
     }),
+    ...modeRows(),
+    row({
+      opcode: OpCode.reportLuns,
+      name: 'REPORT LUNS',
+      cdbLength: 12,
+      usage: [OpCode.reportLuns, 0, 0xff, 0, 0, 0, ...ff4, 0, 0],
+      transfer: { kind: 'allocation', field: { offset: 6, bytes: 4 } },
+      lunScope: 'any',
+      ignoresUnitAttention: true,
+      allowedUnderReservation: true,
+      handler: reportLuns,
+    }),
+    row({
+      opcode: OpCode.maintenanceIn,
+      serviceAction: MaintenanceIn.reportSupportedOperationCodes,
+      name: 'REPORT SUPPORTED OPERATION CODES',
+      cdbLength: 12,
+      usage: [OpCode.maintenanceIn, 0x0c, 0x87, 0xff, 0xff, 0xff, ...ff4, 0, 0],
+      transfer: { kind: 'allocation', field: { offset: 6, bytes: 4 } },
+      allowedUnderReservation: true,
+      handler: reportSupportedOperationCodes,
+    }),
+    row({
+      opcode: OpCode.maintenanceIn,
+      serviceAction: MaintenanceIn.reportSupportedTaskManagementFunctions,
+      name: 'REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS',
+      cdbLength: 12,
+      usage: [OpCode.maintenanceIn, 0x0d, 0x80, 0, 0, 0, ...ff4, 0, 0],
+      transfer: { kind: 'allocation', field: { offset: 6, bytes: 4 } },
+      allowedUnderReservation: true,
+      handler: reportSupportedTaskManagementFunctions,
+    }),
+  ]
+}
+
+/** SPC-4 §6.9-6.12: MODE SELECT and MODE SENSE. */
+function modeRows(): CdbRow[] {
+  return [
     row({
       opcode: OpCode.modeSelect6,
       name: 'MODE SELECT(6)',
@@ -250,37 +288,6 @@ function spcRows(): CdbRow[] {
       usage: [OpCode.modeSense10, 0x18, 0xff, 0xff, 0, 0, 0, 0xff, 0xff, 0],
       transfer: { kind: 'allocation', field: { offset: 7, bytes: 2 } },
       handler: modeSense,
-    }),
-    row({
-      opcode: OpCode.reportLuns,
-      name: 'REPORT LUNS',
-      cdbLength: 12,
-      usage: [OpCode.reportLuns, 0, 0xff, 0, 0, 0, ...ff4, 0, 0],
-      transfer: { kind: 'allocation', field: { offset: 6, bytes: 4 } },
-      lunScope: 'any',
-      ignoresUnitAttention: true,
-      allowedUnderReservation: true,
-      handler: reportLuns,
-    }),
-    row({
-      opcode: OpCode.maintenanceIn,
-      serviceAction: MaintenanceIn.reportSupportedOperationCodes,
-      name: 'REPORT SUPPORTED OPERATION CODES',
-      cdbLength: 12,
-      usage: [OpCode.maintenanceIn, 0x0c, 0x87, 0xff, 0xff, 0xff, ...ff4, 0, 0],
-      transfer: { kind: 'allocation', field: { offset: 6, bytes: 4 } },
-      allowedUnderReservation: true,
-      handler: reportSupportedOperationCodes,
-    }),
-    row({
-      opcode: OpCode.maintenanceIn,
-      serviceAction: MaintenanceIn.reportSupportedTaskManagementFunctions,
-      name: 'REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS',
-      cdbLength: 12,
-      usage: [OpCode.maintenanceIn, 0x0d, 0x80, 0, 0, 0, ...ff4, 0, 0],
-      transfer: { kind: 'allocation', field: { offset: 6, bytes: 4 } },
-      allowedUnderReservation: true,
-      handler: reportSupportedTaskManagementFunctions,
     }),
   ]
 }
@@ -318,27 +325,7 @@ function sbcRows(): CdbRow[] {
       failsAsWrite: true,
       handler: startStopUnit,
     }),
-    row({
-      opcode: OpCode.readCapacity10,
-      name: 'READ CAPACITY(10)',
-      cdbLength: 10,
-      usage: [OpCode.readCapacity10, 0, ...ff4, 0, 0, 0x01, 0],
-      transfer: { kind: 'fixed', bytes: readCapacity10Bytes },
-      mediumAccess: true,
-      allowedUnderReservation: true,
-      handler: readCapacity10,
-    }),
-    row({
-      opcode: OpCode.serviceActionIn16,
-      serviceAction: ServiceActionIn16.readCapacity16,
-      name: 'READ CAPACITY(16)',
-      cdbLength: 16,
-      usage: [OpCode.serviceActionIn16, 0x10, ...ff8, ...ff4, 0x01, 0],
-      transfer: { kind: 'allocation', field: { offset: 10, bytes: 4 } },
-      mediumAccess: true,
-      allowedUnderReservation: true,
-      handler: readCapacity16,
-    }),
+    ...capacityRows(),
     ...blockRows(
       ['READ(10)', 'READ(12)', 'READ(16)'],
       [OpCode.read10, OpCode.read12, OpCode.read16],
@@ -361,6 +348,33 @@ function sbcRows(): CdbRow[] {
     ...cacheRows(),
   ]
   return rows
+}
+
+/** SBC-3 §5.15-5.16: READ CAPACITY (10) and (16). */
+function capacityRows(): CdbRow[] {
+  return [
+    row({
+      opcode: OpCode.readCapacity10,
+      name: 'READ CAPACITY(10)',
+      cdbLength: 10,
+      usage: [OpCode.readCapacity10, 0, ...ff4, 0, 0, 0x01, 0],
+      transfer: { kind: 'fixed', bytes: readCapacity10Bytes },
+      mediumAccess: true,
+      allowedUnderReservation: true,
+      handler: readCapacity10,
+    }),
+    row({
+      opcode: OpCode.serviceActionIn16,
+      serviceAction: ServiceActionIn16.readCapacity16,
+      name: 'READ CAPACITY(16)',
+      cdbLength: 16,
+      usage: [OpCode.serviceActionIn16, 0x10, ...ff8, ...ff4, 0x01, 0],
+      transfer: { kind: 'allocation', field: { offset: 10, bytes: 4 } },
+      mediumAccess: true,
+      allowedUnderReservation: true,
+      handler: readCapacity16,
+    }),
+  ]
 }
 
 function writeAndVerifyRows(): CdbRow[] {

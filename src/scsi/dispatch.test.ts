@@ -85,7 +85,7 @@ test('Unknown opcode: INVALID OPERATION CODE; bad SA: field byte 1 [SPC-4 §4.5.
   assert.deepEqual(action.field, { inCdb: true, byte: 1, bit: 4 })
 })
 
-test('Usage mask: reserved and control-byte bits give a field pointer [SPC-4 §4.5.2.4.2]', async () => {
+test('Usage mask: reserved, control bits set a field pointer [SPC-4 §4.5.2.4.2]', async () => {
   const { first } = setup()
   await first.clearAttentions()
   const control = senseOf(await first.run([0x00, 0, 0, 0, 0, 0x04]))

@@ -147,7 +147,7 @@ test('ModeSelect rejects bad lengths, unknown pages and SP=1 [SPC-4 §6.9]', asy
   assert.deepEqual(save.field, { inCdb: true, byte: 1, bit: 0 })
 })
 
-test('ModeSelect raises MODE PARAMETERS CHANGED for other nexuses only [SPC-4 §7.5.1]', async () => {
+test('ModeSelect raises MODE PARAMETERS CHANGED for other nexuses [SPC-4 §7.5.1]', async () => {
   const { initiator, other } = await setup()
   assert.equal((await selectControl(initiator, 0x02, 0x08)).status, ScsiStatus.good)
   assert.equal((await initiator.run(cdb6(0x00))).status, ScsiStatus.good)
