@@ -82,9 +82,18 @@ export const ChapBody = Type.Object(
 export const Session = Type.Object(
   {
     initiatorName: Type.String(),
+    initiatorAlias: Type.Optional(Type.Union([Type.String(), Type.Null()])),
     targetName: Type.Union([Type.String(), Type.Null()], {
       description: 'Null for a discovery session.',
     }),
+    sessionType: Type.Optional(Type.Union([Type.Literal('Normal'), Type.Literal('Discovery')])),
+    isid: Type.Optional(Type.String({ description: 'The 6-byte ISID in hex.' })),
+    tsih: Type.Optional(Type.Integer()),
+    connections: Type.Optional(Type.Integer()),
+    remoteAddress: Type.Optional(
+      Type.String({ description: 'host:port of the first connection.' }),
+    ),
+    tasksInFlight: Type.Optional(Type.Integer()),
   },
   { additionalProperties: true },
 )

@@ -1,0 +1,198 @@
+/**
+ * The composition root (`basalt serve`, SURFACE.md, The daemon): builds the real world — the
+ * RealClock, the data directory and its file-backed volumes, the iSCSI portals and the management
+ * API — prints one ready line, and on SIGTERM/SIGINT stops accepting, lets the portals finish or
+ * abort in-flight commands, flushes every device and exits 0. Startup failures (a port in use, a
+ * foreign or locked data directory, a bad flag) print one clear line and exit non-zero, leaving
+ * nothing behind.
+ */
+import { readFileSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import type { MetricFamily } from '../api/metrics.ts'
+import { buildApi, listenApi } from '../api/server.ts'
+import { RealClock } from '../base/clock.ts'
+import { isSanError } from '../base/errors.ts'
+import type { Logger } from '../base/log.ts'
+import { DataDir } from '../control/store.ts'
+import { logicalUnitFactory } from '../control/targets.ts'
+import { type SessionSummary, VolumeRegistry } from '../control/volumes.ts'
+import { Portal } from '../iscsi/portal.ts'
+import {
+  formatAddress,
+  type ListenAddress,
+  parseServeFlags,
+  type ServeConfig,
+  serveUsage,
+} from './flags.ts'
+import { JsonLineLogger } from './logger.ts'
+
+export interface Output {
+  readonly stdout: (text: string) => void
+  readonly stderr: (text: string) => void
+}
+
+const processOutput: Output = {
+  stdout: (text) => process.stdout.write(text),
+  stderr: (text) => process.stderr.write(text),
+}
+
+/** Exit codes: 0 clean shutdown, 1 a startup failure of the world, 2 a bad flag. */
+export const exitCodes = { ok: 0, failed: 1, usage: 2 } as const
+
+export function packageVersion(): string {
+  const path = fileURLToPath(new URL('../../package.json', import.meta.url))
+  return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version
+}
+
+interface Running {
+  readonly dataDir: DataDir
+  readonly registry: VolumeRegistry
+  readonly portals: readonly Portal[]
+  readonly api: ReturnType<typeof buildApi>
+}
+
+/** Runs the daemon until a signal; resolves with the process exit code. */
+export async function runDaemon(args: readonly string[], output = processOutput): Promise<number> {
+  let config: ServeConfig
+  try {
+    config = parseServeFlags(args, process.env)
+  } catch (error) {
+    output.stderr(`basalt serve: ${(error as Error).message}\n${serveUsage}`)
+    return exitCodes.usage
+  }
+  if (config.help) {
+    output.stdout(serveUsage)
+    return exitCodes.ok
+  }
+  const clock = new RealClock()
+  const logger = new JsonLineLogger(clock, output.stderr, config.logLevel)
+  let running: Running
+  try {
+    running = await start(config, clock, logger, output)
+  } catch (error) {
+    const code = isSanError(error) ? error.code : 'INTERNAL'
+    logger.error('startup failed', { code, error: String(error) })
+    output.stderr(`basalt serve: ${code}: ${(error as Error).message}\n`)
+    return exitCodes.failed
+  }
+  return waitForSignal(running, logger)
+}
+
+async function start(
+  config: ServeConfig,
+  clock: RealClock,
+  logger: Logger,
+  output: Output,
+): Promise<Running> {
+  const dataDir = await DataDir.open(config.dataDir)
+  let registry: VolumeRegistry | null = null
+  const portals: Portal[] = []
+  try {
+    registry = await VolumeRegistry.open({
+      dataDir,
+      iqnBase: config.iqnBase,
+      clock,
+      logger: logger.child({ part: 'control' }),
+      unitFactory: logicalUnitFactory(clock),
+    })
+    const catalog = registry.catalog
+    const portalAddresses: ListenAddress[] = []
+    for (const address of config.portals) {
+      const portal = new Portal({ catalog, clock, logger: logger.child({ part: 'iscsi' }) })
+      portals.push(portal)
+      portalAddresses.push(await portal.listen(address.host, address.port))
+    }
+    registry.attachSessions({ sessions: () => portals.flatMap((p) => p.sessions().map(summary)) })
+    const api = buildApi({
+      registry,
+      authenticate: (presented) => dataDir.tokenMatches(presented),
+      logger: logger.child({ part: 'api' }),
+      version: packageVersion(),
+      metrics: [() => portalMetrics(portals)],
+    })
+    const apiAddress = await listenApi(api, config.api.host, config.api.port).catch(async (e) => {
+      await api.close()
+      throw e
+    })
+    const portalList = portalAddresses.map(formatAddress).join(',')
+    const apiUrl = `http://${formatAddress(apiAddress)}`
+    output.stdout(`basalt ready portal=${portalList} api=${apiUrl} data=${dataDir.path}\n`)
+    logger.info('ready', { portals: portalList, api: apiUrl, data: dataDir.path })
+    return { dataDir, registry, portals, api }
+  } catch (error) {
+    for (const portal of portals) await portal.close()
+    if (registry !== null) await registry.close()
+    await dataDir.discardIfNew()
+    throw error
+  }
+}
+
+function summary(session: ReturnType<Portal['sessions']>[number]): SessionSummary {
+  return { ...session }
+}
+
+function portalMetrics(portals: readonly Portal[]): MetricFamily[] {
+  const sessions = portals.flatMap((portal) => portal.sessions())
+  const sum = (pick: (s: (typeof sessions)[number]) => number) =>
+    sessions.reduce((total, session) => total + pick(session), 0)
+  return [
+    {
+      name: 'basalt_iscsi_connections',
+      help: 'TCP connections in logged-in iSCSI sessions.',
+      type: 'gauge',
+      samples: [{ value: sum((session) => session.connections) }],
+    },
+    {
+      name: 'basalt_iscsi_tasks_in_flight',
+      help: 'SCSI tasks received and not yet answered.',
+      type: 'gauge',
+      samples: [{ value: sum((session) => session.tasksInFlight) }],
+    },
+  ]
+}
+
+/** SIGTERM or SIGINT: stop accepting, drain, make everything durable, exit 0. */
+function waitForSignal(running: Running, logger: Logger): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn('second signal while stopping; exiting at once', { signal })
+        resolve(exitCodes.failed)
+        return
+      }
+      stopping = true
+      logger.info('stopping', { signal })
+      shutdown(running, logger).then(
+        () => resolve(exitCodes.ok),
+        (error) => {
+          logger.error('shutdown failed', { error: String(error) })
+          resolve(exitCodes.failed)
+        },
+      )
+    }
+    process.on('SIGTERM', stop)
+    process.on('SIGINT', stop)
+  })
+}
+
+async function shutdown(running: Running, logger: Logger): Promise<void> {
+  await running.api.close()
+  await Promise.all(running.portals.map((portal) => portal.close()))
+  await running.registry.close() // flushes and closes every device, releases the directory
+  logger.info('stopped')
+}
+
+function invokedDirectly(): boolean {
+  const entry = process.argv[1]
+  return entry !== undefined && fileURLToPath(import.meta.url) === entry
+}
+
+if (invokedDirectly()) {
+  const [command, ...rest] = process.argv.slice(2)
+  if (command !== 'serve') {
+    process.stderr.write(`usage: node ${process.argv[1]} serve [flags]\n${serveUsage}`)
+    process.exit(exitCodes.usage)
+  }
+  runDaemon(rest).then((code) => process.exit(code))
+}
