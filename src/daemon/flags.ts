@@ -29,8 +29,8 @@ export const serveDefaults = {
   iqnBase: 'iqn.2026-11.org.basalt',
 } as const
 
-export const serveUsage = `usage: basalt serve [--data DIR] [--portal HOST:PORT]... [--api HOST:PORT]
-                    [--iqn-base IQN] [--log-level LEVEL]
+export const serveUsage = `usage: basalt serve [--data DIR] [--portal HOST:PORT]...
+         [--api HOST:PORT] [--iqn-base IQN] [--log-level LEVEL]
 
   --data DIR          data directory (default $BASALT_DATA or ${serveDefaults.dataDir})
   --portal HOST:PORT  iSCSI portal; repeat for several (default ${serveDefaults.portal})
