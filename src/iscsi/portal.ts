@@ -84,19 +84,27 @@ export class Portal {
   /** Starts listening; resolves with the bound address (port 0 → an ephemeral port). */
   listen(host: string, port: number): Promise<{ host: string; port: number }> {
     const server = net.createServer((socket) => this.#accept(socket))
-    server.maxConnections = this.limits.sessionsMax * this.limits.connectionsPerSessionMax +
+    server.maxConnections =
+      this.limits.sessionsMax * this.limits.connectionsPerSessionMax +
       this.limits.loginConnectionsMax
     return new Promise((resolve, reject) => {
       server.once('error', (error: NodeJS.ErrnoException) => {
         const code = error.code === 'EADDRINUSE' ? 'PORT_IN_USE' : 'INVALID_ARGUMENT'
-        reject(new SanError(code, `cannot listen on ${host}:${port}: ${error.message}`, { cause: error }))
+        reject(
+          new SanError(code, `cannot listen on ${host}:${port}: ${error.message}`, {
+            cause: error,
+          }),
+        )
       })
       server.listen(port, host, () => {
         const address = server.address() as net.AddressInfo
         this.#server = server
         this.#timer = setInterval(() => this.#tick(), this.limits.tickMs)
         this.#timer.unref()
-        this.options.logger.info('iSCSI portal listening', { host: address.address, port: address.port })
+        this.options.logger.info('iSCSI portal listening', {
+          host: address.address,
+          port: address.port,
+        })
         resolve({ host: address.address, port: address.port })
       })
     })
@@ -181,7 +189,10 @@ export class Portal {
     if (this.#closing) return
     this.#closing = true
     const server = this.#server
-    const closed = server === null ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()))
+    const closed =
+      server === null
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => server.close(() => resolve()))
     const seconds = Math.max(1, Math.ceil(this.limits.logoutTimeoutMs / 1000))
     for (const attached of this.#attached) attached.connection.requestLogout(seconds)
     const deadlineMs = this.options.clock.monotonicMs() + this.limits.logoutTimeoutMs

@@ -24,7 +24,7 @@ const hashOf: Record<ChapAlgorithm, { name: string; bytes: number }> = {
   [ChapAlgorithm.sha3_256]: { name: 'sha3-256', bytes: 32 },
 }
 
-/** The algorithms we accept; of several offered, the initiator's first supported one wins (§6.2.1). */
+/** The algorithms we accept; of several offered, the initiator's first one we support wins. */
 export const chapAlgorithmsSupported: readonly ChapAlgorithm[] = [
   ChapAlgorithm.sha3_256,
   ChapAlgorithm.sha256,
@@ -128,7 +128,10 @@ export class ChapExchange {
     const response = decodeBinary(responseText)
     if (response === null) return failed('CHAP_R is not a binary value')
     const expected = chapResponse(
-      this.#algorithm, this.#identifier, this.policy.initiator.secret, this.#challenge,
+      this.#algorithm,
+      this.#identifier,
+      this.policy.initiator.secret,
+      this.#challenge,
     )
     const userMatches = constantTimeEqual(utf8(user), utf8(this.policy.initiator.user))
     const responseMatches = constantTimeEqual(response, expected)
@@ -155,7 +158,8 @@ export class ChapExchange {
       return failed('malformed mutual CHAP_I or CHAP_C')
     }
     // §12.1.3: a challenge equal to ours is a reflection attack; the login fails.
-    if (constantTimeEqual(challenge, this.#challenge)) return failed('CHAP_C reflects our challenge')
+    if (constantTimeEqual(challenge, this.#challenge))
+      return failed('CHAP_C reflects our challenge')
     const credential: ChapCredential | null = this.policy.target
     if (credential === null) return failed('mutual CHAP requested but not configured')
     const answer = chapResponse(this.#algorithm, identifier, credential.secret, challenge)

@@ -35,10 +35,7 @@ export function targetAddress(portal: PortalAddress, portalGroupTag: number): st
  * The answer to `SendTargets=<value>`: the records to send, or null when the value is invalid
  * (answered with SendTargets=Reject).
  */
-export function sendTargets(
-  value: string,
-  context: SendTargetsContext,
-): [string, string][] | null {
+export function sendTargets(value: string, context: SendTargetsContext): [string, string][] | null {
   let chosen: readonly ExportedTarget[]
   if (value === 'All') {
     chosen = context.catalog.targets()

@@ -116,8 +116,10 @@ export class Login {
 
   /** RFC 7143 §11.12.2-§11.12.4: version, stage and flag rules. */
   #checkShape(request: LoginRequest): LoginOutcome | null {
-    if (this.#first === null &&
-        (request.versionMin > iscsiVersion || request.versionMax < iscsiVersion)) {
+    if (
+      this.#first === null &&
+      (request.versionMin > iscsiVersion || request.versionMax < iscsiVersion)
+    ) {
       return this.#fail(LoginStatus.unsupportedVersion, 'no common version')
     }
     if (request.transit && request.continue) {
@@ -125,14 +127,15 @@ export class Login {
     }
     if (request.currentStage !== this.#stage) {
       // The first request may start in the operational stage (security skipped, §6.3).
-      const skipping = this.#first === null &&
-        request.currentStage === LoginStage.operationalNegotiation
+      const skipping =
+        this.#first === null && request.currentStage === LoginStage.operationalNegotiation
       if (!skipping) return this.#fail(LoginStatus.initiatorError, 'unexpected CSG')
       this.#stage = LoginStage.operationalNegotiation
     }
     if (request.transit) {
       const next = request.nextStage
-      const legal = next === LoginStage.operationalNegotiation || next === LoginStage.fullFeaturePhase
+      const legal =
+        next === LoginStage.operationalNegotiation || next === LoginStage.fullFeaturePhase
       if (!legal || next <= request.currentStage) {
         return this.#fail(LoginStatus.initiatorError, `illegal NSG ${next}`)
       }
@@ -184,7 +187,8 @@ export class Login {
     let target: ExportedTarget | null = null
     if (sessionType === 'Normal') {
       const targetName = get('TargetName')
-      if (targetName === undefined) return this.#fail(LoginStatus.missingParameter, 'TargetName missing')
+      if (targetName === undefined)
+        return this.#fail(LoginStatus.missingParameter, 'TargetName missing')
       target = this.env.catalog.target(targetName)
       if (target === null) return this.#fail(LoginStatus.targetNotFound, `no target ${targetName}`)
       if (!target.allows(initiatorName)) {

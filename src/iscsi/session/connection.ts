@@ -11,7 +11,7 @@ import type { Logger } from '../../base/log.ts'
 import type { TargetCatalog } from '../catalog.ts'
 import { Framer, type FramerEvent, serializePdu } from '../framer.ts'
 import type { IscsiLimits } from '../limits.ts'
-import { type PortalAddress } from '../login/discovery.ts'
+import type { PortalAddress } from '../login/discovery.ts'
 import { Login, type LoginOutcome } from '../login/login.ts'
 import { decodePdu, encodePdu, senseSegment } from '../pdu/mod.ts'
 import type {
@@ -98,8 +98,10 @@ export class Connection implements SessionLink {
     })
     this.#loginTimeout = new Timeout('login', limits.loginTimeoutMs, options.clock)
     this.#loginTimeout.start()
-    this.#idle = limits.nopInIntervalMs > 0
-      ? new Timeout('nop-in interval', limits.nopInIntervalMs, options.clock) : null
+    this.#idle =
+      limits.nopInIntervalMs > 0
+        ? new Timeout('nop-in interval', limits.nopInIntervalMs, options.clock)
+        : null
     this.#pingWait = new Timeout('nop-in answer', limits.nopInTimeoutMs, options.clock)
   }
 
@@ -115,9 +117,15 @@ export class Connection implements SessionLink {
 
   /** Driven by the portal's single timer: login timeout and NOP-In keepalive (§7.1). */
   tick(): void {
-    if (this.state === 'login' && this.#loginTimeout.fired()) return this.drop('login timeout')
+    if (this.state === 'login' && this.#loginTimeout.fired()) {
+      this.drop('login timeout')
+      return
+    }
     if (this.state !== 'fullFeature') return
-    if (this.#pingWait.fired()) return this.drop('NOP-In not answered')
+    if (this.#pingWait.fired()) {
+      this.drop('NOP-In not answered')
+      return
+    }
     if (this.#idle?.fired() && !this.#pingWait.running) this.#ping()
   }
 
@@ -156,7 +164,10 @@ export class Connection implements SessionLink {
   #onEvent(event: FramerEvent): void {
     this.#idle?.start()
     this.#pingWait.stop()
-    if (event.kind === 'fatal') return this.drop(`framing: ${event.reason}`)
+    if (event.kind === 'fatal') {
+      this.drop(`framing: ${event.reason}`)
+      return
+    }
     if (event.kind === 'dataDigestError') {
       // §7.8.1: the PDU is discarded and rejected; a lost Data-Out fails its task (ERL 0).
       this.reject(event.bhs, RejectReason.dataDigestError, false, 'data digest error')
@@ -171,14 +182,22 @@ export class Connection implements SessionLink {
   #onFrame(frame: Frame): void {
     const decoded = decodePdu(frame)
     if (!decoded.ok) {
-      if (this.state === 'login') return this.drop(`login phase: ${decoded.detail}`)
+      if (this.state === 'login') {
+        this.drop(`login phase: ${decoded.detail}`)
+        return
+      }
       const fatal = decoded.reason === 'protocolError'
-      return this.reject(frame.bhs, rejectReasons[decoded.reason], fatal, decoded.detail)
+      this.reject(frame.bhs, rejectReasons[decoded.reason], fatal, decoded.detail)
+      return
     }
     const pdu = decoded.pdu
     if (this.state === 'login') {
-      if (pdu.opcode !== Opcode.loginRequest) return this.drop('non-login PDU during login')
-      return this.#onLogin(pdu)
+      if (pdu.opcode !== Opcode.loginRequest) {
+        this.drop('non-login PDU during login')
+        return
+      }
+      this.#onLogin(pdu)
+      return
     }
     const session = this.session
     assert(session !== null)
@@ -187,14 +206,22 @@ export class Connection implements SessionLink {
       case Opcode.taskManagementRequest:
       case Opcode.textRequest:
       case Opcode.logoutRequest:
-      case Opcode.nopOut:
-        return session.submit({ link: this, pdu, bhs: frame.bhs })
-      case Opcode.dataOut:
-        return session.dataOut(this, pdu, frame.bhs)
-      case Opcode.snackRequest:
-        return this.reject(frame.bhs, RejectReason.snackReject, false, 'SNACK at ERL 0')
-      default:
-        return this.reject(frame.bhs, RejectReason.protocolError, true, 'PDU not allowed in FFP')
+      case Opcode.nopOut: {
+        session.submit({ link: this, pdu, bhs: frame.bhs })
+        return
+      }
+      case Opcode.dataOut: {
+        session.dataOut(this, pdu, frame.bhs)
+        return
+      }
+      case Opcode.snackRequest: {
+        this.reject(frame.bhs, RejectReason.snackReject, false, 'SNACK at ERL 0')
+        return
+      }
+      default: {
+        this.reject(frame.bhs, RejectReason.protocolError, true, 'PDU not allowed in FFP')
+        return
+      }
     }
   }
 
@@ -205,7 +232,10 @@ export class Connection implements SessionLink {
       this.cid = request.cid
     }
     const outcome = this.#login.receive(request)
-    if (outcome.kind === 'complete') return this.#completeLogin(request, outcome)
+    if (outcome.kind === 'complete') {
+      this.#completeLogin(request, outcome)
+      return
+    }
     this.#sendLoginResponse(request, outcome.reply, 0)
     if (outcome.kind === 'fail') this.#failLogin(outcome.detail)
   }
@@ -215,7 +245,8 @@ export class Connection implements SessionLink {
     if (!established.ok) {
       const reply = { ...outcome.reply, transit: false, nextStage: 0, status: established.status }
       this.#sendLoginResponse(request, reply, 0)
-      return this.#failLogin(established.detail)
+      this.#failLogin(established.detail)
+      return
     }
     const session = established.session
     this.session = session
@@ -261,7 +292,8 @@ export class Connection implements SessionLink {
       statSN: this.#nextStatSN(),
       // §11.13.4: during login ExpCmdSN is the login's CmdSN (login requests are immediate).
       expCmdSN: session?.window.expCmdSN ?? request.cmdSN,
-      maxCmdSN: session?.window.maxCmdSN ??
+      maxCmdSN:
+        session?.window.maxCmdSN ??
         (request.cmdSN + this.options.limits.tasksInFlightPerSessionMax - 1) >>> 0,
       status: reply.status,
       data: reply.data,
@@ -273,7 +305,10 @@ export class Connection implements SessionLink {
     const session = this.session
     assert(session !== null)
     const pdu = item.pdu
-    if (pdu.opcode === Opcode.scsiCommand) return session.startCommand(this, pdu, item.bhs)
+    if (pdu.opcode === Opcode.scsiCommand) {
+      session.startCommand(this, pdu, item.bhs)
+      return
+    }
     switch (pdu.opcode) {
       case Opcode.taskManagementRequest:
         session.taskManagement(this, pdu)
@@ -341,7 +376,10 @@ export class Connection implements SessionLink {
       offer: this.options.offer,
       initiatorMrdsl: this.#parameters?.initiatorMaxRecvDataSegmentLength ?? 8192,
     })
-    if (answer.kind === 'reject') return this.reject(bhs, RejectReason.protocolError, false, answer.detail)
+    if (answer.kind === 'reject') {
+      this.reject(bhs, RejectReason.protocolError, false, answer.detail)
+      return
+    }
     if (answer.mrdsl !== null && this.#parameters !== null) {
       this.#parameters = { ...this.#parameters, initiatorMaxRecvDataSegmentLength: answer.mrdsl }
     }
@@ -381,14 +419,18 @@ export class Connection implements SessionLink {
     })
     if (closing === 'session') session.close('logout')
     else if (closing === 'connection') this.drop('logout')
-    else if (closing === 'other') session.links.get(pdu.cid)?.drop('logged out by another connection')
+    else if (closing === 'other')
+      session.links.get(pdu.cid)?.drop('logged out by another connection')
   }
 
   /** Data-In PDUs, then status: collapsed into the last Data-In when GOOD without sense. */
   sendTaskResult(task: Task<SessionLink>, result: TaskResultView): void {
     const data = result.dataIn
     const dataBytes = data?.length ?? 0
-    const collapse = dataBytes > 0 && result.status === 0 && result.sense === null &&
+    const collapse =
+      dataBytes > 0 &&
+      result.status === 0 &&
+      result.sense === null &&
       result.bidiReadResidual === null
     const pieces: Uint8Array[] = []
     if (data !== null && dataBytes > 0) {
@@ -502,7 +544,10 @@ export class Connection implements SessionLink {
     const session = this.session
     if (session === null || session.closed) return
     if (session.links.get(this.cid) === this) session.links.delete(this.cid)
-    if (session.links.size === 0) return session.close(reason)
+    if (session.links.size === 0) {
+      session.close(reason)
+      return
+    }
     for (const task of [...session.tasks.values()]) {
       if (task.connection === this) {
         task.aborted = true

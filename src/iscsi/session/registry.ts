@@ -45,7 +45,10 @@ export class SessionRegistry implements SessionPeers {
     if (result.tsih !== 0) return this.#join(result, link)
     for (const old of this.#sessions.values()) {
       // §6.3.5 session reinstatement: same initiator, ISID and target, TSIH 0.
-      if (matches(old, result.initiatorName, result.isid) && old.identity.target === result.target) {
+      if (
+        matches(old, result.initiatorName, result.isid) &&
+        old.identity.target === result.target
+      ) {
         old.close('session reinstatement')
       }
     }

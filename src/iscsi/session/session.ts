@@ -88,7 +88,13 @@ const dataOutField = {
 } as const
 
 /** RFC 7143 §11.3.1.2 ATTR codes → SAM task attributes. */
-const taskAttributes: readonly TaskAttribute[] = ['simple', 'simple', 'ordered', 'headOfQueue', 'aca']
+const taskAttributes: readonly TaskAttribute[] = [
+  'simple',
+  'simple',
+  'ordered',
+  'headOfQueue',
+  'aca',
+]
 
 /**
  * The transport's own sense conditions, fixed format (SPC-4 §4.5.3): key, ASC, ASCQ. They belong
@@ -155,28 +161,46 @@ export class Session {
   startCommand(link: SessionLink, pdu: ScsiCommand, bhs: Uint8Array): void {
     if (this.#units === null || this.nexus === null) {
       link.reject(bhs, RejectReason.commandNotSupported, false, 'SCSI command in discovery session')
-      return this.#finishSlot(pdu.immediate)
+      this.#finishSlot(pdu.immediate)
+      return
     }
     if (this.tasks.has(pdu.initiatorTaskTag)) {
       link.reject(bhs, RejectReason.taskInProgress, false, 'ITT already in use')
-      return this.#finishSlot(pdu.immediate)
+      this.#finishSlot(pdu.immediate)
+      return
     }
     if (pdu.data.length > 0 && !this.identity.parameters.immediateData) {
-      return link.reject(bhs, RejectReason.protocolError, true, 'immediate data not negotiated')
+      link.reject(bhs, RejectReason.protocolError, true, 'immediate data not negotiated')
+      return
     }
     const writeEdtl = pdu.write ? pdu.expectedDataTransferLength : 0
-    const readEdtl = !pdu.read ? 0 : pdu.write
-      ? (pdu.expectedBidirectionalReadDataLength ?? 0) : pdu.expectedDataTransferLength
+    const readEdtl = !pdu.read
+      ? 0
+      : pdu.write
+        ? (pdu.expectedBidirectionalReadDataLength ?? 0)
+        : pdu.expectedDataTransferLength
     const { plan, dataOutBytes } = this.#plan(pdu, writeEdtl)
     const unsolicitedFollows = !pdu.final && pdu.write
     const task = new Task<SessionLink>(
-      link, pdu.initiatorTaskTag, pdu.cmdSN, pdu.lun, pdu.immediate, readEdtl, writeEdtl, plan,
-      dataOutBytes, unsolicitedFollows, this.transfer,
+      link,
+      pdu.initiatorTaskTag,
+      pdu.cmdSN,
+      pdu.lun,
+      pdu.immediate,
+      readEdtl,
+      writeEdtl,
+      plan,
+      dataOutBytes,
+      unsolicitedFollows,
+      this.transfer,
     )
     this.tasks.set(task.initiatorTaskTag, task)
     this.#reserve(dataOutBytes)
     const verdict = task.acceptImmediate(pdu.data)
-    if (verdict.kind === 'protocolError') return link.reject(bhs, RejectReason.protocolError, true, verdict.detail)
+    if (verdict.kind === 'protocolError') {
+      link.reject(bhs, RejectReason.protocolError, true, verdict.detail)
+      return
+    }
     this.#advance(task)
   }
 
@@ -190,16 +214,22 @@ export class Session {
       taskTag: pdu.initiatorTaskTag,
     }
     const parsed = this.#units!.parse(request)
-    if (parsed.kind === 'done') return { plan: { kind: 'answer', result: parsed.result, writeBytes: 0 }, dataOutBytes: 0 }
+    if (parsed.kind === 'done')
+      return { plan: { kind: 'answer', result: parsed.result, writeBytes: 0 }, dataOutBytes: 0 }
     if (parsed.dataOutBytes > writeEdtl) {
       // EDTL below the CDB's transfer length (FCP-4 §9.4.2, as libiscsi's residual tests read
       // it): with no data at all the command completes having moved nothing (a); otherwise no
       // data is moved and the answer is INVALID FIELD IN INFORMATION UNIT (b). Either way the
       // residual overflow is the difference. Executing a truncated write (a) needs the SCSI
       // layer to cut the command, which port.ts does not offer.
-      const result: ScsiResult = writeEdtl === 0
-        ? { status: ScsiStatus.good, dataIn: null, sense: null }
-        : { status: ScsiStatus.checkCondition, dataIn: null, sense: transportSense('invalidFieldInInformationUnit') }
+      const result: ScsiResult =
+        writeEdtl === 0
+          ? { status: ScsiStatus.good, dataIn: null, sense: null }
+          : {
+              status: ScsiStatus.checkCondition,
+              dataIn: null,
+              sense: transportSense('invalidFieldInInformationUnit'),
+            }
       return { plan: { kind: 'answer', result, writeBytes: parsed.dataOutBytes }, dataOutBytes: 0 }
     }
     return { plan: { kind: 'execute', command: parsed.command }, dataOutBytes: parsed.dataOutBytes }
@@ -209,10 +239,16 @@ export class Session {
   dataOut(link: SessionLink, pdu: DataOut, bhs: Uint8Array): void {
     const task = this.tasks.get(pdu.initiatorTaskTag)
     if (task === undefined || task.aborted || task.state !== 'receiving') return
-    if (task.connection !== link) return link.reject(bhs, RejectReason.protocolError, true, 'Data-Out on another connection')
+    if (task.connection !== link) {
+      link.reject(bhs, RejectReason.protocolError, true, 'Data-Out on another connection')
+      return
+    }
     const verdict = task.acceptDataOut(pdu)
     if (verdict.kind === 'sequenceError') {
-      this.logger.info('Data-Out sequence error', { itt: task.initiatorTaskTag, detail: verdict.detail })
+      this.logger.info('Data-Out sequence error', {
+        itt: task.initiatorTaskTag,
+        detail: verdict.detail,
+      })
     }
     this.#advance(task)
   }
@@ -245,11 +281,17 @@ export class Session {
     }
     if (task.failed) {
       const result: ScsiResult = {
-        status: ScsiStatus.checkCondition, dataIn: null, sense: transportSense('protocolServiceCrcError'),
+        status: ScsiStatus.checkCondition,
+        dataIn: null,
+        sense: transportSense('protocolServiceCrcError'),
       }
-      return this.#answer(task, result, 0)
+      this.#answer(task, result, 0)
+      return
     }
-    if (task.plan.kind === 'answer') return this.#answer(task, task.plan.result, task.plan.writeBytes)
+    if (task.plan.kind === 'answer') {
+      this.#answer(task, task.plan.result, task.plan.writeBytes)
+      return
+    }
     task.state = 'executing'
     this.#units!.execute(task.plan.command, task.dataOutBytes === 0 ? null : task.buffer).then(
       (result) => this.#executed(task, result),
@@ -258,13 +300,19 @@ export class Session {
   }
 
   #executed(task: Task<SessionLink>, result: ScsiResult): void {
-    if (task.aborted || this.closed) return this.tmf.abortedTaskSettled(task)
+    if (task.aborted || this.closed) {
+      this.tmf.abortedTaskSettled(task)
+      return
+    }
     this.#answer(task, result, task.dataOutBytes)
   }
 
   #executeFailed(task: Task<SessionLink>, error: unknown): void {
     this.logger.error('SCSI execute failed', { itt: task.initiatorTaskTag, error: String(error) })
-    if (task.aborted || this.closed) return this.tmf.abortedTaskSettled(task)
+    if (task.aborted || this.closed) {
+      this.tmf.abortedTaskSettled(task)
+      return
+    }
     const failure: ScsiResult = { status: ScsiStatus.busy, dataIn: null, sense: null }
     this.#answer(task, failure, 0)
   }
@@ -278,8 +326,10 @@ export class Session {
     if (task.writeEdtl > 0 || writeBytes > 0) residual = residualOf(task.writeEdtl, writeBytes)
     else if (isRead) residual = residualOf(task.readEdtl, readBytes)
     else residual = residualOf(0, 0)
-    const dataIn = result.dataIn === null || task.readEdtl === 0 ? null
-      : result.dataIn.subarray(0, Math.min(readBytes, task.readEdtl))
+    const dataIn =
+      result.dataIn === null || task.readEdtl === 0
+        ? null
+        : result.dataIn.subarray(0, Math.min(readBytes, task.readEdtl))
     const view: TaskResultView = {
       status: result.status,
       dataIn,
@@ -318,7 +368,8 @@ export class Session {
   submit(item: Ordered): void {
     if (item.pdu.immediate) {
       this.window.startedImmediate()
-      return item.link.deliver(item)
+      item.link.deliver(item)
+      return
     }
     const admission = this.window.offer(item.pdu.cmdSN, item)
     if (admission !== 'accepted') {

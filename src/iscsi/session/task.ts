@@ -97,11 +97,13 @@ export class Task<C = unknown> {
     return { kind: 'accepted' }
   }
 
-  /** §11.7: checks a Data-Out's TTT, DataSN and BufferOffset against its sequence, then keeps it. */
+  /** §11.7: checks a Data-Out's TTT, DataSN and BufferOffset against its sequence; keeps it. */
   acceptDataOut(pdu: DataOut): DataOutVerdict {
     if (this.#failed) return this.#drain(pdu)
-    const verdict = pdu.targetTransferTag === reservedTag
-      ? this.#acceptUnsolicited(pdu) : this.#acceptSolicited(pdu)
+    const verdict =
+      pdu.targetTransferTag === reservedTag
+        ? this.#acceptUnsolicited(pdu)
+        : this.#acceptSolicited(pdu)
     if (verdict.kind === 'sequenceError') this.fail(pdu)
     return verdict
   }
@@ -127,13 +129,16 @@ export class Task<C = unknown> {
 
   #acceptUnsolicited(pdu: DataOut): DataOutVerdict {
     if (!this.#unsolicitedOpen) return sequenceError('unsolicited Data-Out not expected')
-    if (pdu.dataSN !== this.#unsolicitedDataSN) return sequenceError(`DataSN ${pdu.dataSN} out of order`)
+    if (pdu.dataSN !== this.#unsolicitedDataSN)
+      return sequenceError(`DataSN ${pdu.dataSN} out of order`)
     if (pdu.bufferOffset !== this.#unsolicitedOffset) {
       return sequenceError(`BufferOffset ${pdu.bufferOffset} out of order`)
     }
     const end = pdu.bufferOffset + pdu.data.length
-    if (end > this.#unsolicitedLimit) return sequenceError('unsolicited data beyond FirstBurstLength')
-    if (!pdu.final && end === this.#unsolicitedLimit) return sequenceError('F bit missing at FirstBurstLength')
+    if (end > this.#unsolicitedLimit)
+      return sequenceError('unsolicited data beyond FirstBurstLength')
+    if (!pdu.final && end === this.#unsolicitedLimit)
+      return sequenceError('F bit missing at FirstBurstLength')
     this.#unsolicitedDataSN += 1
     this.#unsolicitedOffset = end
     this.#place(pdu.bufferOffset, pdu.data)
@@ -189,8 +194,10 @@ export class Task<C = unknown> {
   solicit(transfer: TransferParameters, allocateTag: () => number): R2tRecord[] {
     const sent: R2tRecord[] = []
     if (this.#unsolicitedOpen || this.aborted || this.#failed) return sent
-    while (this.#nextSolicitOffset < this.dataOutBytes &&
-           this.outstanding.length < transfer.maxOutstandingR2T) {
+    while (
+      this.#nextSolicitOffset < this.dataOutBytes &&
+      this.outstanding.length < transfer.maxOutstandingR2T
+    ) {
       const length = Math.min(transfer.maxBurstLength, this.dataOutBytes - this.#nextSolicitOffset)
       const r2t: R2tRecord = {
         targetTransferTag: allocateTag(),

@@ -9,10 +9,7 @@
 import type { TaskManagementFunction as ScsiTmf, TaskManagementOutcome } from '../../scsi/port.ts'
 import { serialLt } from '../../base/serial.ts'
 import type { TaskManagementRequest } from '../pdu/types.ts'
-import {
-  TaskManagementFunction,
-  TaskManagementResponseCode,
-} from '../spec/task_management.ts'
+import { TaskManagementFunction, TaskManagementResponseCode } from '../spec/task_management.ts'
 import type { Session, SessionLink } from './session.ts'
 import type { Task } from './task.ts'
 
@@ -44,17 +41,26 @@ export class TaskManagement {
   constructor(private readonly session: Session) {}
 
   receive(link: SessionLink, pdu: TaskManagementRequest): void {
-    const respond = (code: number): void => link.sendTaskManagementResponse(pdu.initiatorTaskTag, code)
+    const respond = (code: number): void =>
+      link.sendTaskManagementResponse(pdu.initiatorTaskTag, code)
     switch (pdu.function) {
-      case TaskManagementFunction.abortTask:
-        return this.#abortTask(pdu, respond)
-      case TaskManagementFunction.clearAca:
-        return respond(TaskManagementResponseCode.taskManagementFunctionNotSupported)
-      case TaskManagementFunction.taskReassign:
+      case TaskManagementFunction.abortTask: {
+        this.#abortTask(pdu, respond)
+        return
+      }
+      case TaskManagementFunction.clearAca: {
+        respond(TaskManagementResponseCode.taskManagementFunctionNotSupported)
+        return
+      }
+      case TaskManagementFunction.taskReassign: {
         // §11.5.1: allegiance reassignment needs ErrorRecoveryLevel 2; we run at 0.
-        return respond(TaskManagementResponseCode.taskAllegianceReassignmentNotSupported)
-      default:
-        return this.#scsiFunction(pdu, respond)
+        respond(TaskManagementResponseCode.taskAllegianceReassignmentNotSupported)
+        return
+      }
+      default: {
+        this.#scsiFunction(pdu, respond)
+        return
+      }
     }
   }
 
@@ -63,14 +69,16 @@ export class TaskManagement {
     const session = this.session
     const task = session.tasks.get(pdu.referencedTaskTag)
     if (task !== undefined && !task.aborted) {
-      return this.#abort([task], () => respond(TaskManagementResponseCode.functionComplete))
+      this.#abort([task], () => respond(TaskManagementResponseCode.functionComplete))
+      return
     }
     const window = session.window
     // b) not received yet but inside the window and before this TMF: consume it, complete.
     if (window.inWindow(pdu.refCmdSN) && serialLt(pdu.refCmdSN, pdu.cmdSN)) {
       window.discard(pdu.refCmdSN)
       window.consume(pdu.refCmdSN)
-      return respond(TaskManagementResponseCode.functionComplete)
+      respond(TaskManagementResponseCode.functionComplete)
+      return
     }
     // c) outside the window: it already completed (or never existed).
     respond(TaskManagementResponseCode.taskDoesNotExist)
@@ -81,22 +89,28 @@ export class TaskManagement {
     const fn = scsiFunctions[pdu.function]
     const units = session.units
     if (fn === undefined || units === null || session.nexus === null) {
-      return respond(TaskManagementResponseCode.taskManagementFunctionNotSupported)
+      respond(TaskManagementResponseCode.taskManagementFunctionNotSupported)
+      return
     }
     const outcome = units.taskManagement(fn, session.nexus, pdu.lun)
     const code = outcomeCodes[outcome]
-    if (outcome !== 'complete') return respond(code)
+    if (outcome !== 'complete') {
+      respond(code)
+      return
+    }
     const victims = this.#victims(fn, pdu.lun)
-    const after = fn === 'targetColdReset' ? () => this.#coldReset(respond, code) : () => respond(code)
+    const after =
+      fn === 'targetColdReset' ? () => this.#coldReset(respond, code) : () => respond(code)
     this.#abort(victims, after)
   }
 
   /** SAM-5 §7: ABORT TASK SET is this nexus's tasks on the LU; the rest reach every nexus. */
   #victims(fn: ScsiTmf, lun: Uint8Array): Task<SessionLink>[] {
     const session = this.session
-    const sessions = fn === 'abortTaskSet' || session.identity.target === null
-      ? [session]
-      : session.peers.sessionsOfTarget(session.identity.target)
+    const sessions =
+      fn === 'abortTaskSet' || session.identity.target === null
+        ? [session]
+        : session.peers.sessionsOfTarget(session.identity.target)
     const wholeTarget = fn === 'targetWarmReset' || fn === 'targetColdReset'
     const victims: Task<SessionLink>[] = []
     for (const s of sessions) {
@@ -135,7 +149,8 @@ export class TaskManagement {
 
   #ownerOf(task: Task<SessionLink>): Session {
     const target = this.session.identity.target
-    if (this.session.tasks.get(task.initiatorTaskTag) === task || target === null) return this.session
+    if (this.session.tasks.get(task.initiatorTaskTag) === task || target === null)
+      return this.session
     for (const s of this.session.peers.sessionsOfTarget(target)) {
       if (s.tasks.get(task.initiatorTaskTag) === task) return s
     }

@@ -43,7 +43,8 @@ export class TextExchange {
 
   receive(pdu: TextRequest, context: TextContext): TextAnswer {
     const collecting = this.#collecting !== null && pdu.targetTransferTag === this.#collecting
-    if (pdu.targetTransferTag !== reservedTag && !collecting) return this.#continueReply(pdu, context)
+    if (pdu.targetTransferTag !== reservedTag && !collecting)
+      return this.#continueReply(pdu, context)
     // §11.10.4: a request with TTT 0xffffffff starts afresh.
     this.#pending = null
     this.#collecting = null
@@ -82,8 +83,11 @@ export class TextExchange {
   /** §11.11.3: the initiator fetches the rest of a long response with our TTT. */
   #continueReply(pdu: TextRequest, context: TextContext): TextAnswer {
     const pending = this.#pending
-    if (pending === null || pending.ttt !== pdu.targetTransferTag ||
-        pending.itt !== pdu.initiatorTaskTag) {
+    if (
+      pending === null ||
+      pending.ttt !== pdu.targetTransferTag ||
+      pending.itt !== pdu.initiatorTaskTag
+    ) {
       return { kind: 'reject', detail: 'Text request with an unknown TTT' }
     }
     this.#pending = null

@@ -126,7 +126,10 @@ function answerNumber(
   return { kind: 'answer', answer: String(agreed), value: String(agreed) }
 }
 
-function answerDeclaration(offered: string, range: readonly [number, number] | undefined): Negotiation {
+function answerDeclaration(
+  offered: string,
+  range: readonly [number, number] | undefined,
+): Negotiation {
   if (range === undefined) return { kind: 'declared', value: offered }
   const declared = parseNumber(offered)
   if (declared === null || declared < range[0] || declared > range[1]) {
@@ -235,22 +238,53 @@ export function applyAgreed(parameters: Parameters, name: string, value: string)
   const yes = value === 'Yes'
   const number = Number(value)
   switch (name) {
-    case 'HeaderDigest': connection.headerDigest = value === 'CRC32C'; break
-    case 'DataDigest': connection.dataDigest = value === 'CRC32C'; break
-    case 'MaxRecvDataSegmentLength': connection.initiatorMaxRecvDataSegmentLength = number; break
-    case 'SessionType': session.sessionType = value === 'Discovery' ? 'Discovery' : 'Normal'; break
-    case 'MaxConnections': session.maxConnections = number; break
-    case 'InitialR2T': session.initialR2T = yes; break
-    case 'ImmediateData': session.immediateData = yes; break
-    case 'MaxBurstLength': session.maxBurstLength = number; break
-    case 'FirstBurstLength': session.firstBurstLength = number; break
-    case 'DefaultTime2Wait': session.defaultTime2Wait = number; break
-    case 'DefaultTime2Retain': session.defaultTime2Retain = number; break
-    case 'MaxOutstandingR2T': session.maxOutstandingR2T = number; break
-    case 'DataPDUInOrder': session.dataPDUInOrder = yes; break
-    case 'DataSequenceInOrder': session.dataSequenceInOrder = yes; break
-    case 'ErrorRecoveryLevel': session.errorRecoveryLevel = number; break
-    default: return parameters
+    case 'HeaderDigest':
+      connection.headerDigest = value === 'CRC32C'
+      break
+    case 'DataDigest':
+      connection.dataDigest = value === 'CRC32C'
+      break
+    case 'MaxRecvDataSegmentLength':
+      connection.initiatorMaxRecvDataSegmentLength = number
+      break
+    case 'SessionType':
+      session.sessionType = value === 'Discovery' ? 'Discovery' : 'Normal'
+      break
+    case 'MaxConnections':
+      session.maxConnections = number
+      break
+    case 'InitialR2T':
+      session.initialR2T = yes
+      break
+    case 'ImmediateData':
+      session.immediateData = yes
+      break
+    case 'MaxBurstLength':
+      session.maxBurstLength = number
+      break
+    case 'FirstBurstLength':
+      session.firstBurstLength = number
+      break
+    case 'DefaultTime2Wait':
+      session.defaultTime2Wait = number
+      break
+    case 'DefaultTime2Retain':
+      session.defaultTime2Retain = number
+      break
+    case 'MaxOutstandingR2T':
+      session.maxOutstandingR2T = number
+      break
+    case 'DataPDUInOrder':
+      session.dataPDUInOrder = yes
+      break
+    case 'DataSequenceInOrder':
+      session.dataSequenceInOrder = yes
+      break
+    case 'ErrorRecoveryLevel':
+      session.errorRecoveryLevel = number
+      break
+    default:
+      return parameters
   }
   // §13.14: FirstBurstLength MUST NOT exceed MaxBurstLength; the smaller burst wins.
   if (session.firstBurstLength > session.maxBurstLength) {
