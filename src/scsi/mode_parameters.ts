@@ -33,17 +33,15 @@ const pageDefinitions: readonly PageDefinition[] = [
   {
     page: ModePage.caching,
     subpage: ModeSubpage.none,
-    defaults: [
-      0x08, 0x12, 0x04, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
-    ],
+    defaults: [0x08, 0x12, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
     changeable: [0, 0, 0x04, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
   },
   {
     page: ModePage.control,
     subpage: ModeSubpage.none,
     // TST 000b, GLTSD=1, QUEUE ALGORITHM MODIFIER 1 (unrestricted), QERR 00b, TAS 0,
-    // BUSY TIMEOUT PERIOD FFFFh (unlimited).
-    defaults: [0x0a, 0x0a, 0x02, 0x10, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0],
+    // obsolete bytes 6-7 zero, BUSY TIMEOUT PERIOD FFFFh (unlimited).
+    defaults: [0x0a, 0x0a, 0x02, 0x10, 0, 0, 0, 0, 0xff, 0xff, 0, 0],
     changeable: [0, 0, 0x04, 0, 0x08, 0, 0, 0, 0, 0, 0, 0],
   },
   {

@@ -138,9 +138,7 @@ test('Write with WCE=0 forces unit access [SBC-3 §6.4.5]', async () => {
     return original(lba, source, fua)
   }
   const header = [0, 0, 0, 0]
-  const caching = [
-    0x08, 0x12, 0x00, 0, 0xff, 0xff, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 0, 0, 0, 0,
-  ]
+  const caching = [0x08, 0x12, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
   const list = Uint8Array.from([...header, ...caching])
   const select = await initiator.run(cdb6(0x15, 0x10, 0, 0, list.length), list)
   assert.equal(select.status, ScsiStatus.good)

@@ -169,3 +169,12 @@ test('ModeSelect10 long block descriptor: block length must match [SBC-3 §6.4.2
   const bad = await initiator.run([0x55, 0x10, 0, 0, 0, 0, 0, 0, list.length, 0], list)
   assert.deepEqual(senseOf(bad).field, { inCdb: false, byte: 20, bit: null })
 })
+
+test('ModeSelect6 of a Control page built field by field (libiscsi set_swp) [SPC-4 §7.5.8]', async () => {
+  const { unit, initiator } = await setup()
+  // Header, then TST/GLTSD, QAM, SWP, flags, obsolete 6-7, BUSY TIMEOUT, self-test time.
+  const list = Uint8Array.of(0, 0, 0, 0, 0x0a, 0x0a, 0x02, 0x10, 0x08, 0, 0, 0, 0xff, 0xff, 0, 0)
+  const result = await initiator.run(cdb6(0x15, 0x10, 0, 0, list.length), list)
+  assert.equal(result.status, ScsiStatus.good)
+  assert.equal(unit.modes.softwareWriteProtect, true)
+})
