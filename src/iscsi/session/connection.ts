@@ -12,6 +12,7 @@ import type { TargetCatalog } from '../catalog.ts'
 import { Framer, type FramerEvent, serializePdu } from '../framer.ts'
 import type { IscsiLimits } from '../limits.ts'
 import type { PortalAddress } from '../login/discovery.ts'
+import type { RandomSource } from '../login/chap.ts'
 import { Login, type LoginOutcome } from '../login/login.ts'
 import { decodePdu, encodePdu, senseSegment } from '../pdu/mod.ts'
 import type {
@@ -51,6 +52,8 @@ export interface ConnectionOptions {
   /** Where the initiator connected to (for TargetAddress) and from. */
   readonly local: PortalAddress
   readonly remote: PortalAddress
+  /** CHAP challenge source; node:crypto's by default (tests inject their own). */
+  readonly random?: RandomSource
 }
 
 export type ConnectionState = 'login' | 'fullFeature' | 'closed'
@@ -95,6 +98,7 @@ export class Connection implements SessionLink {
       maxRecvDataSegmentLength: limits.maxRecvDataSegmentLength,
       textBytesMax: limits.textBytesMax,
       sessionExists: (name, isid, tsih) => options.registry.sessionExists(name, isid, tsih),
+      ...(options.random === undefined ? {} : { random: options.random }),
     })
     this.#loginTimeout = new Timeout('login', limits.loginTimeoutMs, options.clock)
     this.#loginTimeout.start()
