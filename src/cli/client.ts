@@ -63,8 +63,9 @@ export async function request<T>(
       signal: AbortSignal.timeout(requestTimeoutMs),
     })
   } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause?.code ?? String(error)
-    throw new CliFailure('DAEMON_UNREACHABLE', `cannot reach ${connection.apiUrl} (${cause})`)
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause
+    const why = cause?.code ?? cause?.message ?? String(error)
+    throw new CliFailure('DAEMON_UNREACHABLE', `cannot reach ${connection.apiUrl} (${why})`)
   }
   const text = await response.text()
   const parsed = parseJson(text)
