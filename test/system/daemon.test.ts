@@ -216,3 +216,56 @@ test('daemon: libiscsi sees the export, its identity and an online resize', asyn
     await stopExpectingZero(started)
   }
 })
+
+test('daemon: after kill -9, FUA and flushed writes are there and the metadata opens', async (t) => {
+  if ((await run('sh', ['-c', 'command -v qemu-io'])).code !== 0) return t.skip('no qemu-io')
+  const data = await tempDir('crash')
+  const first = await startDaemon(data)
+  const created = await api(first, 'POST', '/api/v1/volumes', { name: 'crash', size: '16MiB' })
+  const url = (started: Started) => `iscsi://${started.portal}/${created.json.iqn}/0`
+  const io = (started: Started, commands: string[]) =>
+    run('qemu-io', ['-f', 'raw', ...commands.flatMap((c) => ['-c', c]), url(started)], {
+      timeoutMs: 60_000,
+    })
+  const wrote = await io(first, ['write -f -P 0x5a 0 64k', 'write -P 0xa5 1M 64k', 'flush'])
+  assert.equal(wrote.code, 0, wrote.stderr)
+  first.service.kill() // SIGKILL: no shutdown, the lock file stays behind
+  assert.ok(await first.service.waitForExit(10_000))
+  assert.ok(existsSync(join(data, 'daemon.pid')), 'a stale lock is left for the next start')
+  const second = await startDaemon(data)
+  try {
+    const read = await io(second, ['read -P 0x5a 0 64k', 'read -P 0xa5 1M 64k', 'read -P 0 2M 4k'])
+    assert.equal(read.code, 0, `${read.stdout}${read.stderr}`)
+    assert.doesNotMatch(read.stdout, /Pattern verification failed/)
+  } finally {
+    await stopExpectingZero(second)
+  }
+})
+
+test('daemon: SendTargets lists only the exports an initiator may reach [RFC 7143 §12.3]', async (t) => {
+  if ((await run('sh', ['-c', 'command -v iscsi-ls'])).code !== 0) return t.skip('no iscsi-ls')
+  const started = await startDaemon(await tempDir('discovery'))
+  try {
+    for (const name of ['public', 'private'])
+      await api(started, 'POST', '/api/v1/volumes', { name, size: '1MiB' })
+    const allowed = 'iqn.2026-01.com.example:allowed'
+    await api(started, 'POST', '/api/v1/volumes/private/access', { initiator: allowed })
+    const list = async (initiator: string) => {
+      const result = await run('iscsi-ls', ['-i', initiator, `iscsi://${started.portal}`])
+      assert.equal(result.code, 0, result.stderr)
+      return result.stdout
+    }
+    const outsider = await list('iqn.2026-01.com.example:outsider')
+    assert.match(outsider, /iqn\.2026-11\.org\.basalt:public/)
+    assert.doesNotMatch(outsider, /:private/)
+    assert.match(await list(allowed), /iqn\.2026-11\.org\.basalt:private/)
+    const login = await run('iscsi-inq', [
+      '-i',
+      'iqn.2026-01.com.example:outsider',
+      `iscsi://${started.portal}/iqn.2026-11.org.basalt:private/0`,
+    ])
+    assert.notEqual(login.code, 0, 'an initiator not on the list cannot log in')
+  } finally {
+    await stopExpectingZero(started)
+  }
+})
