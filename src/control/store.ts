@@ -73,7 +73,10 @@ export class DataDir {
   static async open(path: string): Promise<DataDir> {
     const absolute = resolve(path)
     const state = await inspectDataDir(absolute)
-    if (state !== 'ours') await initialize(absolute)
+    if (state !== 'ours')
+      await initialize(absolute).catch((error) => {
+        throw invalid(absolute, `cannot initialise it (${errnoOf(error) ?? String(error)})`)
+      })
     await acquireLock(absolute)
     try {
       const token = await ensureToken(absolute)
