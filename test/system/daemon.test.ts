@@ -6,7 +6,7 @@
  * iscsi-readcapacity16) see the export and an online resize. Needs `npm run build`.
  */
 import assert from 'node:assert/strict'
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
 import { limits, makeTempDir, removeDir, repoRoot, run, Service } from './harness.ts'
