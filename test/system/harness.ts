@@ -547,3 +547,39 @@ export class TgtDaemon implements TargetUnderTest {
     await removeDir(this.dataDir)
   }
 }
+
+// --- the in-memory target ---------------------------------------------------------------------
+
+/**
+ * test/harness/memory_target.ts in a child process: Basalt's iSCSI and SCSI layers over RAM,
+ * without the daemon (one target, LUN 0), to tell a layer's fault from the daemon's.
+ */
+export class MemoryTargetProcess {
+  private constructor(
+    readonly service: Service,
+    readonly volume: ExportInfo,
+  ) {}
+
+  get pid(): number {
+    return this.service.pid
+  }
+
+  static async start(options: { sizeMiB?: number } = {}): Promise<MemoryTargetProcess> {
+    const script = path.join(repoRoot, 'test/harness/memory_target.ts')
+    const size = String(options.sizeMiB ?? 128)
+    const args = ['--import', 'tsx', script, '--port', '0', '--size-mib', size]
+    const service = new Service(process.execPath, args)
+    try {
+      const ready = await service.waitForOutput(/^listening (\S+) (\S+)$/m, limits.daemonStartMs)
+      const volume = { portal: ready[1] ?? '', iqn: ready[2] ?? '', lun: 0 }
+      return new MemoryTargetProcess(service, volume)
+    } catch (error) {
+      await service.stop(1_000)
+      throw error
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.service.stop()
+  }
+}

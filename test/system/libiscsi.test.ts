@@ -2,10 +2,12 @@
  * libiscsi's conformance suite against Basalt: one subtest per libiscsi test, so that a failure
  * is named (`ALL.Read10.BeyondEol [libiscsi]`). Skips fail unless docs/conformance.md allows them
  * with a reason. The suites are the SBC-3/SPC-4 block commands and the iSCSI layer (RFC 7143).
+ * BASALT_CONFORMANCE_TARGET=memory runs the same tests against test/harness/memory_target.ts
+ * (the iSCSI and SCSI layers without the daemon), to tell a layer's fault from the daemon's.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, test } from 'node:test'
-import { BasaltDaemon, MiB } from './harness.ts'
+import { BasaltDaemon, type ExportInfo, MemoryTargetProcess, MiB } from './harness.ts'
 import {
   type CunitTest,
   conformanceSuites,
@@ -18,7 +20,8 @@ import {
 
 const expected = await listTests(conformanceSuites)
 const allowedSkips = await loadSkipAllowlist()
-let daemon: BasaltDaemon | undefined
+const onMemoryTarget = process.env.BASALT_CONFORMANCE_TARGET === 'memory'
+let stopTarget: (() => Promise<void>) | undefined
 let toolRun: ToolRun | undefined
 let results = new Map<string, CunitTest>()
 
@@ -32,11 +35,23 @@ function outputTail(): string {
   return (toolRun?.output ?? '').split('\n').slice(-40).join('\n')
 }
 
-describe('libiscsi conformance against Basalt [iscsi-test-cu 1.19]', () => {
+/** A dedicated 128 MiB volume on a fresh daemon (or the memory target). */
+async function startTarget(): Promise<ExportInfo> {
+  if (onMemoryTarget) {
+    const memory = await MemoryTargetProcess.start({ sizeMiB: 128 })
+    stopTarget = () => memory.stop()
+    return memory.volume
+  }
+  const daemon = await BasaltDaemon.start()
+  stopTarget = () => daemon.stop()
+  return daemon.createVolume('conformance', 128 * MiB)
+}
+
+const label = onMemoryTarget ? 'the memory target' : 'Basalt'
+describe(`libiscsi conformance against ${label} [iscsi-test-cu 1.19]`, () => {
   before(
     async () => {
-      daemon = await BasaltDaemon.start()
-      const volume = await daemon.createVolume('conformance', 128 * MiB)
+      const volume = await startTarget()
       toolRun = await runConformance(volume)
       results = new Map(verdicts(toolRun).map((result) => [result.name, result]))
     },
@@ -44,7 +59,7 @@ describe('libiscsi conformance against Basalt [iscsi-test-cu 1.19]', () => {
   )
 
   after(async () => {
-    await daemon?.stop()
+    await stopTarget?.()
   })
 
   test('iscsi-test-cu ran every listed test, and CUnit agrees with the parser', () => {
