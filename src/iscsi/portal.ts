@@ -42,6 +42,13 @@ interface Attached {
   readonly socket: net.Socket
   readonly connection: Connection
   closingSinceMs: number | null
+  /** Corked until the end of this tick, so that PDUs written together leave in one writev. */
+  corked: boolean
+}
+
+function uncork(attached: Attached): void {
+  attached.corked = false
+  attached.socket.uncork()
 }
 
 /** Our side of every negotiation (RFC 7143 §6.2), from the limits. */
@@ -120,6 +127,7 @@ export class Portal {
       socket,
       connection: null as unknown as Connection,
       closingSinceMs: null,
+      corked: false,
     }
     const connection = new Connection({
       transport: this.#transport(attached),
@@ -143,16 +151,23 @@ export class Portal {
     })
   }
 
-  /** One corked writev per call; stop reading while the peer is not draining our output. */
+  /**
+   * Everything written in one tick leaves in one writev (cork now, uncork on nextTick): a PDU's
+   * header and data segment always, and the responses of commands that finish together. Reading
+   * stops while the peer is not draining our output.
+   */
   #transport(attached: Attached): ConnectionTransport {
     const socket = attached.socket
     const queueMax = this.limits.socketWriteQueueBytesMax
     return {
       write: (pieces) => {
         if (socket.destroyed || attached.closingSinceMs !== null) return
-        socket.cork()
+        if (!attached.corked) {
+          attached.corked = true
+          socket.cork()
+          process.nextTick(uncork, attached)
+        }
         for (const piece of pieces) socket.write(piece)
-        socket.uncork()
         if (socket.writableLength > queueMax) socket.pause()
       },
       close: () => {
