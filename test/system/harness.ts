@@ -143,10 +143,11 @@ function track(child: ChildProcess): void {
 /** Keeps the last `limits.outputKeepBytes` of a stream, for diagnostics. */
 class OutputTail {
   #text = ''
+  constructor(readonly keepBytes: number = limits.outputKeepBytes) {}
   append(chunk: string): void {
     this.#text += chunk
-    if (this.#text.length > limits.outputKeepBytes) {
-      this.#text = this.#text.slice(this.#text.length - limits.outputKeepBytes)
+    if (this.#text.length > this.keepBytes) {
+      this.#text = this.#text.slice(this.#text.length - this.keepBytes)
     }
   }
   get text(): string {
@@ -158,6 +159,8 @@ export interface RunOptions {
   readonly timeoutMs?: number
   readonly env?: Readonly<Record<string, string>>
   readonly cwd?: string
+  /** How much of each output stream to keep (the tail); `limits.outputKeepBytes` by default. */
+  readonly keepBytes?: number
 }
 
 export interface RunResult {
@@ -178,8 +181,8 @@ export function run(command: string, args: readonly string[], options: RunOption
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   track(child)
-  const stdout = new OutputTail()
-  const stderr = new OutputTail()
+  const stdout = new OutputTail(options.keepBytes)
+  const stderr = new OutputTail(options.keepBytes)
   child.stdout?.setEncoding('utf8').on('data', (chunk: string) => stdout.append(chunk))
   child.stderr?.setEncoding('utf8').on('data', (chunk: string) => stderr.append(chunk))
   return new Promise<RunResult>((resolve) => {

@@ -148,7 +148,10 @@ function close(test: OpenTest): CunitTest {
 
 /** The tests `iscsi-test-cu --list` knows in the given suites of the ALL family. */
 export async function listTests(suites: readonly string[]): Promise<string[]> {
-  const result = await run('iscsi-test-cu', ['--list'], { timeoutMs: 10_000 })
+  const result = await run('iscsi-test-cu', ['--list'], {
+    timeoutMs: 10_000,
+    keepBytes: 16 * 1024 * 1024,
+  })
   if (result.code !== 0) throw new Error(`iscsi-test-cu --list failed: ${result.stderr}`)
   const wanted = new Set(suites)
   return result.stdout
@@ -184,7 +187,8 @@ export async function runConformance(
     `--test=${suites.map((suite) => `ALL.${suite}`).join(',')}`,
     iscsiUrl(target),
   ]
-  const result = await run('iscsi-test-cu', args, { timeoutMs })
+  // The parser needs the whole report, however verbose the failures.
+  const result = await run('iscsi-test-cu', args, { timeoutMs, keepBytes: 64 * 1024 * 1024 })
   const output = `${result.stdout}\n${result.stderr}`
   const parsed = parseCunitOutput(result.stdout)
   return { parsed, expected, output, exitCode: result.code, timedOut: result.timedOut }
