@@ -68,6 +68,16 @@ test('Portal.LibiscsiChap [RFC7143 §12.1.3]', { skip }, async () => {
   await assert.rejects(run('iscsi-inq', [chapTarget.url()], { timeout: 10_000 }))
 })
 
+test('Portal.ManyInitiatorsAtOnce [RFC7143 §4.2]', { skip }, async () => {
+  const runs = Array.from({ length: 12 }, (_, i) =>
+    run('iscsi-readcapacity16', ['-i', `iqn.2026-01.io.basalt:many-${i}`, target.url()], {
+      timeout: 20_000,
+    }),
+  )
+  for (const result of await Promise.all(runs)) assert.match(result.stdout, /Total size:33554432/)
+  assert.deepEqual(target.portal.sessions(), [])
+})
+
 for (const family of ['iSCSIcmdsn', 'iSCSIdatasn', 'iSCSITMF', 'iSCSIResiduals.Read1*']) {
   test(`Portal.LibiscsiConformance ALL.${family} [libiscsi iscsi-test-cu]`, { skip }, async () => {
     const { stdout } = await run(

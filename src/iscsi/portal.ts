@@ -143,7 +143,10 @@ export class Portal {
     ;(attached as { connection: Connection }).connection = connection
     this.#attached.add(attached)
     socket.on('data', (chunk: Buffer) => connection.receive(chunk))
-    socket.on('drain', () => socket.resume())
+    socket.on('drain', () => {
+      socket.resume()
+      connection.drained()
+    })
     socket.on('error', () => {})
     socket.on('close', () => {
       this.#attached.delete(attached)
@@ -170,6 +173,7 @@ export class Portal {
         for (const piece of pieces) socket.write(piece)
         if (socket.writableLength > queueMax) socket.pause()
       },
+      congested: () => socket.writableLength > queueMax,
       close: () => {
         if (attached.closingSinceMs !== null) return
         attached.closingSinceMs = this.options.clock.monotonicMs()

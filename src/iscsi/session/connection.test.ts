@@ -585,3 +585,47 @@ test('Session.ReinstatementClosesTheOldSession [RFC7143 §6.3.5]', () => {
   assert.ok(first.transportClosed, 'the old session is logged out')
   assert.equal(first.registry.size, 1)
 })
+
+test('Logout.ResponseFollowsRunningTasks [RFC7143 §11.14]', async () => {
+  const { catalog, units } = fakeCatalog()
+  units.holdExecutions = true
+  const initiator = new FakeInitiator({ catalog, limits: { nopInIntervalMs: 0 } })
+  loginNormal(initiator)
+  initiator.send(read10(1, 1, 0, 1))
+  initiator.send({
+    opcode: Opcode.logoutRequest,
+    immediate: false,
+    reasonCode: 0,
+    initiatorTaskTag: 2,
+    cid: 0,
+    cmdSN: 2,
+    expStatSN: 0,
+  })
+  assert.equal(initiator.take().length, 0, 'the read is still running')
+  units.release()
+  await settle()
+  const pdus = initiator.take()
+  assert.deepEqual(
+    pdus.map((p) => p.opcode),
+    [Opcode.dataIn, Opcode.logoutResponse],
+  )
+  assert.ok(initiator.transportClosed)
+})
+
+test('Backpressure.SlowReaderHoldsExecutionUntilDrained [bounded memory]', async () => {
+  const { initiator, units } = open()
+  initiator.congested = true
+  initiator.send(read10(1, 1, 0, 1))
+  initiator.send(read10(2, 2, 0, 1))
+  await settle()
+  assert.equal(units.executed.length, 0, 'no Data-In is produced for a reader that does not read')
+  assert.equal(initiator.take().length, 0)
+  initiator.congested = false
+  initiator.connection.drained()
+  await settle()
+  const responses = only(initiator.take(), Opcode.dataIn)
+  assert.deepEqual(
+    responses.map((r) => r.initiatorTaskTag),
+    [1, 2],
+  )
+})

@@ -39,6 +39,8 @@ export interface ConnectionTransport {
   write(pieces: readonly Uint8Array[]): void
   /** Flushes what is queued, then closes. */
   close(): void
+  /** True while our output is not draining (the peer reads slowly); see `drained`. */
+  congested(): boolean
 }
 
 export interface ConnectionOptions {
@@ -138,6 +140,16 @@ export class Connection implements SessionLink {
     if (this.state === 'closed') return
     this.state = 'closed'
     this.#detach('connection lost')
+  }
+
+  /** SessionLink: new work should wait while the socket's output queue is over its bound. */
+  congested(): boolean {
+    return this.options.transport.congested()
+  }
+
+  /** The portal saw 'drain': work held back by congestion may go on. */
+  drained(): void {
+    if (this.state === 'fullFeature') this.session?.resume(this)
   }
 
   #closed(): boolean {
@@ -412,19 +424,26 @@ export class Connection implements SessionLink {
       else if (session.links.has(pdu.cid)) closing = 'other'
       else response = LogoutResponseCode.cidNotFound
     } else response = LogoutResponseCode.connectionRecoveryNotSupported
-    this.#send({
-      opcode: Opcode.logoutResponse,
-      response,
-      initiatorTaskTag: pdu.initiatorTaskTag,
-      statSN: this.#nextStatSN(),
-      ...this.#window(),
-      time2Wait: 0,
-      time2Retain: 0,
-    })
-    if (closing === 'session') session.close('logout')
-    else if (closing === 'connection') this.drop('logout')
-    else if (closing === 'other')
-      session.links.get(pdu.cid)?.drop('logged out by another connection')
+    const finish = (): void => {
+      this.#send({
+        opcode: Opcode.logoutResponse,
+        response,
+        initiatorTaskTag: pdu.initiatorTaskTag,
+        statSN: this.#nextStatSN(),
+        ...this.#window(),
+        time2Wait: 0,
+        time2Retain: 0,
+      })
+      if (closing === 'session') session.close('logout')
+      else if (closing === 'connection') this.drop('logout')
+      else if (closing === 'other') {
+        session.links.get(pdu.cid)?.drop('logged out by another connection')
+      }
+    }
+    // §11.14: the response follows the responses of the tasks still running on what closes.
+    if (closing === 'session' || closing === 'connection') {
+      session.afterTasks(closing === 'session' ? null : this, finish)
+    } else finish()
   }
 
   /** Data-In PDUs, then status: collapsed into the last Data-In when GOOD without sense. */

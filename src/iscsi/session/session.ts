@@ -43,6 +43,8 @@ export interface SessionLink {
   readonly cid: number
   /** Handles an ordered PDU whose turn has come. */
   deliver(item: Ordered): void
+  /** While true, tasks whose data is in wait before executing (slow reader backpressure). */
+  congested(): boolean
   /** Sends Data-In (split per the connection's limits) and status for a finished task. */
   sendTaskResult(task: Task<SessionLink>, result: TaskResultView): void
   sendR2T(task: Task<SessionLink>, r2tIndex: number): void
@@ -128,6 +130,9 @@ export class Session {
   dataOutBytesBuffered = 0
   closed = false
   #nextTargetTransferTag = 1
+  #settleWaiters: { link: SessionLink | null; then: () => void }[] = []
+  /** Tasks ready to execute, held while their connection is congested. */
+  #deferred: Task<SessionLink>[] = []
   readonly #units: LogicalUnitGroup | null
 
   constructor(
@@ -292,8 +297,27 @@ export class Session {
       this.#answer(task, task.plan.result, task.plan.writeBytes)
       return
     }
+    if (this.#deferred.length > 0 || task.connection.congested()) {
+      // The initiator is not reading our output: hold the work that would add to it.
+      this.#deferred.push(task)
+      return
+    }
+    this.#execute(task)
+  }
+
+  /** A congested connection drained: run the tasks held back, in order, while it stays clear. */
+  resume(link: SessionLink): void {
+    while (this.#deferred.length > 0 && !link.congested()) {
+      const task = this.#deferred.shift()!
+      if (!task.aborted && task.state === 'receiving') this.#execute(task)
+    }
+  }
+
+  #execute(task: Task<SessionLink>): void {
+    const plan = task.plan
+    assert(plan.kind === 'execute')
     task.state = 'executing'
-    this.#units!.execute(task.plan.command, task.dataOutBytes === 0 ? null : task.buffer).then(
+    this.#units!.execute(plan.command, task.dataOutBytes === 0 ? null : task.buffer).then(
       (result) => this.#executed(task, result),
       (error: unknown) => this.#executeFailed(task, error),
     )
@@ -340,6 +364,37 @@ export class Session {
     this.#release(task)
     task.state = 'done'
     task.connection.sendTaskResult(task, view)
+    this.#checkSettled()
+  }
+
+  /**
+   * Logout (§11.14): tasks still waiting for Data-Out on `link` (or anywhere, for null) are
+   * dropped; `then` runs once the executing ones have answered.
+   */
+  afterTasks(link: SessionLink | null, then: () => void): void {
+    for (const task of [...this.tasks.values()]) {
+      if ((link === null || task.connection === link) && task.state === 'receiving') {
+        task.aborted = true
+        task.state = 'done'
+        this.#release(task)
+      }
+    }
+    this.#settleWaiters.push({ link, then })
+    this.#checkSettled()
+  }
+
+  #checkSettled(): void {
+    if (this.#settleWaiters.length === 0) return
+    const waiting = this.#settleWaiters
+    this.#settleWaiters = []
+    for (const waiter of waiting) {
+      let busy = false
+      for (const task of this.tasks.values()) {
+        if (waiter.link === null || task.connection === waiter.link) busy = true
+      }
+      if (busy) this.#settleWaiters.push(waiter)
+      else waiter.then()
+    }
   }
 
   /** Frees a task's slot in the window, its ITT, and its Data-Out budget. */
@@ -354,6 +409,7 @@ export class Session {
     if (this.tasks.get(task.initiatorTaskTag) !== task) return
     task.state = 'done'
     this.#release(task)
+    this.#checkSettled()
   }
 
   #finishSlot(_immediate: boolean): void {

@@ -194,6 +194,8 @@ export class FakeInitiator {
   readonly connection: Connection
   readonly inbox: TargetPdu[] = []
   transportClosed = false
+  /** What the fake transport reports as congestion (a slow reader). */
+  congested = false
   digests = { header: false, data: false }
   #output: Framer
   #nextDigests: { header: boolean; data: boolean } | null = null
@@ -215,6 +217,7 @@ export class FakeInitiator {
         close: () => {
           this.transportClosed = true
         },
+        congested: () => this.congested,
       },
       registry: this.registry,
       catalog: options.catalog,
