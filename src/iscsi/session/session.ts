@@ -190,7 +190,7 @@ export class Session {
       link,
       pdu.initiatorTaskTag,
       pdu.cmdSN,
-      pdu.lun,
+      pdu.lun.slice(),
       pdu.immediate,
       readEdtl,
       writeEdtl,
