@@ -629,3 +629,124 @@ test('Backpressure.SlowReaderHoldsExecutionUntilDrained [bounded memory]', async
     [1, 2],
   )
 })
+
+test('Login.TimeoutDropsAConnectionThatNeverLogsIn [limits.loginTimeoutMs]', () => {
+  const { catalog } = fakeCatalog()
+  const initiator = new FakeInitiator({ catalog, limits: { loginTimeoutMs: 1000 } })
+  initiator.clock.advanceMs(999)
+  initiator.connection.tick()
+  assert.equal(initiator.transportClosed, false)
+  initiator.clock.advanceMs(1)
+  initiator.connection.tick()
+  assert.ok(initiator.transportClosed)
+})
+
+test('Session.SecondConnectionJoinsOnlyUpToMaxConnections [RFC7143 §13.2, §6.3.4]', () => {
+  const { catalog } = fakeCatalog()
+  const limits = { nopInIntervalMs: 0, connectionsPerSessionMax: 2 }
+  const first = new FakeInitiator({ catalog, limits })
+  const login = loginNormal(first, [['MaxConnections', '2']])
+  const join = (cid: number) => {
+    const next = new FakeInitiator({ catalog, limits, registry: first.registry })
+    return { next, response: loginNormal(next, [], { tsih: login.tsih, cid }) }
+  }
+  const second = join(1)
+  assert.equal(second.response.status, LoginStatus.success)
+  assert.equal(second.response.tsih, login.tsih)
+  assert.equal(join(2).response.status, LoginStatus.tooManyConnections)
+  const again = join(1)
+  assert.equal(again.response.status, LoginStatus.success, 'same CID: connection reinstatement')
+  assert.ok(second.next.transportClosed, 'the old connection with that CID is dropped')
+  assert.equal(first.transportClosed, false)
+  const stranger = new FakeInitiator({ catalog, limits, registry: first.registry })
+  assert.equal(loginNormal(stranger, [], { tsih: 999 }).status, LoginStatus.sessionDoesNotExist)
+})
+
+test('Session.SessionsMaxAnswersOutOfResources [limits.sessionsMax]', () => {
+  const { catalog } = fakeCatalog()
+  const limits = { nopInIntervalMs: 0, sessionsMax: 1 }
+  const first = new FakeInitiator({ catalog, limits })
+  assert.equal(loginNormal(first).status, LoginStatus.success)
+  const second = new FakeInitiator({ catalog, limits, registry: first.registry })
+  const response = loginNormal(second, [], { isid: Uint8Array.of(0x80, 0, 0, 0, 0, 2) })
+  assert.equal(response.status, LoginStatus.outOfResources)
+  assert.ok(second.transportClosed)
+})
+
+test('Discovery.SessionListsOnlyAllowedTargets [RFC7143 §13.3, Appendix C]', () => {
+  for (const allowed of [true, false]) {
+    const { catalog } = fakeCatalog({ allows: () => allowed })
+    const initiator = new FakeInitiator({ catalog, limits: { nopInIntervalMs: 0 } })
+    initiator.send({
+      opcode: Opcode.loginRequest,
+      immediate: true,
+      transit: true,
+      continue: false,
+      currentStage: 1,
+      nextStage: 3,
+      versionMax: 0,
+      versionMin: 0,
+      isid: Uint8Array.of(0x80, 0, 0, 0, 0, 1),
+      tsih: 0,
+      initiatorTaskTag: 1,
+      cid: 0,
+      cmdSN: 5,
+      expStatSN: 0,
+      data: encodeTextData([
+        ['InitiatorName', 'iqn.2026-01.x:i'],
+        ['SessionType', 'Discovery'],
+      ]),
+    })
+    assert.equal(initiator.takeOne(Opcode.loginResponse).status, LoginStatus.success)
+    initiator.send({
+      opcode: Opcode.textRequest,
+      immediate: true,
+      final: true,
+      continue: false,
+      lun: lun0,
+      initiatorTaskTag: 2,
+      targetTransferTag: reservedTag,
+      cmdSN: 5,
+      expStatSN: 1,
+      data: encodeTextData([['SendTargets', 'All']]),
+    })
+    const reply = parseTextData(initiator.takeOne(Opcode.textResponse).data)
+    assert.ok(reply.ok)
+    assert.equal(reply.pairs.length, allowed ? 2 : 0)
+    initiator.send(command({ itt: 3, cmdSN: 5 }))
+    assert.equal(initiator.takeOne(Opcode.reject).reason, 0x05, 'no SCSI in discovery sessions')
+  }
+})
+
+test('Text.LongResponseIsCutToTheInitiatorMrdsl [RFC7143 §11.11, §13.12]', () => {
+  const { initiator } = open([['MaxRecvDataSegmentLength', '512']])
+  const unknown = Array.from({ length: 40 }, (_, i) => [`X-key-${i}`, 'v'] as const)
+  const ask = (ttt: number, keys: readonly (readonly [string, string])[]) =>
+    initiator.send({
+      opcode: Opcode.textRequest,
+      immediate: true,
+      final: true,
+      continue: false,
+      lun: lun0,
+      initiatorTaskTag: 9,
+      targetTransferTag: ttt,
+      cmdSN: 1,
+      expStatSN: 0,
+      data: keys.length === 0 ? new Uint8Array(0) : encodeTextData(keys),
+    })
+  ask(reservedTag, unknown)
+  const chunks: Uint8Array[] = []
+  let reply = initiator.takeOne(Opcode.textResponse)
+  while (!reply.final) {
+    assert.ok(reply.continue && reply.data.length === 512)
+    assert.notEqual(reply.targetTransferTag, reservedTag)
+    chunks.push(reply.data)
+    ask(reply.targetTransferTag, [])
+    reply = initiator.takeOne(Opcode.textResponse)
+  }
+  chunks.push(reply.data)
+  const parsed = parseTextData(new Uint8Array(Buffer.concat(chunks)))
+  assert.ok(parsed.ok)
+  assert.equal(parsed.pairs.length, 40)
+  assert.ok(parsed.pairs.every(([, v]) => v === 'NotUnderstood'))
+})
