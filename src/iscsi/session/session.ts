@@ -166,12 +166,12 @@ export class Session {
   startCommand(link: SessionLink, pdu: ScsiCommand, bhs: Uint8Array): void {
     if (this.#units === null || this.nexus === null) {
       link.reject(bhs, RejectReason.commandNotSupported, false, 'SCSI command in discovery session')
-      this.#finishSlot(pdu.immediate)
+      this.window.finished()
       return
     }
     if (this.tasks.has(pdu.initiatorTaskTag)) {
       link.reject(bhs, RejectReason.taskInProgress, false, 'ITT already in use')
-      this.#finishSlot(pdu.immediate)
+      this.window.finished()
       return
     }
     if (pdu.data.length > 0 && !this.identity.parameters.immediateData) {
@@ -412,9 +412,6 @@ export class Session {
     this.#checkSettled()
   }
 
-  #finishSlot(_immediate: boolean): void {
-    this.window.finished()
-  }
 
   /**
    * Admits a CmdSN-numbered PDU (§4.2.2.1): immediate ones at once, others in CmdSN order;
