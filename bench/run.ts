@@ -132,8 +132,6 @@ export function median(values: readonly number[]): number {
 }
 
 function table(report: Report): string {
-  const mib = (bytes: number | undefined) =>
-    bytes === undefined ? '–' : (bytes / 2 ** 20).toFixed(0)
   const fmt = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : '–')
   const lines = ['| metric | Basalt | tgt | Basalt/tgt |', '| --- | ---: | ---: | ---: |']
   for (const metric of metrics) {
@@ -143,11 +141,23 @@ function table(report: Report): string {
     lines.push(`| ${metric.title}, ${metric.unit} | ${fmt(basalt)} | ${fmt(tgt)} | ${ratio} |`)
   }
   const s = report.sessions
+  const cell = (load: SessionsLoad | undefined, value: (load: SessionsLoad) => string) =>
+    load ? value(load) : '–'
+  const row = (
+    title: string,
+    pick: (load: SessionsLoad) => number,
+    unit: (n: number) => string,
+  ) => {
+    const shown = (l: SessionsLoad) => unit(pick(l))
+    return `| ${title} | ${cell(s.basalt, shown)} | ${cell(s.tgt, shown)} | |`
+  }
+  const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
+  const sessions = s.basalt?.sessions ?? s.tgt?.sessions ?? 0
   lines.push(
-    `| ${s.basalt?.sessions ?? s.tgt?.sessions} busy sessions: total IOPS | ${fmt(s.basalt?.totalIops ?? Number.NaN)} | ${fmt(s.tgt?.totalIops ?? Number.NaN)} | |`,
-    `| target RSS idle, MiB | ${mib(s.basalt?.idleRssBytes)} | ${mib(s.tgt?.idleRssBytes)} | |`,
-    `| target RSS peak under load, MiB | ${mib(s.basalt?.peakRssBytes)} | ${mib(s.tgt?.peakRssBytes)} | |`,
-    `| target VmHWM, MiB | ${mib(s.basalt?.hwmBytes)} | ${mib(s.tgt?.hwmBytes)} | |`,
+    row(`${sessions} busy sessions: total IOPS`, (load) => load.totalIops, fmt),
+    row('target RSS idle, MiB', (load) => load.idleRssBytes, mib),
+    row('target RSS peak under load, MiB', (load) => load.peakRssBytes, mib),
+    row('target VmHWM, MiB', (load) => load.hwmBytes, mib),
   )
   return lines.join('\n')
 }

@@ -107,7 +107,8 @@ export function qemuInteropTests(label: string, start: () => Promise<TargetUnder
       }
     })
 
-    test('qemu-io: patterns written at unaligned offsets read back [SBC-3 §5.15, §5.35]', async () => {
+    const patternsTitle = 'qemu-io: patterns written at unaligned offsets read back [SBC-3 §5.15]'
+    test(patternsTitle, async () => {
       const url = iscsiUrl(volume('qemu-io'))
       const writes = patternWrites.map((w) => `write -P ${w.pattern} ${w.offset} ${w.length}`)
       assertQemuIoOk(await qemuIo(url, writes))
@@ -144,7 +145,9 @@ export function qemuInteropTests(label: string, start: () => Promise<TargetUnder
       assert.match(differs.stdout, new RegExp(`Content mismatch at offset ${changed}\\b`))
     })
 
-    test('CHAP: the right secret logs in, a wrong or missing one does not [RFC 7143 §12.1.3]', async () => {
+    const chapTitle =
+      'CHAP: the right secret logs in, a wrong or missing one does not [RFC 7143 §12.1.3]'
+    test(chapTitle, async () => {
       assert.ok(target)
       const chap = { user: 'basalt-host', secret: `s${randomHex(8)}` }
       await target.setChap('chap', chap)
@@ -160,7 +163,9 @@ export function qemuInteropTests(label: string, start: () => Promise<TargetUnder
       assertQemuIoOk(await qemuIo(iscsiUrl(exported, chap), ['read -P 0 0 64k']))
     })
 
-    test('mutual CHAP: the target proves its secret, a wrong one is refused [RFC 7143 §12.1.3]', async () => {
+    const mutualTitle =
+      'mutual CHAP: the target proves its secret, a wrong one is refused [RFC 7143 §12.1.3]'
+    test(mutualTitle, async () => {
       assert.ok(target)
       const chap = {
         user: 'basalt-host-2',
