@@ -750,3 +750,34 @@ test('Text.LongResponseIsCutToTheInitiatorMrdsl [RFC7143 §11.11, §13.12]', () 
   assert.equal(parsed.pairs.length, 40)
   assert.ok(parsed.pairs.every(([, v]) => v === 'NotUnderstood'))
 })
+
+test('Tmf.TargetColdResetAnswersThenDropsEverySessionOfTheTarget [RFC7143 §11.5.1]', async () => {
+  const { catalog, units } = fakeCatalog()
+  const limits = { nopInIntervalMs: 0 }
+  const first = new FakeInitiator({ catalog, limits })
+  loginNormal(first)
+  const second = new FakeInitiator({ catalog, limits, registry: first.registry })
+  loginNormal(second, [], { isid: Uint8Array.of(0x80, 0, 0, 0, 0, 7) })
+  units.holdExecutions = true
+  second.send(read10(1, 1, 0, 1))
+  first.send({
+    opcode: Opcode.taskManagementRequest,
+    immediate: true,
+    function: 7,
+    lun: lun0,
+    initiatorTaskTag: 5,
+    referencedTaskTag: reservedTag,
+    cmdSN: 1,
+    expStatSN: 0,
+    refCmdSN: 0,
+    expDataSN: 0,
+  })
+  assert.equal(first.take().length, 0, 'waits for the other session’s running task')
+  units.release()
+  await settle()
+  assert.equal(first.takeOne(Opcode.taskManagementResponse).response, 0)
+  assert.equal(second.take().length, 0, 'the aborted read never answers')
+  assert.ok(first.transportClosed && second.transportClosed)
+  assert.equal(first.registry.size, 0)
+  assert.deepEqual(units.taskManagementCalls, ['targetColdReset'])
+})
