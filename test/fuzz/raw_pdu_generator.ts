@@ -80,11 +80,23 @@ function cdb(prng: Prng): Uint8Array {
   return bytes
 }
 
-/** One random initiator PDU (§11), fields near the session's numbers. */
-export function randomPdu(prng: Prng, hint: SequenceHint): InitiatorPdu {
+/** Which PDU `randomPdu` builds (its switch cases). */
+export const RandomPduKind = {
+  nopOut: 0,
+  scsiCommand: 1,
+  taskManagement: 2,
+  login: 3,
+  text: 4,
+  dataOut: 5,
+  logout: 6,
+  snack: 7,
+} as const
+
+/** One random initiator PDU (§11), fields near the session's numbers; `kind` or any kind. */
+export function randomPdu(prng: Prng, hint: SequenceHint, kind?: number): InitiatorPdu {
   const common = { cmdSN: near(prng, hint.cmdSN), expStatSN: near(prng, hint.expStatSN) }
   const data = () => prng.bytes(prng.chance(0.7) ? prng.below(64) : prng.below(9000))
-  switch (prng.below(8)) {
+  switch (kind ?? prng.below(8)) {
     case 0:
       return {
         opcode: Opcode.nopOut,
