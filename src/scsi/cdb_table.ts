@@ -13,7 +13,7 @@ import type { ScsiResult } from './port.ts'
 import { preFetch, synchronizeCache } from './sbc/cache.ts'
 import { readCapacity10, readCapacity10Bytes, readCapacity16 } from './sbc/capacity.ts'
 import { read, verify, write, writeAndVerify } from './sbc/read_write.ts'
-import { startStopUnit } from './sbc/start_stop.ts'
+import { preventAllowMediumRemoval, startStopUnit } from './sbc/start_stop.ts'
 import { inquiry } from './spc/inquiry.ts'
 import { modeSelect, modeSense } from './spc/mode_sense.ts'
 import { reportLuns } from './spc/report_luns.ts'
@@ -324,6 +324,14 @@ function sbcRows(): CdbRow[] {
       timeoutSeconds: 30,
       failsAsWrite: true,
       handler: startStopUnit,
+    }),
+    row({
+      opcode: OpCode.preventAllowMediumRemoval,
+      name: 'PREVENT ALLOW MEDIUM REMOVAL',
+      cdbLength: 6,
+      usage: [OpCode.preventAllowMediumRemoval, 0, 0, 0, 0x03, 0],
+      transfer: { kind: 'none' },
+      handler: preventAllowMediumRemoval,
     }),
     ...capacityRows(),
     ...blockRows(

@@ -48,6 +48,8 @@ export class Command implements ParsedHandle {
   /** ALLOCATION LENGTH, or PARAMETER LIST LENGTH for data-out commands. */
   allocationLength = 0
   dataOutBytes = 0
+  /** The CDB's own Data-Out length, set when the transport's expected length cut it. */
+  requestedDataOutBytes: number | undefined = undefined
   dataInBytesMax = 0
 
   constructor(

@@ -2,9 +2,10 @@
  * Parse, then execute (LIO's sbc_parse_cdb, STYLE rule 8). `parseCommand` runs every central
  * check in order, so handlers never re-validate:
  *   LUN + opcode lookup → CDB usage mask → LUN scope → transfer sizing with the LBA range
- *   check (SBC-3 §4.5) and the MAXIMUM TRANSFER LENGTH check (SBC-3 §6.5.3) → unit attention
- *   (SAM-5 §5.14) → stopped unit (SBC-3 §4.20) → write protection (SPC-4 §7.5.8 SWP) →
- *   reservation gate (a no-op until persistent reservations land).
+ *   check (SBC-3 §4.5) and the MAXIMUM TRANSFER LENGTH check (SBC-3 §6.5.3) → the fit to the
+ *   transport's expected Data-Out length (SAM-5 §5.4.3) → unit attention (SAM-5 §5.14) →
+ *   medium present (SBC-3 §5.25) → stopped unit (SBC-3 §4.20) → write protection (SPC-4 §7.5.8
+ *   SWP) → reservation gate (a no-op until persistent reservations land).
  * `executeCommand` runs the handler and turns the world's failures (SanError) into sense data;
  * any other exception is our bug and propagates.
  */
@@ -49,11 +50,18 @@ export function parseCommand(group: DispatchGroup, request: ScsiRequest): Parsed
     }
   }
   const command = new Command(row, unit, lun, request.nexus, cdb, group)
-  const refusal = sizeTransfer(command) ?? (unit === null ? null : unitChecks(command, unit))
-  if (refusal !== null) return done(refusal)
+  const refusal =
+    sizeTransfer(command) ??
+    fitExpectedDataOut(command, request.expectedDataOutBytes) ??
+    (unit === null ? null : unitChecks(command, unit))
+  if (refusal !== null) {
+    const requestedDataOutBytes = command.requestedDataOutBytes ?? 0
+    return { kind: 'done', result: refusal, requestedDataOutBytes }
+  }
   return {
     kind: 'ready',
     dataOutBytes: command.dataOutBytes,
+    requestedDataOutBytes: command.requestedDataOutBytes ?? command.dataOutBytes,
     dataInBytesMax: command.dataInBytesMax,
     command,
   }
@@ -176,13 +184,42 @@ function sizeBlockTransfer(
   return null
 }
 
-/** Unit attention, stopped unit, write protection, reservations, in that order. */
+/**
+ * A CDB that asks for more Data-Out than the initiator will send (RFC 7143 §11.4.5.2 overflow,
+ * SAM-5 §5.4.3: the transfer ends where the initiator's buffer does). A block write takes the
+ * whole blocks that were sent, and only those are written (libiscsi's Write10Residuals: GOOD,
+ * overflow residual, the next block untouched); a length that splits a block, and every other
+ * command, is refused with INVALID FIELD IN INFORMATION UNIT (FCP-4 §9.4.2 b) before any data
+ * moves. The residual is counted against the CDB's length (`requestedDataOutBytes`).
+ */
+function fitExpectedDataOut(
+  command: Command,
+  expectedBytes: number | undefined,
+): ScsiResult | null {
+  if (expectedBytes === undefined || command.dataOutBytes <= expectedBytes) return null
+  assert(Number.isSafeInteger(expectedBytes) && expectedBytes >= 0)
+  command.requestedDataOutBytes = command.dataOutBytes
+  const transfer = command.row.transfer
+  if (transfer.kind === 'blocks' && transfer.data === 'out') {
+    const blockBytes = command.lu.device.blockBytes
+    if (expectedBytes % blockBytes === 0) {
+      command.blocks = expectedBytes / blockBytes
+      command.dataOutBytes = expectedBytes
+      return null
+    }
+  }
+  return command.fail('invalidFieldInInformationUnit')
+}
+
+/** Unit attention, no medium, stopped unit, write protection, reservations, in that order. */
 function unitChecks(command: Command, unit: LogicalUnit): ScsiResult | null {
   const row = command.row
   if (!row.ignoresUnitAttention) {
     const attention = unit.attentionsFor(command.nexus).take()
     if (attention !== undefined) return command.fail(attention)
   }
+  // SBC-3 §5.25 / SPC-4 §6.47: once the medium is ejected, media access is NOT READY.
+  if (row.mediumAccess && !unit.mediumPresent) return command.fail('mediumNotPresent')
   if (row.mediumAccess && unit.stopped) return command.fail('notReadyInitializingCommandRequired')
   if (row.writes && unit.modes.softwareWriteProtect) return command.fail('writeProtected')
   return reservationGate(command)

@@ -1,7 +1,12 @@
 /**
  * One logical unit: a BlockDevice plus its identity (SPC-4 §7.8.6 device identification, §7.8.16
- * unit serial number), its mode parameters, its started/stopped state (SBC-3 §4.20 / §5.25) and
- * the unit attentions pending per I_T nexus (SAM-5 §5.14).
+ * unit serial number), its mode parameters, its started/stopped state (SBC-3 §4.20 / §5.25), its
+ * medium (present or ejected, for a removable unit, SBC-3 §5.25), the medium removal prevention
+ * held per I_T nexus (SBC-3 §5.10 PREVENT ALLOW MEDIUM REMOVAL) and the unit attentions
+ * pending per I_T nexus (SAM-5 §5.14).
+ *
+ * A removable unit (INQUIRY RMB=1) is opt-in per volume. Ejecting its medium is logical only: the
+ * data stay untouched, and the next load serves them again.
  *
  * NAA designator choice (VPD 83h): NAA 6, IEEE Registered Extended (SPC-4 §7.8.6.6.5). The
  * 24-bit IEEE COMPANY_ID field holds the fixed value 02BA5Ah, whose first octet has the
@@ -37,11 +42,22 @@ export class LogicalUnit {
   readonly modes = new ModeParameters()
   /** The 16-byte NAA 6 designator (see the file header). */
   readonly naaDesignator: Uint8Array
-  /** SBC-3 §4.20: START STOP UNIT with START=0 stops the unit until START=1. */
+  /** SBC-3 §4.20: START STOP UNIT with START=0 stops the unit until START=1 (fixed units). */
   stopped = false
+  /** SPC-4 §6.6.2 RMB: the medium can be ejected and loaded (START STOP UNIT LOEJ=1). */
+  readonly removable: boolean
+  /** False once a removable unit's medium was ejected; a fixed unit always has its medium. */
+  mediumPresent = true
   readonly #attentions = new Map<string, UnitAttentionQueue>()
+  /** The I_T nexuses that prevent medium removal (SBC-3 §5.10: PREVENT=01b). */
+  readonly #preventing = new Set<string>()
 
-  constructor(options: { device: BlockDevice; identity: UnitIdentity; clock: Clock }) {
+  constructor(options: {
+    device: BlockDevice
+    identity: UnitIdentity
+    clock: Clock
+    removable?: boolean
+  }) {
     const { identity } = options
     assert(/^[0-9a-fA-F]{32}$/.test(identity.uuid), 'uuid must be 32 hex digits')
     assert(identity.serial.length > 0 && identity.serial.length <= 32, 'serial is 1..32 chars')
@@ -50,6 +66,18 @@ export class LogicalUnit {
     this.identity = identity
     this.clock = options.clock
     this.naaDesignator = naaFromUuid(identity.uuid)
+    this.removable = options.removable ?? false
+  }
+
+  /** SBC-3 §5.10: medium removal is prevented while any I_T nexus prevents it. */
+  get removalPrevented(): boolean {
+    return this.#preventing.size > 0
+  }
+
+  /** PREVENT ALLOW MEDIUM REMOVAL on behalf of `nexus`. */
+  preventRemoval(nexus: Nexus, prevent: boolean): void {
+    if (prevent) this.#preventing.add(nexusKey(nexus))
+    else this.#preventing.delete(nexusKey(nexus))
   }
 
   /** Call after the device grew: raises CAPACITY DATA HAS CHANGED on every nexus. */
@@ -75,8 +103,10 @@ export class LogicalUnit {
     this.#attentions.set(nexusKey(nexus), queue)
   }
 
+  /** SBC-3 §5.10: an I_T nexus loss ends its prevention. */
   nexusRemoved(nexus: Nexus): void {
     this.#attentions.delete(nexusKey(nexus))
+    this.#preventing.delete(nexusKey(nexus))
   }
 
   /** Establishes `condition` for every known nexus except `except`. */
@@ -87,8 +117,15 @@ export class LogicalUnit {
     }
   }
 
-  /** SAM-5 §6.3.3: a logical unit reset (also part of a target reset). */
+  /**
+   * SAM-5 §6.3.3: a logical unit reset (also part of a target reset). Every prevention of medium
+   * removal ends (SBC-3 §5.10), and the mode parameters return to their default values, there
+   * being no saved ones (SPC-4 §7.5: after a logical unit reset the current values are the
+   * saved values, or the defaults when saving is not supported). The medium stays as it was.
+   */
   reset(): void {
+    this.#preventing.clear()
+    this.modes.restoreDefaults()
     this.establishForAll('busDeviceResetFunctionOccurred', null)
   }
 }

@@ -110,6 +110,11 @@ export class ModeParameters {
     return (this.#control.current[4]! & 0x08) !== 0
   }
 
+  /** SPC-4 §7.5: after a logical unit reset the current values are the defaults again. */
+  restoreDefaults(): void {
+    for (const state of this.#pages) state.current.set(state.defaults)
+  }
+
   /** Page images selected by MODE SENSE's PAGE CODE and SUBPAGE CODE; null when invalid. */
   collect(page: number, subpage: number, pageControl: number): Uint8Array[] | null {
     assert(pageControl !== PageControl.saved)

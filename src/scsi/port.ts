@@ -29,6 +29,13 @@ export interface ScsiRequest {
   readonly taskAttribute: TaskAttribute
   /** The transport's task tag, used by ABORT TASK and for abort bookkeeping. */
   readonly taskTag: number
+  /**
+   * The Data-Out length the initiator announced (iSCSI: the Expected Data Transfer Length of a
+   * write, RFC 7143 §11.3.6), when the transport knows one. A block write whose CDB asks for more
+   * is cut to the whole blocks that fit (SAM-5 §5.4.3: the transfer stops at the initiator's
+   * buffer); any other command that needs more answers INVALID FIELD IN INFORMATION UNIT.
+   */
+  readonly expectedDataOutBytes?: number
 }
 
 export interface ScsiResult {
@@ -39,13 +46,24 @@ export interface ScsiResult {
   readonly sense: Uint8Array | null
 }
 
-/** Phase 1's verdict: answer at once, or receive `dataOutBytes` and then execute. */
+/**
+ * Phase 1's verdict: answer at once, or receive `dataOutBytes` and then execute.
+ * `requestedDataOutBytes` is the Data-Out the CDB itself asks for, when that differs from what
+ * the command will take (the CDB asked for more than `expectedDataOutBytes`): the transport
+ * counts its residual against it (RFC 7143 §11.4.5). Absent, it equals `dataOutBytes` (0 for
+ * 'done').
+ */
 export type ParsedCommand =
-  | { readonly kind: 'done'; readonly result: ScsiResult }
+  | {
+      readonly kind: 'done'
+      readonly result: ScsiResult
+      readonly requestedDataOutBytes?: number
+    }
   | {
       readonly kind: 'ready'
-      /** Bytes of Data-Out the CDB asks for (0 for none). */
+      /** Bytes of Data-Out the command takes (0 for none), never above expectedDataOutBytes. */
       readonly dataOutBytes: number
+      readonly requestedDataOutBytes?: number
       /** Bytes of Data-In the CDB may return at most (0 for none). */
       readonly dataInBytesMax: number
       readonly command: ParsedHandle
@@ -55,6 +73,15 @@ export type ParsedCommand =
 export interface ParsedHandle {
   readonly opcodeName: string
 }
+
+/**
+ * Conditions the transport itself detects on a command and reports as CHECK CONDITION; the sense
+ * bytes still come from the SCSI layer (sense.ts), in the addressed unit's format (D_SENSE).
+ * - `invalidFieldInInformationUnit`: the command's data does not fit the transport's expected
+ *   length (FCP-4 §9.4.2 b).
+ * - `protocolServiceCrcError`: Data-Out was lost to a digest error (RFC 7143 §11.4.7.2, §7.8.1).
+ */
+export type TransportCondition = 'invalidFieldInInformationUnit' | 'protocolServiceCrcError'
 
 /** SAM-5 §7: task management functions, as the transport maps them. */
 export type TaskManagementFunction =
@@ -79,6 +106,8 @@ export interface LogicalUnitGroup {
   parse(request: ScsiRequest): ParsedCommand
   /** Phase 2: run the command. `dataOut` has exactly `dataOutBytes` bytes (or is null if 0). */
   execute(command: ParsedHandle, dataOut: Uint8Array | null): Promise<ScsiResult>
+  /** CHECK CONDITION for a condition the transport found, with sense in `lun`'s format. */
+  transportFailure(lun: Uint8Array, condition: TransportCondition): ScsiResult
   /** Task management on behalf of `nexus`. The transport aborts its own task records. */
   taskManagement(fn: TaskManagementFunction, nexus: Nexus, lun: Uint8Array): TaskManagementOutcome
   /** A nexus came into existence (login) or went away (session closed). */

@@ -24,6 +24,8 @@ export const senseTable = {
     key: SenseKey.notReady,
     code: AdditionalSense.logicalUnitNotReadyInitializingCommandRequired,
   },
+  /** SBC-3 §5.25: the medium was ejected (START STOP UNIT with LOEJ=1, START=0). */
+  mediumNotPresent: { key: SenseKey.notReady, code: AdditionalSense.mediumNotPresent },
   unrecoveredReadError: { key: SenseKey.mediumError, code: AdditionalSense.unrecoveredReadError },
   writeError: { key: SenseKey.mediumError, code: AdditionalSense.writeError },
   internalTargetFailure: {
@@ -70,6 +72,21 @@ export const senseTable = {
   modeParametersChanged: {
     key: SenseKey.unitAttention,
     code: AdditionalSense.modeParametersChanged,
+  },
+  /** SBC-3 §5.10: an eject or load while PREVENT ALLOW MEDIUM REMOVAL holds the medium. */
+  mediumRemovalPrevented: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.mediumRemovalPrevented,
+  },
+  /** FCP-4 §9.4.2 / SAM-5 §5.4.3: the transport's expected length does not fit the command. */
+  invalidFieldInInformationUnit: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.invalidFieldInInformationUnit,
+  },
+  /** RFC 7143 §11.4.7.2: a Data-Out was lost to a digest error (§7.8.1). */
+  protocolServiceCrcError: {
+    key: SenseKey.abortedCommand,
+    code: AdditionalSense.protocolServiceCrcError,
   },
   writeProtected: { key: SenseKey.dataProtect, code: AdditionalSense.writeProtected },
   spaceAllocationFailedWriteProtect: {

@@ -5,7 +5,7 @@
  */
 import { assert } from '../base/assert.ts'
 import { type CdbTable, cdbTable } from './cdb_table.ts'
-import { Command } from './command.ts'
+import { Command, checkCondition } from './command.ts'
 import { type DispatchGroup, executeCommand, parseCommand } from './dispatch.ts'
 import type { LogicalUnit } from './logical_unit.ts'
 import { decodeLun, lunNumberMax } from './lun.ts'
@@ -18,6 +18,7 @@ import type {
   ScsiResult,
   TaskManagementFunction,
   TaskManagementOutcome,
+  TransportCondition,
 } from './port.ts'
 
 export class UnitGroup implements LogicalUnitGroup, DispatchGroup {
@@ -44,6 +45,14 @@ export class UnitGroup implements LogicalUnitGroup, DispatchGroup {
   execute(command: ParsedHandle, dataOut: Uint8Array | null): Promise<ScsiResult> {
     assert(command instanceof Command, 'execute takes what parse returned')
     return executeCommand(command, dataOut)
+  }
+
+  /** Sense for the transport's own conditions, in the unit's format (SPC-4 §7.5.8 D_SENSE);
+   * fixed format at a LUN with no unit. */
+  transportFailure(lun: Uint8Array, condition: TransportCondition): ScsiResult {
+    const number = decodeLun(lun)
+    const unit = number >= 0 && number <= lunNumberMax ? this.unit(number) : null
+    return checkCondition(condition, unit?.modes.descriptorSense ?? false)
   }
 
   /**

@@ -98,28 +98,6 @@ const taskAttributes: readonly TaskAttribute[] = [
   'aca',
 ]
 
-/**
- * The transport's own sense conditions, fixed format (SPC-4 §4.5.3): key, ASC, ASCQ. They belong
- * in scsi/sense.ts's table; kept here until that table has these reasons.
- */
-const TransportSense = {
-  /** ILLEGAL REQUEST / INVALID FIELD IN INFORMATION UNIT (FCP-4 §9.4.2 b). */
-  invalidFieldInInformationUnit: [0x05, 0x0e, 0x03],
-  /** RFC 7143 §11.4.7.2: ABORTED COMMAND / PROTOCOL SERVICE CRC ERROR (lost Data-Out, §7.8.1). */
-  protocolServiceCrcError: [0x0b, 0x47, 0x05],
-} as const
-
-function transportSense(condition: keyof typeof TransportSense): Uint8Array {
-  const [key, asc, ascq] = TransportSense[condition]
-  const sense = new Uint8Array(18)
-  sense[0] = 0x70
-  sense[2] = key
-  sense[7] = 10
-  sense[12] = asc
-  sense[13] = ascq
-  return sense
-}
-
 export class Session {
   readonly window: CommandWindow<Ordered>
   readonly tasks = new Map<number, Task<SessionLink>>()
@@ -209,7 +187,11 @@ export class Session {
     this.#advance(task)
   }
 
-  /** Phase 1 (port.ts): parse, then decide what the command does with its Data-Out. */
+  /**
+   * Phase 1 (port.ts): parse, then decide what the command does with its Data-Out. The SCSI layer
+   * fits the command to the write EDTL (a block write takes the whole blocks sent, SAM-5 §5.4.3)
+   * and says what the CDB asked for, so that the residual is counted against it (§11.4.5.2).
+   */
   #plan(pdu: ScsiCommand, writeEdtl: number): { plan: TaskPlan; dataOutBytes: number } {
     const request: ScsiRequest = {
       nexus: this.nexus!,
@@ -217,27 +199,27 @@ export class Session {
       cdb: pdu.cdb,
       taskAttribute: taskAttributes[pdu.taskAttribute] ?? 'simple',
       taskTag: pdu.initiatorTaskTag,
+      expectedDataOutBytes: writeEdtl,
     }
-    const parsed = this.#units!.parse(request)
-    if (parsed.kind === 'done')
-      return { plan: { kind: 'answer', result: parsed.result, writeBytes: 0 }, dataOutBytes: 0 }
+    const units = this.#units!
+    const parsed = units.parse(request)
+    if (parsed.kind === 'done') {
+      const writeBytes = parsed.requestedDataOutBytes ?? 0
+      return { plan: { kind: 'answer', result: parsed.result, writeBytes }, dataOutBytes: 0 }
+    }
+    const writeBytes = parsed.requestedDataOutBytes ?? parsed.dataOutBytes
     if (parsed.dataOutBytes > writeEdtl) {
-      // EDTL below the CDB's transfer length (FCP-4 §9.4.2, as libiscsi's residual tests read
-      // it): with no data at all the command completes having moved nothing (a); otherwise no
-      // data is moved and the answer is INVALID FIELD IN INFORMATION UNIT (b). Either way the
-      // residual overflow is the difference. Executing a truncated write (a) needs the SCSI
-      // layer to cut the command, which port.ts does not offer.
+      // A unit group that did not fit the command (FCP-4 §9.4.2): with no data at all the
+      // command completes having moved nothing (a); otherwise nothing moves and the answer is
+      // INVALID FIELD IN INFORMATION UNIT (b). Either way the residual is an overflow.
       const result: ScsiResult =
         writeEdtl === 0
           ? { status: ScsiStatus.good, dataIn: null, sense: null }
-          : {
-              status: ScsiStatus.checkCondition,
-              dataIn: null,
-              sense: transportSense('invalidFieldInInformationUnit'),
-            }
-      return { plan: { kind: 'answer', result, writeBytes: parsed.dataOutBytes }, dataOutBytes: 0 }
+          : units.transportFailure(pdu.lun, 'invalidFieldInInformationUnit')
+      return { plan: { kind: 'answer', result, writeBytes }, dataOutBytes: 0 }
     }
-    return { plan: { kind: 'execute', command: parsed.command }, dataOutBytes: parsed.dataOutBytes }
+    const plan: TaskPlan = { kind: 'execute', command: parsed.command, writeBytes }
+    return { plan, dataOutBytes: parsed.dataOutBytes }
   }
 
   /** A Data-Out PDU (§11.7); unknown ITTs (aborted or finished tasks) are dropped silently. */
@@ -285,11 +267,7 @@ export class Session {
       return
     }
     if (task.failed) {
-      const result: ScsiResult = {
-        status: ScsiStatus.checkCondition,
-        dataIn: null,
-        sense: transportSense('protocolServiceCrcError'),
-      }
+      const result = this.#units!.transportFailure(task.lun, 'protocolServiceCrcError')
       this.#answer(task, result, 0)
       return
     }
@@ -328,7 +306,9 @@ export class Session {
       this.tmf.abortedTaskSettled(task)
       return
     }
-    this.#answer(task, result, task.dataOutBytes)
+    const plan = task.plan
+    assert(plan.kind === 'execute')
+    this.#answer(task, result, plan.writeBytes)
   }
 
   #executeFailed(task: Task<SessionLink>, error: unknown): void {

@@ -5,7 +5,8 @@ import type { DataOut } from '../pdu/types.ts'
 import { Opcode, reservedTag } from '../spec/opcodes.ts'
 import { planDataIn, residualOf, Task, type TaskPlan, type TransferParameters } from './task.ts'
 
-const execute: TaskPlan = { kind: 'execute', command: { opcodeName: 'WRITE(10)' } }
+// The plan's writeBytes only feeds the session's residual; Task never reads it.
+const execute: TaskPlan = { kind: 'execute', command: { opcodeName: 'WRITE(10)' }, writeBytes: 0 }
 
 function task(bytes: number, transfer: TransferParameters, unsolicited: boolean, edtl = bytes) {
   return new Task(

@@ -12,8 +12,9 @@ import type { ParsedHandle, ScsiResult } from '../../scsi/port.ts'
 
 /** What the task will do once its Data-Out has arrived. */
 export type TaskPlan =
-  /** Execute with exactly `dataOutBytes` of Data-Out. */
-  | { readonly kind: 'execute'; readonly command: ParsedHandle }
+  /** Execute with exactly `dataOutBytes` of Data-Out; `writeBytes` is the Data-Out the CDB asked
+   * for (more than `dataOutBytes` when the SCSI layer cut it to the EDTL), for the residual. */
+  | { readonly kind: 'execute'; readonly command: ParsedHandle; readonly writeBytes: number }
   /** Answer with this result once unsolicited data is drained (parse said 'done', or overflow);
    * `writeBytes` is the Data-Out the CDB asked for, for the residual (§11.4.5). */
   | { readonly kind: 'answer'; readonly result: ScsiResult; readonly writeBytes: number }

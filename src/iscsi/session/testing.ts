@@ -17,7 +17,9 @@ import type {
   ScsiResult,
   TaskManagementFunction,
   TaskManagementOutcome,
+  TransportCondition,
 } from '../../scsi/port.ts'
+import { buildSense } from '../../scsi/sense.ts'
 import type { ChapPolicy, ExportedTarget, TargetCatalog } from '../catalog.ts'
 import { Framer, serializePdu } from '../framer.ts'
 import { type IscsiLimits, resolveLimits } from '../limits.ts'
@@ -121,6 +123,10 @@ export class FakeUnits implements LogicalUnitGroup {
     const next = this.held.shift()
     assert(next !== undefined, 'nothing held')
     next.resolve(this.run(next.command, next.dataOut))
+  }
+
+  transportFailure(_lun: Uint8Array, condition: TransportCondition): ScsiResult {
+    return { status: 2, dataIn: null, sense: buildSense(condition, false) }
   }
 
   taskManagement(fn: TaskManagementFunction, _n: Nexus, _lun: Uint8Array): TaskManagementOutcome {

@@ -41,7 +41,7 @@ function standardInquiry(command: Command, peripheral: number): Uint8Array {
   const identity = command.unit?.identity
   const data = new Uint8Array(standardInquiryBytes)
   data[0] = peripheral
-  data[1] = 0x00 // RMB=0: not removable
+  data[1] = command.unit?.removable === true ? 0x80 : 0x00 // RMB: removable medium
   data[2] = 0x06 // VERSION: SPC-4
   data[3] = 0x12 // NORMACA=0, HISUP=1, RESPONSE DATA FORMAT=2
   data[4] = standardInquiryBytes - 5 // ADDITIONAL LENGTH

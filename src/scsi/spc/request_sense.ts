@@ -1,7 +1,8 @@
 /**
  * REQUEST SENSE (SPC-4 §6.39) and TEST UNIT READY (SPC-4 §6.47). With autosense the only sense
  * worth returning is a pending unit attention (reported and cleared, SAM-5 §5.14: REQUEST SENSE
- * does not fail with it) or the stopped state; otherwise NO SENSE. DESC picks the format.
+ * does not fail with it), the missing medium or the stopped state; otherwise NO SENSE. DESC
+ * picks the format.
  * At a LUN with no unit, REQUEST SENSE returns LOGICAL UNIT NOT SUPPORTED (SPC-4 §6.39.1).
  */
 import { type Command, goodResult } from '../command.ts'
@@ -21,6 +22,7 @@ function currentReason(command: Command): SenseReason {
   }
   const attention = unit.attentionsFor(command.nexus).take()
   if (attention !== undefined) return attention
+  if (!unit.mediumPresent) return 'mediumNotPresent'
   if (unit.stopped) return 'notReadyInitializingCommandRequired'
   return 'noSense'
 }

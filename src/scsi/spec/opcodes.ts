@@ -14,6 +14,7 @@ export const OpCode = {
   release6: 0x17,
   modeSense6: 0x1a,
   startStopUnit: 0x1b,
+  preventAllowMediumRemoval: 0x1e,
   readCapacity10: 0x25,
   read10: 0x28,
   write10: 0x2a,

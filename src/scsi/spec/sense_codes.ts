@@ -21,6 +21,7 @@ export const AdditionalSense = {
   noAdditionalSenseInformation: 0x0000,
   logicalUnitNotReadyInitializingCommandRequired: 0x0402,
   writeError: 0x0c00,
+  invalidFieldInInformationUnit: 0x0e03,
   unrecoveredReadError: 0x1100,
   parameterListLengthError: 0x1a00,
   miscompareDuringVerifyOperation: 0x1d00,
@@ -37,7 +38,10 @@ export const AdditionalSense = {
   modeParametersChanged: 0x2a01,
   capacityDataHasChanged: 0x2a09,
   savingParametersNotSupported: 0x3900,
+  mediumNotPresent: 0x3a00,
   internalTargetFailure: 0x4400,
+  protocolServiceCrcError: 0x4705,
+  mediumRemovalPrevented: 0x5302,
 } as const
 export type AdditionalSense = (typeof AdditionalSense)[keyof typeof AdditionalSense]
 
