@@ -22,6 +22,9 @@ export const Volume = Type.Object({
   lun: Type.Integer(),
   usedBytes: Type.Integer({ description: 'Space the volume occupies in the backing store.' }),
   thin: Type.Boolean({ description: 'UNMAP frees space and unmapped blocks read as zeros.' }),
+  removable: Type.Boolean({
+    description: 'INQUIRY RMB=1: initiators may eject and load the medium; the data stay.',
+  }),
   serial: Type.String({ description: 'Unit serial number (VPD 0x80), stable for life.' }),
   createdAt: Type.String({ format: 'date-time' }),
 })
@@ -35,6 +38,9 @@ export const CreateVolumeBody = Type.Object(
     name: Type.String({ maxLength: 200 }),
     size: Size,
     blockBytes: Type.Optional(Type.Integer({ description: '512 (default) or 4096.' })),
+    removable: Type.Optional(
+      Type.Boolean({ description: 'Removable medium (INQUIRY RMB=1); default false.' }),
+    ),
   },
   { additionalProperties: false },
 )

@@ -114,6 +114,12 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
 
 type Runner = (action: Action) => (this: Command, ...args: unknown[]) => Promise<void>
 
+interface CreateFlags {
+  size: string
+  blockSize?: string
+  removable?: boolean
+}
+
 function addVolumeCommands(program: Command, run: Runner): void {
   const volume = program.command('volume').description('thin volumes, each exported as a target')
   const shown = (v: Volume): Outcome => ({ json: v, human: volumeDetails(v) })
@@ -122,12 +128,14 @@ function addVolumeCommands(program: Command, run: Runner): void {
     .description('create a thin volume, exported at once as IQN_BASE:name LUN 0')
     .requiredOption('--size <size>', 'size: 512, 10GiB, 1.5TiB, 100G (binary units)')
     .addOption(new Option('--block-size <bytes>', 'logical block size').choices(['512', '4096']))
+    .option('--removable', 'removable medium: initiators may eject and load it (INQUIRY RMB=1)')
     .action(
-      run(async (connection, name: string, options: { size: string; blockSize?: string }) => {
+      run(async (connection, name: string, options: CreateFlags) => {
         const body = {
           name,
           size: options.size,
           ...(options.blockSize ? { blockBytes: Number(options.blockSize) } : {}),
+          ...(options.removable === true ? { removable: true } : {}),
         }
         return shown(await request<Volume>(connection, 'POST', '/api/v1/volumes', body))
       }),

@@ -1,7 +1,8 @@
 /**
  * The catalog document (DATA/catalog.json), format version 1: every volume with its identity,
- * geometry, ACL and CHAP, plus discovery CHAP. Decoded with a schema check on load; a document
- * that does not match is DATA_DIR_INVALID (the disk or a person changed it), never trusted.
+ * geometry, ACL, CHAP and whether it is removable, plus discovery CHAP. Decoded with a schema
+ * check on load; a document that does not match is DATA_DIR_INVALID (the disk or a person
+ * changed it), never trusted.
  */
 import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
@@ -28,6 +29,9 @@ const VolumeRecord = Type.Object(
     /** Folded initiator names allowed to log in; empty means open to every initiator. */
     initiators: Type.Array(Type.String()),
     chap: Type.Union([ChapRecord, Type.Null()]),
+    /** INQUIRY RMB=1: the medium can be ejected and loaded (SBC-3 §5.25). Absent means false,
+     * so catalogs written before the field existed load unchanged. */
+    removable: Type.Optional(Type.Boolean()),
   },
   { additionalProperties: false },
 )

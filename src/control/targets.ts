@@ -39,7 +39,8 @@ export function unitIdentity(record: VolumeRecord): UnitIdentity {
 /** The real factory: one LogicalUnit as LUN 0 of a one-unit group. */
 export function logicalUnitFactory(clock: Clock): UnitFactory {
   return (device, record) => {
-    const unit = new LogicalUnit({ device, identity: unitIdentity(record), clock })
+    const removable = record.removable ?? false
+    const unit = new LogicalUnit({ device, identity: unitIdentity(record), clock, removable })
     return {
       units: new UnitGroup(new Map([[0, unit]])),
       capacityChanged: () => unit.capacityChanged(),

@@ -41,6 +41,8 @@ export interface VolumeView {
   readonly lun: 0
   readonly usedBytes: number
   readonly thin: boolean
+  /** INQUIRY RMB=1: initiators may eject and load the medium (logically; the data stay). */
+  readonly removable: boolean
   /** The unit serial number hosts see (VPD 0x80); stable for the volume's life. */
   readonly serial: string
   readonly createdAt: string
@@ -158,6 +160,7 @@ export class VolumeRegistry {
     name: string
     size: string | number
     blockBytes?: number | undefined
+    removable?: boolean | undefined
   }): Promise<VolumeView> {
     const name = checkVolumeName(request.name)
     const blockBytes = request.blockBytes ?? 512
@@ -175,6 +178,8 @@ export class VolumeRegistry {
         createdAtMs: Math.floor(this.options.clock.wallMs()),
         initiators: [],
         chap: null,
+        // Written only when set, so a fixed volume's record stays as older versions wrote it.
+        ...(request.removable === true ? { removable: true } : {}),
       }
       const volume = await this.#attach(record, 'create')
       await this.#commit({ ...this.#document, volumes: [...this.#document.volumes, record] }).catch(
@@ -183,7 +188,8 @@ export class VolumeRegistry {
           throw error
         },
       )
-      this.options.logger.info('volume created', { volume: name, sizeBytes, blockBytes })
+      const removable = record.removable ?? false
+      this.options.logger.info('volume created', { volume: name, sizeBytes, blockBytes, removable })
       return this.#view(volume)
     })
   }
@@ -346,6 +352,7 @@ export class VolumeRegistry {
       lun: 0,
       usedBytes: await volume.device.usedBytes(),
       thin: volume.device.thin,
+      removable: record.removable ?? false,
       serial: record.uuid,
       createdAt: new Date(record.createdAtMs).toISOString(),
     }
