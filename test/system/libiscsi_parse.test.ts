@@ -4,7 +4,14 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { loadSkipAllowlist, parseCunitOutput, type ToolRun, verdicts } from './libiscsi_runner.ts'
+import {
+  type CunitTest,
+  loadSkipAllowlist,
+  parseCunitOutput,
+  skipRefusal,
+  type ToolRun,
+  verdicts,
+} from './libiscsi_runner.ts'
 
 const captured = [
   '',
@@ -90,11 +97,46 @@ test('verdicts: a listed test the tool never reported is missing', () => {
   )
 })
 
-test('loadSkipAllowlist: every allowed skip in docs/conformance.md has a reason', async () => {
+test('parseCunitOutput: -V exchanges are dropped, skips before the verdict are kept', () => {
+  const text = [
+    'Suite: NoMedia',
+    '  Test: NoMediaSBC ...',
+    '    Send GET_LBA_STATUS (Expecting NOT_READY) LBA:0 alloc_len:24',
+    '    [SKIPPED] GET_LBA_STATUS is not implemented.',
+    '    [SKIPPED] GETLBASTATUS is not implemented.',
+    '    [OK] READ10 returned NOT_READY MEDIUM_NOT_PRESENT(0x3a00)',
+    'passed    Send PRIN/READ_KEYS',
+    '    [SKIPPED] PERSISTENT RESERVE IN is not implemented.',
+  ].join('\n')
+  const [result] = parseCunitOutput(text).tests
+  assert.equal(result?.verdict, 'skipped')
+  assert.deepEqual(result?.skips, [
+    '[SKIPPED] GET_LBA_STATUS is not implemented.',
+    '[SKIPPED] GETLBASTATUS is not implemented.',
+  ])
+  assert.ok(result?.messages.every((message) => /\[(SKIPPED|FAILED)\]/.test(message)))
+})
+
+test('skipRefusal: a skip is allowed only with a row whose messages explain every skip', () => {
+  const skipped: CunitTest = {
+    name: 'ALL.NoMedia.NoMediaSBC',
+    verdict: 'skipped',
+    messages: [],
+    skips: ['[SKIPPED] UNMAP is not implemented.', '[SKIPPED] LUN is not removable.'],
+  }
+  assert.match(skipRefusal(skipped, undefined) ?? '', /not in the allowlist/)
+  const row = { reason: 'UNMAP belongs to the next issue', messages: ['UNMAP is not implemented'] }
+  assert.match(skipRefusal(skipped, row) ?? '', /LUN is not removable/)
+  const onlyUnmap = { ...skipped, skips: ['[SKIPPED] UNMAP is not implemented.'] }
+  assert.equal(skipRefusal(onlyUnmap, row), null)
+})
+
+test('loadSkipAllowlist: every allowed skip in docs/conformance.md has a reason and messages', async () => {
   const allowed = await loadSkipAllowlist()
   assert.ok(allowed.size > 0, 'the allowlist table was not found')
-  for (const [name, reason] of allowed) {
+  for (const [name, row] of allowed) {
     assert.match(name, /^ALL\.\w+\.[\w-]+$/)
-    assert.ok(reason.length >= 10, `${name}: the reason is missing`)
+    assert.ok(row.reason.length >= 10, `${name}: the reason is missing`)
+    assert.ok(row.messages.length > 0, `${name}: no skip messages named`)
   }
 })
