@@ -4,14 +4,15 @@
  * status (§11.13.5) is checked, followed by the close the failure requires. Random login-phase
  * PDUs have no fixed answer; only the target's survival and a close are checked.
  */
+
+import { serializePdu } from '../../src/iscsi/framer.ts'
 import { encodePdu } from '../../src/iscsi/pdu/mod.ts'
 import type { LoginRequest } from '../../src/iscsi/pdu/types.ts'
-import { serializePdu } from '../../src/iscsi/framer.ts'
 import { Opcode } from '../../src/iscsi/spec/opcodes.ts'
 import { encodeTextData } from '../../src/iscsi/text/key_value.ts'
 import type { Prng } from '../harness/prng.ts'
-import { count, hex } from './fuzz_link.ts'
 import type { FuzzLink } from './fuzz_link.ts'
+import { count, hex } from './fuzz_link.ts'
 import { concat, hostileBytes, randomText } from './raw_pdu_generator.ts'
 import { framedLength } from './stream_model.ts'
 
@@ -26,7 +27,11 @@ export interface EpisodeContext {
 }
 
 /** The daemon's MaxRecvDataSegmentLength applies from the first PDU (src/iscsi/limits.ts). */
-const loginPhaseLimits = { headerDigest: false, dataDigest: false, maxRecvDataSegmentLength: 262_144 }
+const loginPhaseLimits = {
+  headerDigest: false,
+  dataDigest: false,
+  maxRecvDataSegmentLength: 262_144,
+}
 const noDigests = { header: false, data: false }
 
 /** Sends in two writes split at a random point, so the target's framer sees partial PDUs. */

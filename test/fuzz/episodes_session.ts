@@ -14,11 +14,11 @@ import type { InitiatorPdu } from '../../src/iscsi/pdu/types.ts'
 import { LogoutReason } from '../../src/iscsi/spec/logout.ts'
 import { Opcode, reservedTag } from '../../src/iscsi/spec/opcodes.ts'
 import type { Prng } from '../harness/prng.ts'
-import { count } from './fuzz_link.ts'
-import type { Expectation, FuzzLink } from './fuzz_link.ts'
 import type { EpisodeContext } from './episodes_login.ts'
 import { sendSplit } from './episodes_login.ts'
-import { RandomPduKind, concat, hostileBytes, randomPdu } from './raw_pdu_generator.ts'
+import type { Expectation, FuzzLink } from './fuzz_link.ts'
+import { count } from './fuzz_link.ts'
+import { concat, hostileBytes, RandomPduKind, randomPdu } from './raw_pdu_generator.ts'
 import { randomCommand } from './scsi_cdb_generator.ts'
 
 const lun0 = new Uint8Array(8)
@@ -97,15 +97,50 @@ async function waitForTasks(link: FuzzLink, what: string): Promise<void> {
   }
 }
 
-type Hostility = 'mutated' | 'command' | 'cmdSN' | 'bogus' | 'headerDigest' | 'dataDigest'
+type Hostility =
+  | 'mutated'
+  | 'command'
+  | 'cmdSN'
+  | 'bogus'
+  | 'unknownOpcode'
+  | 'headerDigest'
+  | 'dataDigest'
+
+/** Rejects of any reason this connection has received. */
+function rejectsSeen(link: FuzzLink): number {
+  let total = 0
+  for (const [kind, n] of Object.entries(link.seen)) if (kind.startsWith('reject:')) total += n
+  return total
+}
+
+/**
+ * A BHS whose opcode no initiator may send (§11.1: neither an initiator opcode nor vendor
+ * specific 0x1c-0x1e); with no data segment, so the framing stays intact.
+ */
+function unknownOpcode(link: FuzzLink, prng: Prng): Uint8Array {
+  const opcodes = [...Array(0x40).keys()].filter(
+    (op) => !(op <= 0x06 || op === 0x10 || (op >= 0x1c && op <= 0x1e)),
+  )
+  const bhs = prng.bytes(48)
+  bhs[0] = (bhs[0]! & 0x40) | prng.pick(opcodes)
+  bhs[4] = 0
+  bhs[5] = 0
+  bhs[6] = 0
+  bhs[7] = 0
+  const encoded = { header: bhs, data: new Uint8Array(0) }
+  return concat(serializePdu(encoded, link.connection.digests))
+}
 
 /** One chunk of 1..8 hostile PDUs; true when the episode is over (a drop was expected). */
 async function hostileChunk(ctx: EpisodeContext, link: FuzzLink, prng: Prng): Promise<boolean> {
   const digests = link.connection.digests
   let dataDigestRejects = 0
+  let unknownOpcodes = 0
   const rejectsBefore = link.seen['reject:0x02'] ?? 0
+  const anyRejectsBefore = rejectsSeen(link)
   for (let i = prng.between(1, 8); i > 0; i--) {
     const choices: Hostility[] = ['mutated', 'mutated', 'mutated', 'command', 'cmdSN', 'bogus']
+    choices.push('unknownOpcode')
     if (digests.header) choices.push('headerDigest', 'dataDigest', 'dataDigest')
     const hostility = prng.pick(choices)
     if (hostility === 'headerDigest') {
@@ -116,7 +151,10 @@ async function hostileChunk(ctx: EpisodeContext, link: FuzzLink, prng: Prng): Pr
       await link.expectDrop('a header digest error [RFC 7143 §7.8]')
       return true
     }
-    if (hostility === 'dataDigest') {
+    if (hostility === 'unknownOpcode') {
+      if (link.model.atBoundary) unknownOpcodes++
+      link.sendBytes(unknownOpcode(link, prng), 'malformed')
+    } else if (hostility === 'dataDigest') {
       if (link.model.atBoundary) dataDigestRejects++
       link.sendBytes(corruptDigest(link, prng, 'data'), 'malformed')
     } else sendHostile(ctx, link, prng, hostility)
@@ -126,6 +164,10 @@ async function hostileChunk(ctx: EpisodeContext, link: FuzzLink, prng: Prng): Pr
   if (dataDigestRejects > 0 && rejects === 0)
     link.finding('a data digest error was not rejected with reason 0x02 [RFC 7143 §7.8]')
   else if (dataDigestRejects > 0) count(link.tally.checks, 'data digest error → Reject 0x02')
+  // §11.17.1: a PDU the target cannot take is answered by a Reject (or a drop, above).
+  if (unknownOpcodes > 0 && rejectsSeen(link) - anyRejectsBefore < unknownOpcodes)
+    link.finding('a PDU with an undefined opcode was neither rejected nor ended the connection')
+  else if (unknownOpcodes > 0) count(link.tally.checks, 'undefined opcode → Reject')
   return false
 }
 
@@ -174,7 +216,13 @@ function sendOutOfWindow(link: FuzzLink, prng: Prng): void {
     data: cdb.subarray(0, 0),
     cmdSN,
   })
-  if (link.model.atBoundary) link.track(itt, 0, 'ignored', `TUR with CmdSN ${cmdSN} (${stale ? 'stale' : 'beyond MaxCmdSN'})`)
+  if (link.model.atBoundary)
+    link.track(
+      itt,
+      0,
+      'ignored',
+      `TUR with CmdSN ${cmdSN} (${stale ? 'stale' : 'beyond MaxCmdSN'})`,
+    )
   link.send(pdu, 'malformed')
 }
 

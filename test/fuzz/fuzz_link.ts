@@ -5,18 +5,18 @@
  * status, SCSI status and sense, dropped connections). `sync()` brings the stream back to a PDU
  * boundary and pings (§11.18 immediate NOP-Out): the target must answer or drop the connection.
  */
-import { senseFromSegment } from '../../src/iscsi/pdu/mod.ts'
+
+import { serializePdu } from '../../src/iscsi/framer.ts'
+import { encodePdu, senseFromSegment } from '../../src/iscsi/pdu/mod.ts'
 import type { DataIn, InitiatorPdu, Pdu, ScsiResponse } from '../../src/iscsi/pdu/types.ts'
 import { Opcode, reservedTag } from '../../src/iscsi/spec/opcodes.ts'
-import { serializePdu } from '../../src/iscsi/framer.ts'
-import { encodePdu } from '../../src/iscsi/pdu/mod.ts'
 import {
   InitiatorConnection,
   InitiatorProtocolError,
   InitiatorTimeoutError,
 } from '../harness/initiator_connection.ts'
-import { login } from '../harness/initiator_login.ts'
 import type { LoginOptions, NegotiatedParameters } from '../harness/initiator_login.ts'
+import { login } from '../harness/initiator_login.ts'
 import { concat } from './raw_pdu_generator.ts'
 import { StreamModel } from './stream_model.ts'
 
@@ -231,7 +231,7 @@ export class FuzzLink {
   /** The target must close the connection (a Reject before it is fine). */
   async expectDrop(why: string, timeoutMs = this.timeoutMs): Promise<SyncOutcome> {
     const outcome = await this.pump(() => false, timeoutMs)
-    if (outcome === 'dropped') count(this.tally.checks, 'dropped: ' + why)
+    if (outcome === 'dropped') count(this.tally.checks, `dropped: ${why}`)
     else {
       this.tally.hangs++
       this.finding(`expected the connection dropped (${why}), still open after ${timeoutMs} ms`)
@@ -290,6 +290,12 @@ export class FuzzLink {
         return
       case Opcode.logoutResponse:
         this.#answer(`logoutResponse:${hex(pdu.response)}`)
+        return
+      case Opcode.textResponse:
+        this.#answer('textResponse')
+        return
+      case Opcode.asyncMessage:
+        this.#answer(`asyncMessage:${hex(pdu.asyncEvent)}`)
         return
       default:
         this.#answer(`opcode:${hex(pdu.opcode)}`)
@@ -354,8 +360,11 @@ export class FuzzLink {
     if (task.expectation === 'invalidOpcode') {
       const ok = status === 2 && triple![0] === 0x5 && triple![1] === 0x20 && triple![2] === 0
       if (ok) count(this.tally.checks, 'invalid opcode → ILLEGAL REQUEST 20/00 [SPC-4 §4.5.6]')
-      else this.finding(`${task.what}: expected ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE,`
-        + ` got status ${hex(status)} sense ${triple?.map((n) => hex(n)).join('/') ?? 'none'}`)
+      else
+        this.finding(
+          `${task.what}: expected ILLEGAL REQUEST / INVALID COMMAND OPERATION CODE,` +
+            ` got status ${hex(status)} sense ${triple?.map((n) => hex(n)).join('/') ?? 'none'}`,
+        )
     } else if (task.expectation === 'good') {
       if (status === 0) count(this.tally.checks, 'well-formed command → GOOD')
       else this.finding(`${task.what}: expected GOOD, got status ${hex(status)}`)
@@ -367,7 +376,9 @@ export class FuzzLink {
     if (task === undefined) return
     const length = r2t.desiredDataTransferLength
     if (offset + length > task.edtl || length === 0) {
-      this.finding(`${task.what}: R2T for [${offset}, +${length}) outside EDTL ${task.edtl} [§11.8]`)
+      this.finding(
+        `${task.what}: R2T for [${offset}, +${length}) outside EDTL ${task.edtl} [§11.8]`,
+      )
       return
     }
     const step = Math.max(512, Math.min(65_536, this.model.limits.maxRecvDataSegmentLength))

@@ -3,8 +3,8 @@
  * decodePdu enforces, so that encode → decode must return the same value.
  */
 import fc from 'fast-check'
-import { Opcode, reservedTag } from '../../src/iscsi/spec/opcodes.ts'
 import type { Pdu, TaskAttributeCode } from '../../src/iscsi/pdu/types.ts'
+import { Opcode, reservedTag } from '../../src/iscsi/spec/opcodes.ts'
 
 const u8 = fc.integer({ min: 0, max: 0xff })
 const u16 = fc.integer({ min: 0, max: 0xffff })

@@ -5,8 +5,9 @@
  * bystander: a session on another target doing verified WRITE(10)/READ(10) pairs all the time,
  * each pair within a latency bound (the issue's "other sessions carry on").
  */
-import { Initiator } from '../harness/initiator.ts'
+
 import type { ScsiRequest, ScsiResult } from '../harness/initiator.ts'
+import { Initiator } from '../harness/initiator.ts'
 import { Prng } from '../harness/prng.ts'
 import { sleep } from '../system/harness.ts'
 import { senseTriple } from './fuzz_link.ts'
@@ -59,7 +60,10 @@ export async function healthCheck(endpoint: Endpoint, learn: boolean): Promise<S
   try {
     const ready = await settled(initiator, { cdb: new Uint8Array(6) })
     if (ready.status !== 0) throw new Error(`TEST UNIT READY status ${ready.status}`)
-    const capacity = await settled(initiator, { cdb: readCapacity10, expectedDataTransferLength: 8 })
+    const capacity = await settled(initiator, {
+      cdb: readCapacity10,
+      expectedDataTransferLength: 8,
+    })
     if (capacity.status !== 0 || capacity.dataIn.length !== 8) throw new Error('READ CAPACITY')
     const view = new DataView(capacity.dataIn.buffer, capacity.dataIn.byteOffset)
     const blockBytes = view.getUint32(4)
@@ -68,7 +72,10 @@ export async function healthCheck(endpoint: Endpoint, learn: boolean): Promise<S
     if (read.status !== 0 || read.dataIn.length !== blockBytes) throw new Error('READ(10) failed')
     let supported = new Set<number>()
     if (learn) {
-      const rsoc = await settled(initiator, { cdb: reportSupported, expectedDataTransferLength: 65_535 })
+      const rsoc = await settled(initiator, {
+        cdb: reportSupported,
+        expectedDataTransferLength: 65_535,
+      })
       if (rsoc.status === 0) supported = parseSupportedOpcodes(rsoc.dataIn)
     }
     await initiator.logout()

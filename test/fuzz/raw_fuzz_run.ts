@@ -9,13 +9,13 @@
  */
 import { Prng } from '../harness/prng.ts'
 import { memoryOf, sleep } from '../system/harness.ts'
-import { loginMistake, preLogin } from './episodes_login.ts'
 import type { EpisodeContext } from './episodes_login.ts'
+import { loginMistake, preLogin } from './episodes_login.ts'
 import { fullFeature, ordering } from './episodes_session.ts'
-import { FuzzLink, count, newTally } from './fuzz_link.ts'
 import type { Tally } from './fuzz_link.ts'
-import { Bystander, healthCheck } from './raw_fuzz_checks.ts'
+import { count, FuzzLink, newTally } from './fuzz_link.ts'
 import type { Endpoint } from './raw_fuzz_checks.ts'
+import { Bystander, healthCheck } from './raw_fuzz_checks.ts'
 
 export interface RawFuzzOptions {
   host: string
@@ -204,7 +204,11 @@ function spent(run: Run): boolean {
 async function healthy(run: Run, learn = false): Promise<Set<number>> {
   for (let attempt = 0; ; attempt++) {
     try {
-      const supported = await within(run.options.timeoutMs * 3, 'health check', healthCheck(run.endpoint, learn))
+      const supported = await within(
+        run.options.timeoutMs * 3,
+        'health check',
+        healthCheck(run.endpoint, learn),
+      )
       run.healthChecks++
       return supported
     } catch (error) {
@@ -213,7 +217,9 @@ async function healthy(run: Run, learn = false): Promise<Set<number>> {
         await sleep(250)
         continue
       }
-      run.tally.findings.push(`health check after ${run.tally.malformedPdus} malformed PDUs: ${String(error)}`)
+      run.tally.findings.push(
+        `health check after ${run.tally.malformedPdus} malformed PDUs: ${String(error)}`,
+      )
       return new Set()
     }
   }
@@ -232,7 +238,9 @@ async function round(run: Run, checkpoint: number): Promise<void> {
   if (!(await run.memory.sample())) run.tally.findings.push('the daemon process is gone')
   else if (run.memory.lastBytes > run.options.rssMaxBytes) {
     const mib = (run.memory.lastBytes / MiB).toFixed(0)
-    run.tally.findings.push(`daemon RSS ${mib} MiB over the bound after ${run.tally.malformedPdus} malformed PDUs`)
+    run.tally.findings.push(
+      `daemon RSS ${mib} MiB over the bound after ${run.tally.malformedPdus} malformed PDUs`,
+    )
   }
 }
 
@@ -272,7 +280,8 @@ export async function runRawFuzz(options: RawFuzzOptions): Promise<RawFuzzSummar
   tally.findings.push(...bystander.findings)
   const alive = options.pid === null ? null : await memory.sample()
   if (alive === false) tally.findings.push('the daemon process is gone at the end')
-  if (memory.lastBytes > options.rssMaxBytes) tally.findings.push(`daemon RSS ${(memory.lastBytes / MiB).toFixed(0)} MiB at the end`)
+  if (memory.lastBytes > options.rssMaxBytes)
+    tally.findings.push(`daemon RSS ${(memory.lastBytes / MiB).toFixed(0)} MiB at the end`)
   return summarize(run, bystander, alive, supported.size, startMs)
 }
 

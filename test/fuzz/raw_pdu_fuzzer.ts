@@ -13,8 +13,8 @@
  * Episode K depends only on (seed, K): `--seed S --only K` replays it alone.
  */
 import { parseArgs } from 'node:util'
-import { defaultOptions, runRawFuzz } from './raw_fuzz_run.ts'
 import type { RawFuzzOptions } from './raw_fuzz_run.ts'
+import { defaultOptions, runRawFuzz } from './raw_fuzz_run.ts'
 
 function parseOptions(): RawFuzzOptions {
   const { values } = parseArgs({
@@ -67,6 +67,8 @@ const options = parseOptions()
 const summary = await runRawFuzz(options)
 console.log(JSON.stringify(summary, null, 2))
 if (!summary.ok) {
-  console.error(`FAILED: replay an episode with --seed ${options.seed} --only K (K in the findings)`)
+  console.error(
+    `FAILED: replay an episode with --seed ${options.seed} --only K (K in the findings)`,
+  )
 }
 process.exitCode = summary.ok ? 0 : 1

@@ -74,10 +74,24 @@ export function randomCommand(
   const cdb = cdbFor(prng, opcode)
   const direction = prng.pick(['none', 'read', 'read', 'write'] as const)
   if (direction === 'none')
-    return { cdb, read: false, write: false, expectedDataTransferLength: 0, data: cdb.subarray(0, 0), supported: isSupported }
+    return {
+      cdb,
+      read: false,
+      write: false,
+      expectedDataTransferLength: 0,
+      data: cdb.subarray(0, 0),
+      supported: isSupported,
+    }
   const edtl = prng.chance(0.5) ? prng.between(1, 4096) : prng.between(1, 262_144)
   if (direction === 'read')
-    return { cdb, read: true, write: false, expectedDataTransferLength: edtl, data: cdb.subarray(0, 0), supported: isSupported }
+    return {
+      cdb,
+      read: true,
+      write: false,
+      expectedDataTransferLength: edtl,
+      data: cdb.subarray(0, 0),
+      supported: isSupported,
+    }
   const immediate = Math.min(edtl, maxImmediate, prng.chance(0.5) ? edtl : prng.below(edtl + 1))
   return {
     cdb,

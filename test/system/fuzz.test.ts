@@ -9,7 +9,7 @@
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { runRawFuzz, defaultOptions } from '../fuzz/raw_fuzz_run.ts'
+import { defaultOptions, runRawFuzz } from '../fuzz/raw_fuzz_run.ts'
 import { BasaltDaemon, MiB, splitPortal } from './harness.ts'
 
 /** Sized for a 2-core CI machine: ~20k malformed PDUs take 15-40 s; time caps it at 90 s. */
