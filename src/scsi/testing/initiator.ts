@@ -34,8 +34,9 @@ export function makeIdentity(uuid = '0123456789abcdef0123456789abcdef'): UnitIde
   }
 }
 
-export function makeUnit(device: BlockDevice, uuid?: string): LogicalUnit {
-  return new LogicalUnit({ device, identity: makeIdentity(uuid), clock: new ManualClock() })
+export function makeUnit(device: BlockDevice, uuid?: string, removable = false): LogicalUnit {
+  const clock = new ManualClock()
+  return new LogicalUnit({ device, identity: makeIdentity(uuid), clock, removable })
 }
 
 export function lunBytes(lun: number): Uint8Array {
@@ -48,6 +49,15 @@ export interface Outcome extends ScsiResult {
   /** Bytes of Data-Out that parse asked for, and the Data-In limit it announced. */
   readonly dataOutBytes: number
   readonly dataInBytesMax: number
+  /** What parse said the CDB itself asked for (the transport's residual base). */
+  readonly requestedDataOutBytes: number
+}
+
+export interface RunOptions {
+  /** Data-Out to send; defaults to a 0xa5 pattern of the size parse asks for. */
+  readonly dataOut?: Uint8Array
+  /** The transport's expected Data-Out length (iSCSI write EDTL). */
+  readonly expectedDataOutBytes?: number
 }
 
 export class TestInitiator {
@@ -58,16 +68,26 @@ export class TestInitiator {
   ) {}
 
   /** Parses and (when ready) executes `cdb`; Data-Out defaults to a 0xa5 pattern. */
-  async run(cdb: readonly number[] | Uint8Array, dataOut?: Uint8Array): Promise<Outcome> {
+  async run(
+    cdb: readonly number[] | Uint8Array,
+    options: Uint8Array | RunOptions = {},
+  ): Promise<Outcome> {
+    const { dataOut, expectedDataOutBytes }: RunOptions =
+      options instanceof Uint8Array ? { dataOut: options } : options
     const parsed = this.group.parse({
       nexus: this.nexus,
       lun: lunBytes(this.lun),
       cdb: Uint8Array.from(cdb),
       taskAttribute: 'simple',
       taskTag: 1,
+      ...(expectedDataOutBytes === undefined ? {} : { expectedDataOutBytes }),
     })
-    if (parsed.kind === 'done') return { ...parsed.result, dataOutBytes: 0, dataInBytesMax: 0 }
+    if (parsed.kind === 'done') {
+      const requestedDataOutBytes = parsed.requestedDataOutBytes ?? 0
+      return { ...parsed.result, dataOutBytes: 0, dataInBytesMax: 0, requestedDataOutBytes }
+    }
     const bytes = parsed.dataOutBytes
+    if (expectedDataOutBytes !== undefined) assert(bytes <= expectedDataOutBytes)
     let data: Uint8Array | null = null
     if (bytes > 0) {
       data = dataOut ?? new Uint8Array(bytes).fill(0xa5)
@@ -75,7 +95,12 @@ export class TestInitiator {
     }
     const result = await this.group.execute(parsed.command, data)
     if (result.dataIn !== null) assert(result.dataIn.length <= parsed.dataInBytesMax)
-    return { ...result, dataOutBytes: bytes, dataInBytesMax: parsed.dataInBytesMax }
+    return {
+      ...result,
+      dataOutBytes: bytes,
+      dataInBytesMax: parsed.dataInBytesMax,
+      requestedDataOutBytes: parsed.requestedDataOutBytes ?? bytes,
+    }
   }
 
   /** Sends TEST UNIT READY until no unit attention is reported (what libiscsi does at login). */
