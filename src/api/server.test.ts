@@ -255,3 +255,18 @@ test('API: /metrics speaks the Prometheus text format', async () => {
   )
   assert.match(response.body, /^basalt_test 7$/m)
 })
+
+test('API: removable is a create option, false by default, shown on the volume', async () => {
+  const body = { name: 'cd', size: 4096, removable: true }
+  const removable = await call('POST', '/api/v1/volumes', body)
+  assert.equal(removable.status, 201)
+  assert.equal(removable.json.removable, true)
+  const fixed = await call('POST', '/api/v1/volumes', { name: 'hd', size: 4096 })
+  assert.equal(fixed.json.removable, false)
+  assert.equal((await call('GET', '/api/v1/volumes/cd')).json.removable, true)
+  const wrong = { name: 'x', size: 4096, removable: 'yes' }
+  const refused = await call('POST', '/api/v1/volumes', wrong)
+  assert.equal(refused.status, 400)
+  await call('DELETE', '/api/v1/volumes/cd')
+  await call('DELETE', '/api/v1/volumes/hd')
+})

@@ -156,3 +156,19 @@ test('formatBytes: binary units for people', () => {
   assert.equal(formatBytes(2 ** 30), '1 GiB')
   assert.equal(formatBytes(1.5 * 2 ** 40), '1.5 TiB')
 })
+
+test('CLI: volume create --removable shows removable in the JSON [SPC-4 §6.6.2 RMB]', async () => {
+  const created = await cli(['volume', 'create', 'cd', '--size', '1M', '--removable', '--json'])
+  assert.equal(created.code, 0, created.stderr)
+  assert.equal(JSON.parse(created.stdout).removable, true)
+  const fixed = await cli(['volume', 'create', 'hd', '--size', '1M', '--json'])
+  assert.equal(JSON.parse(fixed.stdout).removable, false)
+  const listed = JSON.parse((await cli(['volume', 'list', '--json'])).stdout) as {
+    name: string
+    removable: boolean
+  }[]
+  const flags = listed.filter((v) => ['cd', 'hd'].includes(v.name)).map((v) => v.removable)
+  assert.deepEqual(flags, [true, false])
+  await cli(['volume', 'delete', 'cd'])
+  await cli(['volume', 'delete', 'hd'])
+})

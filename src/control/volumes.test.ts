@@ -199,3 +199,48 @@ test('VolumeRegistry: a catalog that does not decode refuses to open', async () 
   await dataDir.release()
   await assert.rejects(openRegistry(path), hasCode('DATA_DIR_INVALID'))
 })
+
+/** Byte 1 of the standard INQUIRY data of LUN 0 of `target` (bit 7 is RMB). */
+async function inquiryByte1(registry: VolumeRegistry, target: string): Promise<number> {
+  const units = registry.catalog.target(target)!.units
+  const nexus = {
+    initiatorPort: 'iqn.2026-01.com.example:h,i,0x000000000001',
+    targetPort: `${target},t,0x0001`,
+    initiatorName: 'iqn.2026-01.com.example:h',
+    isidHex: '000000000001',
+    relativeTargetPort: 1,
+  }
+  const lun = new Uint8Array(8)
+  const cdb = Uint8Array.of(0x12, 0, 0, 0, 36, 0)
+  const parsed = units.parse({ nexus, lun, cdb, taskAttribute: 'simple', taskTag: 1 })
+  assert.equal(parsed.kind, 'ready')
+  const result = await units.execute(parsed.command, null)
+  return result.dataIn![1]!
+}
+
+test('VolumeRegistry: removable is opt-in, persisted, INQUIRY RMB [SPC-4 §6.6.2]', async () => {
+  const first = await openRegistry()
+  const removable = await first.registry.create({ name: 'cd', size: '1M', removable: true })
+  const fixed = await first.registry.create({ name: 'disk', size: '1M' })
+  assert.equal(removable.removable, true)
+  assert.equal(fixed.removable, false)
+  assert.equal(await inquiryByte1(first.registry, `${iqnBase}:cd`), 0x80)
+  assert.equal(await inquiryByte1(first.registry, `${iqnBase}:disk`), 0x00)
+  await first.registry.close()
+  // A fixed volume's record carries no field, as before the option existed.
+  const dataDir = await DataDir.open(first.path)
+  const document = (await dataDir.readCatalog()) as { volumes: Record<string, unknown>[] }
+  assert.deepEqual(
+    document.volumes.map((record) => [record.name, record.removable]),
+    [
+      ['cd', true],
+      ['disk', undefined],
+    ],
+  )
+  await dataDir.release()
+  const second = await openRegistry(first.path)
+  assert.equal((await second.registry.show('cd')).removable, true)
+  assert.equal((await second.registry.show('disk')).removable, false)
+  assert.equal(await inquiryByte1(second.registry, `${iqnBase}:cd`), 0x80)
+  await second.registry.close()
+})
