@@ -8,13 +8,20 @@ import { test } from 'node:test'
 import { MiB, TgtDaemon, withTarget } from './harness.ts'
 import { runConformance, verdicts } from './libiscsi_runner.ts'
 
-/** tgt 1.0.85's known outcome on the suites of this issue. */
+/**
+ * tgt 1.0.85's known outcome on the suites of this issue, on a fixed (RMB=0) LUN.
+ * NoMedia.NoMediaSBC, StartStopUnit.NoLoej and .PwrCnd log their "[SKIPPED] LUN is not
+ * removable" only at -V: the runner's -V is what makes them count.
+ */
 const tgtBaseline = {
   tests: 126,
   failed: ['ALL.iSCSIdatasn.iSCSIDataSnInvalid'],
   skipped: [
     'ALL.Inquiry.BlockLimits',
+    'ALL.NoMedia.NoMediaSBC',
     'ALL.ReportSupportedOpcodes.OneCommand',
+    'ALL.StartStopUnit.NoLoej',
+    'ALL.StartStopUnit.PwrCnd',
     'ALL.StartStopUnit.Simple',
   ],
 }
