@@ -221,11 +221,21 @@ export class FuzzLink {
     this.send(this.#ping(itt), 'setup')
     const outcome = await this.pump(() => answered, timeoutMs)
     this.#pings.delete(itt)
+    if (outcome === 'answered') this.#settleIgnored()
     if (outcome === 'hang') {
       this.tally.hangs++
       this.finding(`no NOP-In and no drop within ${timeoutMs} ms after a ping [RFC 7143 §11.18]`)
     }
     return outcome
+  }
+
+  /** The ping came back, so every earlier command was read: those to ignore got no answer. */
+  #settleIgnored(): void {
+    for (const task of this.#tasks.values()) {
+      if (task.expectation !== 'ignored' || task.done) continue
+      task.done = true
+      count(this.tally.checks, 'CmdSN outside the window → ignored [RFC 7143 §4.2.2.1]')
+    }
   }
 
   /** The target must close the connection (a Reject before it is fine). */
@@ -332,7 +342,7 @@ export class FuzzLink {
     else kind = `status:${hex(status)}`
     this.#answer(kind)
     const task = this.#tasks.get(itt)
-    if (task === undefined || task.done) return
+    if (task === undefined || (task.done && task.expectation !== 'ignored')) return
     task.done = true
     this.#judge(task, response, status, triple)
   }

@@ -123,7 +123,13 @@ export async function runEpisode(
   const prng = episodeRng(seed, index)
   const kind = episodeKind(prng)
   const label = `episode ${index} (${kind})`
-  const link = await FuzzLink.open(ctx.host, ctx.port, tally, label, ctx.timeoutMs)
+  let link: FuzzLink
+  try {
+    link = await FuzzLink.open(ctx.host, ctx.port, tally, label, ctx.timeoutMs)
+  } catch (error) {
+    tally.findings.push(`${label}: cannot connect: ${String(error)}`)
+    return kind
+  }
   try {
     const episode = (async () => {
       if (kind === 'preLogin') await preLogin(link, prng)
