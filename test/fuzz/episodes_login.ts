@@ -77,6 +77,7 @@ type LoginMistake =
   | 'badSessionType'
   | 'bothTransitAndContinue'
   | 'notKeyValue'
+  | 'unknownTsih'
   | 'random'
 
 /** §11.13.5 status each mistake must get; null: any failure in the initiator-error class. */
@@ -87,6 +88,7 @@ const expectedStatus: Record<LoginMistake, number | null> = {
   badSessionType: 0x0209,
   bothTransitAndContinue: null,
   notKeyValue: null,
+  unknownTsih: 0x020a,
   random: null,
 }
 /** Mistakes a target may also answer by closing without a Login Response (undecodable PDU). */
@@ -117,7 +119,12 @@ function loginRequest(ctx: EpisodeContext, prng: Prng, mistake: LoginMistake): L
     versionMax: version,
     versionMin: version,
     isid: Uint8Array.of(0x80, ...prng.bytes(3), 0, 0),
-    tsih: random && prng.chance(0.2) ? prng.below(65_536) : 0,
+    tsih:
+      mistake === 'unknownTsih'
+        ? prng.between(0xf000, 0xffff)
+        : random && prng.chance(0.2)
+          ? prng.below(65_536)
+          : 0,
     initiatorTaskTag: 1,
     cid: 0,
     cmdSN: 1,
@@ -135,6 +142,7 @@ export async function loginMistake(ctx: EpisodeContext, link: FuzzLink, prng: Pr
     'badSessionType',
     'bothTransitAndContinue',
     'notKeyValue',
+    'unknownTsih',
     'random',
     'random',
   ])

@@ -13,6 +13,7 @@ import { encodePdu } from '../../src/iscsi/pdu/mod.ts'
 import type { InitiatorPdu } from '../../src/iscsi/pdu/types.ts'
 import { LogoutReason } from '../../src/iscsi/spec/logout.ts'
 import { Opcode, reservedTag } from '../../src/iscsi/spec/opcodes.ts'
+import { encodeTextData } from '../../src/iscsi/text/key_value.ts'
 import type { Prng } from '../harness/prng.ts'
 import type { EpisodeContext } from './episodes_login.ts'
 import { sendSplit } from './episodes_login.ts'
@@ -343,4 +344,47 @@ function unorderedWrite(link: FuzzLink, prng: Prng): void {
       'malformed',
     )
   }
+}
+
+/**
+ * A discovery session (RFC 7143 §4.3): SendTargets must get a Text Response; a SCSI Command,
+ * which only a normal session may carry, must get a Reject or a drop; then hostile chunks.
+ */
+export async function discovery(ctx: EpisodeContext, link: FuzzLink, prng: Prng): Promise<void> {
+  await link.login({ initiatorName: ctx.initiatorName, sessionType: 'Discovery' })
+  const connection = link.connection
+  link.send(
+    {
+      opcode: Opcode.textRequest,
+      immediate: false,
+      final: true,
+      continue: false,
+      lun: lun0,
+      initiatorTaskTag: link.tag(),
+      targetTransferTag: reservedTag,
+      cmdSN: connection.cmdSN,
+      expStatSN: connection.expStatSN,
+      data: encodeTextData([['SendTargets', prng.pick(['All', ctx.target, ''])]]),
+    },
+    'fuzz',
+  )
+  connection.cmdSN = (connection.cmdSN + 1) >>> 0
+  if ((await link.sync()) !== 'answered') return
+  if ((link.seen.textResponse ?? 0) === 0) link.finding('SendTargets got no Text Response')
+  else count(link.tally.checks, 'SendTargets → Text Response [RFC 7143 Appendix C]')
+  const rejects = rejectsSeen(link)
+  const command = randomCommand(prng, ctx.supported, 0)
+  const edtl = command.expectedDataTransferLength
+  link.send(
+    scsiCommand(link, command.cdb, { ...command, data: new Uint8Array(0), edtl }).pdu,
+    'malformed',
+  )
+  if ((await link.sync()) !== 'answered') return
+  if (rejectsSeen(link) === rejects)
+    link.finding('a SCSI Command in a discovery session was accepted')
+  else count(link.tally.checks, 'SCSI Command in a discovery session → Reject')
+  for (let chunk = prng.between(0, 2); chunk > 0 && !link.dropped; chunk--) {
+    if (await hostileChunk(ctx, link, prng)) return
+  }
+  await ending(link, prng)
 }

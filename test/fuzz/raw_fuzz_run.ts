@@ -11,7 +11,7 @@ import { Prng } from '../harness/prng.ts'
 import { memoryOf, sleep } from '../system/harness.ts'
 import type { EpisodeContext } from './episodes_login.ts'
 import { loginMistake, preLogin } from './episodes_login.ts'
-import { fullFeature, ordering } from './episodes_session.ts'
+import { discovery, fullFeature, ordering } from './episodes_session.ts'
 import type { Tally } from './fuzz_link.ts'
 import { count, FuzzLink, newTally } from './fuzz_link.ts'
 import type { Endpoint } from './raw_fuzz_checks.ts'
@@ -61,13 +61,20 @@ export const defaultOptions = {
   findingsMax: 20,
 } as const
 
-export type EpisodeKind = 'preLogin' | 'loginMistake' | 'fullFeature' | 'digests' | 'ordering'
+export type EpisodeKind =
+  | 'preLogin'
+  | 'loginMistake'
+  | 'fullFeature'
+  | 'digests'
+  | 'ordering'
+  | 'discovery'
 const episodeWeights: readonly EpisodeKind[] = [
   ...Array<EpisodeKind>(2).fill('preLogin'),
   ...Array<EpisodeKind>(3).fill('loginMistake'),
   ...Array<EpisodeKind>(7).fill('fullFeature'),
   ...Array<EpisodeKind>(3).fill('digests'),
   ...Array<EpisodeKind>(2).fill('ordering'),
+  'discovery',
 ]
 
 export interface RawFuzzSummary {
@@ -135,6 +142,7 @@ export async function runEpisode(
       if (kind === 'preLogin') await preLogin(link, prng)
       else if (kind === 'loginMistake') await loginMistake(ctx, link, prng)
       else if (kind === 'ordering') await ordering(ctx, link, prng)
+      else if (kind === 'discovery') await discovery(ctx, link, prng)
       else await fullFeature(ctx, link, prng, kind === 'digests')
     })()
     await within(ctx.timeoutMs * 6, label, episode)
