@@ -57,8 +57,14 @@ for (const [name, cdb] of writes) {
     assert.equal(outcome.dataOutBytes, blockBytes)
     assert.equal(outcome.requestedDataOutBytes, 2 * blockBytes)
     const stored = await readBlocks(device, 0, 2)
-    assert.ok(stored.subarray(0, blockBytes).every((byte) => byte === 0x62), 'first block written')
-    assert.ok(stored.subarray(blockBytes).every((byte) => byte === 0x61), 'second block kept')
+    assert.ok(
+      stored.subarray(0, blockBytes).every((byte) => byte === 0x62),
+      'first block written',
+    )
+    assert.ok(
+      stored.subarray(blockBytes).every((byte) => byte === 0x61),
+      'second block kept',
+    )
   })
 }
 

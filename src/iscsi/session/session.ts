@@ -392,7 +392,6 @@ export class Session {
     this.#checkSettled()
   }
 
-
   /**
    * Admits a CmdSN-numbered PDU (§4.2.2.1): immediate ones at once, others in CmdSN order;
    * out-of-window and duplicate ones are dropped without a word. Each delivered PDU holds a

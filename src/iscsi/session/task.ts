@@ -6,9 +6,9 @@
  * both keys are OR-ed, §13.18-§13.19), so every sequence arrives in offset order.
  */
 import { assert } from '../../base/assert.ts'
-import { reservedTag } from '../spec/opcodes.ts'
-import type { DataOut, Lun8 } from '../pdu/types.ts'
 import type { ParsedHandle, ScsiResult } from '../../scsi/port.ts'
+import type { DataOut, Lun8 } from '../pdu/types.ts'
+import { reservedTag } from '../spec/opcodes.ts'
 
 /** What the task will do once its Data-Out has arrived. */
 export type TaskPlan =
