@@ -51,6 +51,7 @@ export function volumeDetails(volume: Volume): string {
     ['block size', `${volume.blockBytes} bytes`],
     ['used', formatBytes(volume.usedBytes)],
     ['thin', volume.thin ? 'yes' : 'no'],
+    ['removable', volume.removable ? 'yes' : 'no'],
     ['target', volume.iqn],
     ['lun', String(volume.lun)],
     ['serial', volume.serial],
