@@ -96,7 +96,8 @@ export const RandomPduKind = {
 export function randomPdu(prng: Prng, hint: SequenceHint, kind?: number): InitiatorPdu {
   const common = { cmdSN: near(prng, hint.cmdSN), expStatSN: near(prng, hint.expStatSN) }
   const data = () => prng.bytes(prng.chance(0.7) ? prng.below(64) : prng.below(9000))
-  switch (kind ?? prng.below(8)) {
+  const which = kind ?? prng.below(8)
+  switch (which) {
     case 0:
       return {
         opcode: Opcode.nopOut,
@@ -154,6 +155,19 @@ export function randomPdu(prng: Prng, hint: SequenceHint, kind?: number): Initia
         data: randomText(prng),
         ...common,
       }
+    default:
+      return randomLaterPdu(prng, common, data, which)
+  }
+}
+
+/** `randomPdu`'s kinds 4..7 (text, Data-Out, logout, SNACK). */
+function randomLaterPdu(
+  prng: Prng,
+  common: { cmdSN: number; expStatSN: number },
+  data: () => Uint8Array,
+  which: number,
+): InitiatorPdu {
+  switch (which) {
     case 4: {
       const [final, more] = prng.pick([
         [true, false],
