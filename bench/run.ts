@@ -6,8 +6,10 @@
  * memory with 16 busy sessions. Writes the raw numbers to bench/results/ as JSON.
  *
  * Flags: --targets basalt,tgt   --repeats 3   --seconds 5   --sessions 16
+ *        --metrics ID,ID (a subset of measure.ts's metric ids, e.g. randread-4k-qd32; --sessions 0
+ *        skips the memory run), for short A/B runs while working on one path.
  */
-import { cpus, release, totalmem } from 'node:os'
+import { cpus, loadavg, release, totalmem } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import {
@@ -50,14 +52,19 @@ function options() {
       repeats: { type: 'string', default: '3' },
       seconds: { type: 'string', default: '5' },
       sessions: { type: 'string', default: '16' },
+      metrics: { type: 'string', default: metrics.map((metric) => metric.id).join(',') },
     },
   })
+  const ids = values.metrics.split(',')
+  const unknown = ids.filter((id) => !metrics.some((metric) => metric.id === id))
+  if (unknown.length > 0) throw new Error(`unknown metrics ${unknown.join(',')}`)
   const kinds = values.targets.split(',').filter((k): k is Kind => k === 'basalt' || k === 'tgt')
   return {
     kinds,
     repeats: Number(values.repeats),
     seconds: Number(values.seconds),
     sessions: Number(values.sessions),
+    metrics: metrics.filter((metric) => ids.includes(metric.id)),
   }
 }
 
@@ -68,6 +75,9 @@ function machine(): Record<string, string | number> {
     ramGiB: Math.round((totalmem() / GiB) * 10) / 10,
     kernel: release(),
     node: process.version,
+    loadAverage: loadavg()
+      .map((load) => load.toFixed(2))
+      .join(' '),
   }
 }
 
@@ -104,7 +114,7 @@ async function measureAll(
   for (let repeat = 0; repeat < o.repeats; repeat++) {
     // Alternate who goes first, so that neither always meets a warmer or busier machine.
     const order = repeat % 2 === 0 ? started : [...started].reverse()
-    for (const metric of metrics) {
+    for (const metric of o.metrics) {
       for (const { kind, volume } of order) {
         const value = await metric.measure(volume, o.seconds)
         record(report, metric.id, kind, value)
@@ -112,7 +122,7 @@ async function measureAll(
       }
     }
   }
-  for (const { kind, target, volume } of started) {
+  for (const { kind, target, volume } of o.sessions > 0 ? started : []) {
     report.sessions[kind] = await busySessions(volume, target.pid, o.sessions, o.seconds)
     log(`${kind}: ${o.sessions} sessions, ${JSON.stringify(report.sessions[kind])}`)
   }
@@ -135,6 +145,7 @@ function table(report: Report): string {
   const fmt = (value: number) => (Number.isFinite(value) ? value.toFixed(0) : '–')
   const lines = ['| metric | Basalt | tgt | Basalt/tgt |', '| --- | ---: | ---: | ---: |']
   for (const metric of metrics) {
+    if (report.samples[metric.id] === undefined) continue
     const basalt = median(report.samples[metric.id]?.basalt ?? [])
     const tgt = median(report.samples[metric.id]?.tgt ?? [])
     const ratio = Number.isFinite(basalt / tgt) ? (basalt / tgt).toFixed(2) : '–'
@@ -153,6 +164,7 @@ function table(report: Report): string {
   }
   const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(0)
   const sessions = s.basalt?.sessions ?? s.tgt?.sessions ?? 0
+  if (sessions === 0) return lines.join('\n')
   lines.push(
     row(`${sessions} busy sessions: total IOPS`, (load) => load.totalIops, fmt),
     row('target RSS idle, MiB', (load) => load.idleRssBytes, mib),
@@ -172,7 +184,7 @@ async function main(): Promise<void> {
   const report: Report = {
     date,
     machine: machine(),
-    options: o,
+    options: { ...o, metrics: o.metrics.map((metric) => metric.id) },
     fillMiBps: {},
     samples: {},
     sessions: {},
@@ -190,7 +202,10 @@ async function main(): Promise<void> {
   await writeBytes(out, new TextEncoder().encode(`${JSON.stringify(report, null, 2)}\n`)).catch(
     (error: unknown) => log(`could not write ${out}: ${String(error)}`),
   )
-  process.stdout.write(`${JSON.stringify(report.machine)}\n\n${table(report)}\n`)
+  const loadAtEnd = loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ')
+  process.stdout.write(`${JSON.stringify({ ...report.machine, loadAtEnd })}\n\n${table(report)}\n`)
 }
 
 await main()

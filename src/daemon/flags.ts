@@ -19,6 +19,12 @@ export interface ServeConfig {
   readonly api: ListenAddress
   readonly iqnBase: string
   readonly logLevel: LogLevel
+  /**
+   * `BASALT_FILE_IO`: `adaptive` (default) runs page-cache-fast reads and writes on the event loop
+   * and slow ones on libuv's threadpool; `threadpool` always uses the threadpool
+   * (storage/file_device.ts, FileIoPolicy).
+   */
+  readonly fileIo: 'adaptive' | 'threadpool'
   readonly help: boolean
 }
 
@@ -64,6 +70,9 @@ export function parseServeFlags(
   const logLevel = (values['log-level'] as string | undefined) ?? env.BASALT_LOG_LEVEL ?? 'info'
   if (!isLogLevel(logLevel))
     throw new SanError('INVALID_ARGUMENT', `--log-level must be debug, info, warn or error`)
+  const fileIo = env.BASALT_FILE_IO ?? 'adaptive'
+  if (fileIo !== 'adaptive' && fileIo !== 'threadpool')
+    throw new SanError('INVALID_ARGUMENT', 'BASALT_FILE_IO must be adaptive or threadpool')
   const portals = (values.portal as string[] | undefined) ?? [serveDefaults.portal]
   return {
     dataDir: (values.data as string | undefined) ?? env.BASALT_DATA ?? serveDefaults.dataDir,
@@ -71,6 +80,7 @@ export function parseServeFlags(
     api: parseListenAddress((values.api as string | undefined) ?? serveDefaults.api, '--api'),
     iqnBase: checkIqnBase((values['iqn-base'] as string | undefined) ?? serveDefaults.iqnBase),
     logLevel,
+    fileIo,
     help: values.help === true,
   }
 }

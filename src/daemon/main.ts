@@ -17,6 +17,7 @@ import { DataDir } from '../control/store.ts'
 import { logicalUnitFactory } from '../control/targets.ts'
 import { type SessionSummary, VolumeRegistry } from '../control/volumes.ts'
 import { Portal } from '../iscsi/portal.ts'
+import { fileIoPolicy, setDefaultFileIoPolicy } from '../storage/file_device.ts'
 import {
   formatAddress,
   type ListenAddress,
@@ -84,6 +85,7 @@ async function start(
   logger: Logger,
   output: Output,
 ): Promise<Running> {
+  setDefaultFileIoPolicy(fileIoPolicy(config.fileIo === 'adaptive'))
   const dataDir = await DataDir.open(config.dataDir)
   let registry: VolumeRegistry | null = null
   const portals: Portal[] = []

@@ -7,8 +7,14 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
+import type { Clock } from '../base/clock.ts'
 import { SanError } from '../base/errors.ts'
-import { FileBlockDevice, probeHolePunching, removeVolumeFile } from './file_device.ts'
+import {
+  FileBlockDevice,
+  fileIoPolicy,
+  probeHolePunching,
+  removeVolumeFile,
+} from './file_device.ts'
 
 const directory = mkdtempSync(join(tmpdir(), 'basalt-file-device-'))
 after(() => rmSync(directory, { recursive: true, force: true }))
@@ -134,4 +140,106 @@ test('FileBlockDevice: I/O after close is our bug (asserted)', async () => {
   await device.close()
   await device.close() // idempotent
   await assert.rejects(async () => device.read(0, new Uint8Array(512)), /after close/)
+})
+
+/** A clock whose every reading is `stepMs` after the last: each timed call "takes" stepMs. */
+class SteppingClock implements Clock {
+  nowMs = 0
+  stepMs = 0
+  monotonicMs(): number {
+    this.nowMs += this.stepMs
+    return this.nowMs
+  }
+  wallMs(): number {
+    return this.nowMs
+  }
+}
+
+test('FileBlockDevice: fast I/O runs on the loop, a slow call holds it on the threadpool', async () => {
+  const clock = new SteppingClock()
+  const io = { ...fileIoPolicy(), slowBaseMs: 1, slowBytesPerMs: 1 << 30, holdMinMs: 100 }
+  const device = await FileBlockDevice.create({
+    path: nextPath(),
+    blockBytes: 512,
+    blockCount: 64,
+    punchHoles: false,
+    clock,
+    io,
+  })
+  const block = (fill: number) => new Uint8Array(512).fill(fill)
+  await device.write(1, block(1), false)
+  const back = new Uint8Array(512)
+  await device.read(1, back)
+  assert.ok(back.every((byte) => byte === 1))
+  assert.deepEqual(device.stats, { syncCalls: 2, threadpoolCalls: 0, slowCalls: 0 })
+  clock.stepMs = 5 // every call now looks slow (a cold read, a throttled write)
+  await device.write(2, block(2), false)
+  assert.equal(device.stats.slowCalls, 1)
+  await device.read(2, back) // held: the threadpool answers, with the same data
+  assert.ok(back.every((byte) => byte === 2))
+  assert.equal(device.stats.threadpoolCalls, 1)
+  clock.stepMs = 0
+  clock.nowMs += 100 // the hold is over: the next call probes synchronously
+  await device.read(2, back)
+  assert.deepEqual(device.stats, { syncCalls: 4, threadpoolCalls: 1, slowCalls: 1 })
+  await device.close()
+})
+
+test('FileBlockDevice: a slow probe doubles the hold, a fast one resets it', async () => {
+  const clock = new SteppingClock()
+  const io = { ...fileIoPolicy(), slowBaseMs: 1, holdMinMs: 100, holdMaxMs: 300 }
+  const device = await FileBlockDevice.create({
+    path: nextPath(),
+    blockBytes: 512,
+    blockCount: 8,
+    punchHoles: false,
+    clock,
+    io,
+  })
+  const data = new Uint8Array(512)
+  const syncAfter = async (waitMs: number) => {
+    clock.nowMs += waitMs
+    const before = device.stats.syncCalls
+    await device.read(0, data)
+    return device.stats.syncCalls > before
+  }
+  clock.stepMs = 5
+  assert.equal(await syncAfter(0), true) // slow: hold 100 ms
+  assert.equal(await syncAfter(90), false)
+  assert.equal(await syncAfter(20), true) // slow probe: hold 200 ms
+  assert.equal(await syncAfter(190), false)
+  assert.equal(await syncAfter(20), true) // slow again: hold 300 ms (the maximum)
+  assert.equal(await syncAfter(290), false)
+  clock.stepMs = 0
+  assert.equal(await syncAfter(20), true) // fast: the hold is back to 100 ms
+  clock.stepMs = 5
+  assert.equal(await syncAfter(0), true)
+  assert.equal(await syncAfter(90), false)
+  assert.equal(await syncAfter(20), true)
+  await device.close()
+})
+
+test('FileBlockDevice: FUA writes, large transfers and the off switch use the threadpool', async () => {
+  const make = (sync: boolean) =>
+    FileBlockDevice.create({
+      path: nextPath(),
+      blockBytes: 512,
+      blockCount: 4096,
+      punchHoles: false,
+      io: { ...fileIoPolicy(sync), syncBytesMax: 4096 },
+    })
+  const device = await make(true)
+  await device.write(0, new Uint8Array(512).fill(9), true) // FUA: durable, never on the loop
+  await device.read(0, new Uint8Array(8192)) // above syncBytesMax
+  assert.deepEqual(device.stats, { syncCalls: 0, threadpoolCalls: 2, slowCalls: 0 })
+  const back = new Uint8Array(512)
+  await device.read(0, back)
+  assert.ok(back.every((byte) => byte === 9))
+  assert.equal(device.stats.syncCalls, 1)
+  await device.close()
+  const off = await make(false)
+  await off.write(0, new Uint8Array(512), false)
+  await off.read(0, new Uint8Array(512))
+  assert.deepEqual(off.stats, { syncCalls: 0, threadpoolCalls: 2, slowCalls: 0 })
+  await off.close()
 })

@@ -2,8 +2,14 @@
  * A volume held in one sparse file: the file-backed BlockDevice (satisfies scsi/block_device.ts
  * structurally; storage/ does not import scsi/). This is the only data-path user of node:fs.
  *
- * - Reads and writes are positional `fs.read`/`fs.write` with callbacks: measurably faster than
- *   FileHandle promises on buffered I/O (docs: ecosystem.md §2).
+ * - Reads and non-FUA writes are synchronous positional calls (`fs.readSync`/`fs.writeSync`) on
+ *   the event loop while they are fast, and `fs.read`/`fs.write` callbacks through libuv's
+ *   threadpool while they are not (see `FileIoPolicy`): a 4 KiB page-cache hit takes 2-35 µs,
+ *   far less than the threadpool's hand-off and wake-ups, which were the daemon's largest cost
+ *   (docs/benchmarks.md). A synchronous call that was slow (a cold read from the disk, a write
+ *   throttled by writeback) sends the device to the threadpool for a while, so that a cold
+ *   volume does not stall every session; a synchronous probe later finds out whether the data is
+ *   hot again. Only the data moves differently: a write still completes once the file holds it.
  * - FUA writes (SBC-3, the FUA bit of WRITE(10/16)) go through a second descriptor opened O_DSYNC,
  *   so they are durable in one syscall; SYNCHRONIZE CACHE maps to fdatasync.
  * - Growth is ftruncate (sparse). UNMAP punches holes with util-linux's
@@ -16,6 +22,7 @@ import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import { join } from 'node:path'
 import { assert } from '../base/assert.ts'
+import { type Clock, RealClock } from '../base/clock.ts'
 import { SanError } from '../base/errors.ts'
 
 export interface FileBlockDeviceOptions {
@@ -24,6 +31,61 @@ export interface FileBlockDeviceOptions {
   readonly blockCount: number
   /** Punch holes for UNMAP (thin); only when `probeHolePunching` said the filesystem can. */
   readonly punchHoles: boolean
+  /** Times synchronous I/O for the policy; a RealClock unless a test injects one. */
+  readonly clock?: Clock
+  /** How reads and writes reach the file; `fileIoPolicy()` unless given. */
+  readonly io?: FileIoPolicy
+}
+
+/**
+ * When I/O runs synchronously on the event loop. A call of `bytes` is slow when it takes longer
+ * than `slowBaseMs + bytes / slowBytesPerMs`; after a slow call the device uses the threadpool
+ * for `holdMinMs`, doubled after each slow probe up to `holdMaxMs`.
+ */
+export interface FileIoPolicy {
+  /** false: every read and write goes through the threadpool (the off switch). */
+  readonly sync: boolean
+  /** Larger transfers always go through the threadpool. */
+  readonly syncBytesMax: number
+  readonly slowBaseMs: number
+  readonly slowBytesPerMs: number
+  readonly holdMinMs: number
+  readonly holdMaxMs: number
+}
+
+/**
+ * The daemon's policy: synchronous up to 1 MiB while a 4 KiB call takes under 0.1 ms (a page
+ * cache hit takes 2-35 µs; a read from this machine's virtual disk 70-140 µs) and 1 MiB under
+ * 0.6 ms. `BASALT_FILE_IO=threadpool` in the daemon's environment turns it off (daemon/flags.ts).
+ * The numbers are this VM's (docs/benchmarks.md); the hold makes a wrong guess cheap.
+ */
+export function fileIoPolicy(sync = true): FileIoPolicy {
+  return {
+    sync,
+    syncBytesMax: 1 << 20,
+    slowBaseMs: 0.1,
+    slowBytesPerMs: 2 * (1 << 20),
+    holdMinMs: 50,
+    holdMaxMs: 2_000,
+  }
+}
+
+/**
+ * The policy of devices opened without one. Set once by the composition root (daemon/main.ts,
+ * from `BASALT_FILE_IO`), because control/ does not yet pass a policy per volume.
+ */
+let defaultPolicy = fileIoPolicy()
+
+export function setDefaultFileIoPolicy(policy: FileIoPolicy): void {
+  defaultPolicy = policy
+}
+
+/** Counters, for tests and metrics. */
+export interface FileIoStats {
+  syncCalls: number
+  threadpoolCalls: number
+  /** Synchronous calls that were slow and sent the device to the threadpool. */
+  slowCalls: number
 }
 
 /** One read or write never moves more than this per syscall (Node caps a single call at 2 GiB). */
@@ -37,6 +99,12 @@ export class FileBlockDevice {
   #fd: number
   #dsyncFd: number
   #closed = false
+  readonly #clock: Clock
+  readonly #io: FileIoPolicy
+  /** The threadpool is used until this time (clock ms) after a slow synchronous call. */
+  #threadpoolUntilMs = Number.NEGATIVE_INFINITY
+  #holdMs: number
+  readonly stats: FileIoStats = { syncCalls: 0, threadpoolCalls: 0, slowCalls: 0 }
 
   private constructor(options: FileBlockDeviceOptions, fd: number, dsyncFd: number) {
     this.path = options.path
@@ -45,6 +113,9 @@ export class FileBlockDevice {
     this.#blockCount = options.blockCount
     this.#fd = fd
     this.#dsyncFd = dsyncFd
+    this.#clock = options.clock ?? new RealClock()
+    this.#io = options.io ?? defaultPolicy
+    this.#holdMs = this.#io.holdMinMs
   }
 
   /** Creates a new, empty (all-zero, fully sparse) volume file; fails if the file exists. */
@@ -97,12 +168,58 @@ export class FileBlockDevice {
 
   read(lba: number, target: Uint8Array): Promise<void> {
     this.#check(lba, target.length)
-    return readFully(this.#fd, target, lba * this.blockBytes)
+    const positionBytes = lba * this.blockBytes
+    if (!this.#syncAllowed(target.length)) {
+      this.stats.threadpoolCalls += 1
+      return readFully(this.#fd, target, positionBytes)
+    }
+    const startMs = this.#clock.monotonicMs()
+    try {
+      readFullySync(this.#fd, target, positionBytes)
+    } catch (error) {
+      return Promise.reject(ioError(error as NodeJS.ErrnoException))
+    }
+    this.#timed(startMs, target.length)
+    return resolved
   }
 
+  /** Non-FUA writes land in the page cache; FUA ones go through the O_DSYNC descriptor. */
   write(lba: number, source: Uint8Array, fua: boolean): Promise<void> {
     this.#check(lba, source.length)
-    return writeFully(fua ? this.#dsyncFd : this.#fd, source, lba * this.blockBytes)
+    const positionBytes = lba * this.blockBytes
+    // A FUA write waits for the disk: never on the event loop.
+    if (fua || !this.#syncAllowed(source.length)) {
+      this.stats.threadpoolCalls += 1
+      return writeFully(fua ? this.#dsyncFd : this.#fd, source, positionBytes)
+    }
+    const startMs = this.#clock.monotonicMs()
+    try {
+      writeFullySync(this.#fd, source, positionBytes)
+    } catch (error) {
+      return Promise.reject(ioError(error as NodeJS.ErrnoException))
+    }
+    this.#timed(startMs, source.length)
+    return resolved
+  }
+
+  #syncAllowed(lengthBytes: number): boolean {
+    const io = this.#io
+    if (!io.sync || lengthBytes > io.syncBytesMax) return false
+    return this.#clock.monotonicMs() >= this.#threadpoolUntilMs
+  }
+
+  /** Holds the device on the threadpool after a slow synchronous call (see FileIoPolicy). */
+  #timed(startMs: number, lengthBytes: number): void {
+    this.stats.syncCalls += 1
+    const nowMs = this.#clock.monotonicMs()
+    const io = this.#io
+    if (nowMs - startMs <= io.slowBaseMs + lengthBytes / io.slowBytesPerMs) {
+      this.#holdMs = io.holdMinMs
+      return
+    }
+    this.stats.slowCalls += 1
+    this.#threadpoolUntilMs = nowMs + this.#holdMs
+    this.#holdMs = Math.min(this.#holdMs * 2, io.holdMaxMs)
   }
 
   flush(): Promise<void> {
@@ -224,6 +341,29 @@ function writeFully(fd: number, source: Uint8Array, positionBytes: number): Prom
     if (source.length === 0) resolve()
     else step()
   })
+}
+
+const resolved = Promise.resolve()
+
+function readFullySync(fd: number, target: Uint8Array, positionBytes: number): void {
+  let offset = 0
+  while (offset < target.length) {
+    const length = Math.min(target.length - offset, ioChunkBytesMax)
+    const bytesRead = fs.readSync(fd, target, offset, length, positionBytes + offset)
+    if (bytesRead === 0) {
+      target.fill(0, offset) // beyond the file's end reads as zeros
+      return
+    }
+    offset += bytesRead
+  }
+}
+
+function writeFullySync(fd: number, source: Uint8Array, positionBytes: number): void {
+  let offset = 0
+  while (offset < source.length) {
+    const length = Math.min(source.length - offset, ioChunkBytesMax)
+    offset += fs.writeSync(fd, source, offset, length, positionBytes + offset)
+  }
 }
 
 type IoCallback<T> = (error: NodeJS.ErrnoException | null, value?: T) => void
