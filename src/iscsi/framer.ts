@@ -9,10 +9,10 @@
 import { assert } from '../base/assert.ts'
 import { padTo4, readU24 } from '../base/bytes.ts'
 import { crc32c } from '../base/crc32c.ts'
+import type { EncodedPdu, Frame } from './pdu/types.ts'
 import { ahsBytesMax } from './spec/ahs.ts'
 import { Bhs, dataSegmentBytesMax, digestBytes } from './spec/bhs_layout.ts'
 import { bhsBytes } from './spec/opcodes.ts'
-import type { EncodedPdu, Frame } from './pdu/types.ts'
 
 export interface FramerLimits {
   maxRecvDataSegmentLength: number
