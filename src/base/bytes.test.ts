@@ -1,7 +1,16 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { readU16, readU24, readU32, readU64Safe, writeU16, writeU24, writeU32, writeU64 } from './bytes.ts'
+import {
+  readU16,
+  readU24,
+  readU32,
+  readU64Safe,
+  writeU16,
+  writeU24,
+  writeU32,
+  writeU64,
+} from './bytes.ts'
 
 test('u16/u24/u32 round-trip big-endian', () => {
   fc.assert(

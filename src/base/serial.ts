@@ -23,5 +23,5 @@ export function serialAdd(a: number, n: number): number {
 
 /** b - a in serial space, as a signed distance. */
 export function serialDistance(a: number, b: number): number {
-  return ((b - a) | 0)
+  return (b - a) | 0
 }

@@ -18,18 +18,18 @@ import type {
 } from '../../src/iscsi/pdu/types.ts'
 import { LogoutReason } from '../../src/iscsi/spec/logout.ts'
 import { Opcode, reservedTag } from '../../src/iscsi/spec/opcodes.ts'
-import { TextAccumulator, encodeTextData, parseTextData } from '../../src/iscsi/text/key_value.ts'
+import { encodeTextData, parseTextData, TextAccumulator } from '../../src/iscsi/text/key_value.ts'
 import { InitiatorConnection, InitiatorProtocolError } from './initiator_connection.ts'
-import { login } from './initiator_login.ts'
 import type { LoginOptions, NegotiatedParameters } from './initiator_login.ts'
-import { lunBytes, nextForTask, runScsi } from './initiator_scsi.ts'
+import { login } from './initiator_login.ts'
 import type { ScsiRequest, ScsiResult } from './initiator_scsi.ts'
+import { lunBytes, nextForTask, runScsi } from './initiator_scsi.ts'
 
 export { InitiatorProtocolError, InitiatorTimeoutError } from './initiator_connection.ts'
-export { LoginFailedError } from './initiator_login.ts'
 export type { ChapCredentials, LoginOptions, NegotiatedParameters } from './initiator_login.ts'
-export { RejectedError, lunBytes } from './initiator_scsi.ts'
+export { LoginFailedError } from './initiator_login.ts'
 export type { ScsiRequest, ScsiResult } from './initiator_scsi.ts'
+export { lunBytes, RejectedError } from './initiator_scsi.ts'
 
 const defaultTimeoutMs = 10_000
 

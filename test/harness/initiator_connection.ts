@@ -3,8 +3,9 @@
  * PDUs, and the sequence numbers of RFC 7143 §4.2.2 (CmdSN, ExpStatSN). Test code only: it may
  * use node:net and timers. The protocol logic lives in initiator_login.ts and initiator_scsi.ts.
  */
-import { connect as netConnect } from 'node:net'
+
 import type { Socket } from 'node:net'
+import { connect as netConnect } from 'node:net'
 import { Framer, serializePdu } from '../../src/iscsi/framer.ts'
 import { decodePdu, encodePdu } from '../../src/iscsi/pdu/mod.ts'
 import type { Frame, InitiatorPdu, Pdu } from '../../src/iscsi/pdu/types.ts'

@@ -5,12 +5,12 @@
  * can serve as an oracle.
  */
 import { createHash, randomBytes } from 'node:crypto'
-import { Opcode } from '../../src/iscsi/spec/opcodes.ts'
+import type { LoginResponse } from '../../src/iscsi/pdu/types.ts'
 import { LoginStage } from '../../src/iscsi/spec/login_stage.ts'
 import { LoginStatus } from '../../src/iscsi/spec/login_status.ts'
-import type { LoginResponse } from '../../src/iscsi/pdu/types.ts'
-import { TextAccumulator, encodeTextData, parseTextData } from '../../src/iscsi/text/key_value.ts'
-import { InitiatorProtocolError, type InitiatorConnection } from './initiator_connection.ts'
+import { Opcode } from '../../src/iscsi/spec/opcodes.ts'
+import { encodeTextData, parseTextData, TextAccumulator } from '../../src/iscsi/text/key_value.ts'
+import { type InitiatorConnection, InitiatorProtocolError } from './initiator_connection.ts'
 
 export interface ChapCredentials {
   user: string

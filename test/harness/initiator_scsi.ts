@@ -15,7 +15,7 @@ import type {
   TaskAttributeCode,
 } from '../../src/iscsi/pdu/types.ts'
 import { Opcode, reservedTag } from '../../src/iscsi/spec/opcodes.ts'
-import { InitiatorProtocolError, type InitiatorConnection } from './initiator_connection.ts'
+import { type InitiatorConnection, InitiatorProtocolError } from './initiator_connection.ts'
 import type { NegotiatedParameters } from './initiator_login.ts'
 
 export interface ScsiRequest {

@@ -5,12 +5,12 @@
  */
 import assert from 'node:assert/strict'
 import { after, before, test } from 'node:test'
-import { TgtDaemon, splitPortal } from '../system/harness.ts'
-import type { ExportInfo } from '../system/harness.ts'
-import { Initiator } from './initiator.ts'
-import type { LoginOptions } from './initiator.ts'
 import { LogoutResponseCode } from '../../src/iscsi/spec/logout.ts'
 import { TaskManagementFunction } from '../../src/iscsi/spec/task_management.ts'
+import type { ExportInfo } from '../system/harness.ts'
+import { splitPortal, TgtDaemon } from '../system/harness.ts'
+import type { LoginOptions } from './initiator.ts'
+import { Initiator } from './initiator.ts'
 
 const initiatorName = 'iqn.2026-11.org.basalt.test:initiator'
 let tgt: TgtDaemon

@@ -5,9 +5,10 @@
  * and operational key negotiation. Sans-IO: each Login Request in, one outcome out; the
  * connection fills in the sequence numbers and TSIH and puts the response on the wire.
  */
-import type { LoginRequest } from '../pdu/types.ts'
+
 import type { ChapPolicy, ExportedTarget, TargetCatalog } from '../catalog.ts'
-import { LoginStage, iscsiVersion } from '../spec/login_stage.ts'
+import type { LoginRequest } from '../pdu/types.ts'
+import { iscsiVersion, LoginStage } from '../spec/login_stage.ts'
 import { LoginStatus } from '../spec/login_status.ts'
 import { encodeTextData, parseTextData } from '../text/key_value.ts'
 import { KeyAnswer } from '../text/keys.ts'
