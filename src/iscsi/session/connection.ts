@@ -82,6 +82,8 @@ export class Connection implements SessionLink {
   readonly #idle: Timeout | null
   readonly #pingWait: Timeout
   #pingTag = 0
+  /** Rejects sent on this connection; only the first is logged at info (a peer cannot flood). */
+  #rejects = 0
   #text: TextExchange | null = null
   #first: LoginRequest | null = null
   readonly logger: Logger
@@ -538,7 +540,10 @@ export class Connection implements SessionLink {
 
   /** §11.17: Reject carrying the offending header; `fatal` ends the connection (ERL 0). */
   reject(bhs: Uint8Array, reason: number, fatal: boolean, detail: string): void {
-    this.logger.info('reject', { reason, opcode: bhs[0]! & opcodeMask, detail, fatal })
+    this.#rejects += 1
+    const fields = { reason, opcode: bhs[0]! & opcodeMask, detail, fatal, count: this.#rejects }
+    if (this.#rejects === 1) this.logger.info('reject', fields)
+    else this.logger.debug('reject', fields)
     if (this.state === 'fullFeature') {
       this.#send({
         opcode: Opcode.reject,

@@ -232,7 +232,7 @@ export class Session {
     }
     const verdict = task.acceptDataOut(pdu)
     if (verdict.kind === 'sequenceError') {
-      this.logger.info('Data-Out sequence error', {
+      this.logger.debug('Data-Out sequence error', {
         itt: task.initiatorTaskTag,
         detail: verdict.detail,
       })
