@@ -165,7 +165,8 @@ export class Connection implements SessionLink {
       opcode: Opcode.asyncMessage,
       lun: noLun,
       statSN: this.#nextStatSN(),
-      ...this.#window(),
+      expCmdSN: this.session!.window.expCmdSN,
+      maxCmdSN: this.session!.window.maxCmdSN,
       asyncEvent: AsyncEvent.logoutRequest,
       asyncVCode: 0,
       parameter1: 0,
@@ -355,7 +356,8 @@ export class Connection implements SessionLink {
       initiatorTaskTag: pdu.initiatorTaskTag,
       targetTransferTag: reservedTag,
       statSN: this.#nextStatSN(),
-      ...this.#window(),
+      expCmdSN: this.session!.window.expCmdSN,
+      maxCmdSN: this.session!.window.maxCmdSN,
       pingData: pdu.pingData.subarray(0, mrdsl),
     })
   }
@@ -369,7 +371,8 @@ export class Connection implements SessionLink {
       initiatorTaskTag: reservedTag,
       targetTransferTag: this.#pingTag,
       statSN: this.#statSN,
-      ...this.#window(),
+      expCmdSN: this.session!.window.expCmdSN,
+      maxCmdSN: this.session!.window.maxCmdSN,
       pingData: new Uint8Array(0),
     })
     this.#pingWait.start()
@@ -409,7 +412,8 @@ export class Connection implements SessionLink {
       initiatorTaskTag: pdu.initiatorTaskTag,
       targetTransferTag: answer.targetTransferTag,
       statSN: this.#nextStatSN(),
-      ...this.#window(),
+      expCmdSN: this.session!.window.expCmdSN,
+      maxCmdSN: this.session!.window.maxCmdSN,
       data: answer.data,
     })
   }
@@ -432,7 +436,8 @@ export class Connection implements SessionLink {
         response,
         initiatorTaskTag: pdu.initiatorTaskTag,
         statSN: this.#nextStatSN(),
-        ...this.#window(),
+        expCmdSN: this.session!.window.expCmdSN,
+        maxCmdSN: this.session!.window.maxCmdSN,
         time2Wait: 0,
         time2Retain: 0,
       })
@@ -478,7 +483,8 @@ export class Connection implements SessionLink {
           initiatorTaskTag: task.initiatorTaskTag,
           targetTransferTag: reservedTag,
           statSN: withStatus ? this.#nextStatSN() : 0,
-          ...this.#window(),
+          expCmdSN: this.session!.window.expCmdSN,
+          maxCmdSN: this.session!.window.maxCmdSN,
           dataSN: task.inputSN++,
           bufferOffset: segment.offset,
           residualCount: withStatus ? residual.count : 0,
@@ -503,7 +509,8 @@ export class Connection implements SessionLink {
       initiatorTaskTag: task.initiatorTaskTag,
       snackTag: 0,
       statSN: this.#nextStatSN(),
-      ...this.#window(),
+      expCmdSN: this.session!.window.expCmdSN,
+      maxCmdSN: this.session!.window.maxCmdSN,
       expDataSN: task.inputSN,
       bidiReadResidualCount: bidi?.count ?? 0,
       residualCount: result.residual.count,
@@ -520,7 +527,8 @@ export class Connection implements SessionLink {
       initiatorTaskTag: task.initiatorTaskTag,
       targetTransferTag: r2t.targetTransferTag,
       statSN: this.#statSN,
-      ...this.#window(),
+      expCmdSN: this.session!.window.expCmdSN,
+      maxCmdSN: this.session!.window.maxCmdSN,
       r2tSN: r2t.r2tSN,
       bufferOffset: r2t.bufferOffset,
       desiredDataTransferLength: r2t.length,
@@ -534,7 +542,8 @@ export class Connection implements SessionLink {
       response,
       initiatorTaskTag,
       statSN: this.#nextStatSN(),
-      ...this.#window(),
+      expCmdSN: this.session!.window.expCmdSN,
+      maxCmdSN: this.session!.window.maxCmdSN,
     })
   }
 
@@ -549,7 +558,8 @@ export class Connection implements SessionLink {
         opcode: Opcode.reject,
         reason,
         statSN: this.#nextStatSN(),
-        ...this.#window(),
+        expCmdSN: this.session!.window.expCmdSN,
+        maxCmdSN: this.session!.window.maxCmdSN,
         dataSN: 0,
         header: bhs.slice(0, 48),
       })
@@ -582,11 +592,6 @@ export class Connection implements SessionLink {
         if (task.state !== 'executing') session.releaseAborted(task)
       }
     }
-  }
-
-  #window(): { expCmdSN: number; maxCmdSN: number } {
-    const window = this.session!.window
-    return { expCmdSN: window.expCmdSN, maxCmdSN: window.maxCmdSN }
   }
 
   #nextStatSN(): number {

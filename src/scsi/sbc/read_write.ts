@@ -11,25 +11,25 @@ import { type ScsiResult, ScsiStatus } from '../port.ts'
 /** SBC-3 §5.11: FUA bit of byte 1 in READ/WRITE (10/12/16). */
 const fuaBit = 0x08
 
-export async function read(command: Command): Promise<ScsiResult> {
+/** Not async, like `write`: the result follows the device's promise with no extra hop. */
+export function read(command: Command): Promise<ScsiResult> {
   const device = command.lu.device
   const bytes = command.blocks * device.blockBytes
-  if (bytes === 0) return goodResult
-  // allocUnsafe: the device fills every byte before the buffer leaves this function.
+  if (bytes === 0) return Promise.resolve(goodResult)
+  // allocUnsafe: the device fills every byte before the buffer is handed on.
   const data = Buffer.allocUnsafe(bytes)
-  await device.read(command.lba, data)
-  return { status: ScsiStatus.good, dataIn: data, sense: null }
+  const result: ScsiResult = { status: ScsiStatus.good, dataIn: data, sense: null }
+  return device.read(command.lba, data).then(() => result)
 }
 
-export async function write(command: Command, dataOut: Uint8Array | null): Promise<ScsiResult> {
-  if (command.blocks === 0) return goodResult
+export function write(command: Command, dataOut: Uint8Array | null): Promise<ScsiResult> {
+  if (command.blocks === 0) return Promise.resolve(goodResult)
   assert(dataOut !== null && dataOut.length === command.dataOutBytes)
   const unit = command.lu
   // WRITE(6) has no FUA bit; with WCE=0 (SBC-3 §6.4.5) every write is forced to the medium.
   const fua =
     !unit.modes.writeCacheEnabled || (command.row.cdbLength > 6 && (command.cdb[1]! & fuaBit) !== 0)
-  await unit.device.write(command.lba, dataOut, fua)
-  return goodResult
+  return unit.device.write(command.lba, dataOut, fua).then(() => goodResult)
 }
 
 /** SBC-3 §5.30: write, then read back (BYTCHK=0 checks readability, 1 compares). */
