@@ -175,7 +175,12 @@ export class Task<C = unknown> {
   #place(offset: number, data: Uint8Array): void {
     const end = Math.min(offset + data.length, this.dataOutBytes)
     if (end <= offset) return
-    if (this.buffer === null) this.buffer = new Uint8Array(this.dataOutBytes)
+    // allocUnsafe: the task executes only once every byte of [0, dataOutBytes) has arrived
+    // (`dataComplete` counts them, and sequences are in offset order), so no zero-fill is needed.
+    if (this.buffer === null) {
+      const unset = Buffer.allocUnsafe(this.dataOutBytes)
+      this.buffer = new Uint8Array(unset.buffer, unset.byteOffset, unset.length)
+    }
     this.buffer.set(data.subarray(0, end - offset), offset)
     this.receivedBytes += end - offset
   }
