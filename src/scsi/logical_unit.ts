@@ -130,8 +130,20 @@ export class LogicalUnit {
   }
 }
 
+/**
+ * Per-nexus state is keyed by the port names, not by object identity, so that two Nexus values
+ * for the same I_T nexus share it. A session keeps one Nexus object for its life, so the key is
+ * built once per object rather than once per command (it showed at 1.5 % of a QD 1 profile).
+ */
+const nexusKeys = new WeakMap<Nexus, string>()
+
 function nexusKey(nexus: Nexus): string {
-  return `${nexus.initiatorPort}\u0000${nexus.targetPort}`
+  let key = nexusKeys.get(nexus)
+  if (key === undefined) {
+    key = `${nexus.initiatorPort}\u0000${nexus.targetPort}`
+    nexusKeys.set(nexus, key)
+  }
+  return key
 }
 
 function naaFromUuid(uuid: string): Uint8Array {
