@@ -14,6 +14,7 @@ import { MemoryBlockDevice } from '../../storage/memory_device.ts'
 import { resolveLimits } from '../limits.ts'
 import type { ScsiCommand } from '../pdu/types.ts'
 import { Opcode } from '../spec/opcodes.ts'
+import { initialSessionParameters } from '../text/negotiate.ts'
 import { type Ordered, Session, type SessionLink, type TaskResultView } from './session.ts'
 import type { Task } from './task.ts'
 
@@ -65,20 +66,7 @@ function setup() {
         chap: null,
         units,
       },
-      parameters: {
-        sessionType: 'Normal',
-        maxConnections: 1,
-        initialR2T: true,
-        immediateData: true,
-        maxBurstLength: 262_144,
-        firstBurstLength: 65_536,
-        defaultTime2Wait: 2,
-        defaultTime2Retain: 20,
-        maxOutstandingR2T: 1,
-        dataPDUInOrder: true,
-        dataSequenceInOrder: true,
-        errorRecoveryLevel: 0,
-      },
+      parameters: initialSessionParameters(),
       initialCmdSN: 1,
     },
     resolveLimits(),
