@@ -86,7 +86,10 @@ export function executeCommand(command: Command, dataOut: Uint8Array | null): Pr
 
 /** The world's failures as sense (SBC-3 §4.18 / SPC-4 annex D). */
 function worldFailure(error: SanError, row: CdbRow): SenseReason {
-  if (error.code === 'IO_ERROR') return row.failsAsWrite ? 'writeError' : 'unrecoveredReadError'
+  if (error.code === 'IO_ERROR' || error.code === 'POOL_FAILED')
+    return row.failsAsWrite ? 'writeError' : 'unrecoveredReadError'
+  // A block whose checksum does not match is an unrecovered read error (SBC-3 §4.18.2).
+  if (error.code === 'CHECKSUM_MISMATCH') return 'unrecoveredReadError'
   // Thin provisioning: the pool is full (SBC-3 §4.7.3.7).
   if (error.code === 'NO_SPACE') return 'spaceAllocationFailedWriteProtect'
   return 'internalTargetFailure'

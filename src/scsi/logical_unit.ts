@@ -85,6 +85,14 @@ export class LogicalUnit {
     this.establishForAll('capacityDataHasChanged', null)
   }
 
+  /**
+   * Call after the contents changed under the hosts (a rollback): raises NOT READY TO READY
+   * CHANGE, MEDIUM MAY HAVE CHANGED on every nexus (SPC-4 §4.5.6), so hosts drop cached data.
+   */
+  contentsReplaced(): void {
+    this.establishForAll('mediumMayHaveChanged', null)
+  }
+
   /** The unit attentions pending for `nexus`; a nexus seen for the first time gets POWER ON. */
   attentionsFor(nexus: Nexus): UnitAttentionQueue {
     const key = nexusKey(nexus)

@@ -73,6 +73,10 @@ export const senseTable = {
     key: SenseKey.unitAttention,
     code: AdditionalSense.modeParametersChanged,
   },
+  mediumMayHaveChanged: {
+    key: SenseKey.unitAttention,
+    code: AdditionalSense.notReadyToReadyChangeMediumMayHaveChanged,
+  },
   /** SBC-3 §5.10: an eject or load while PREVENT ALLOW MEDIUM REMOVAL holds the medium. */
   mediumRemovalPrevented: {
     key: SenseKey.illegalRequest,

@@ -11,12 +11,14 @@ export type UnitAttention =
   | 'busDeviceResetFunctionOccurred'
   | 'capacityDataHasChanged'
   | 'modeParametersChanged'
+  | 'mediumMayHaveChanged'
 
 const priority: Record<UnitAttention, number> = {
   powerOnResetOccurred: 0,
   busDeviceResetFunctionOccurred: 0,
   capacityDataHasChanged: 1,
   modeParametersChanged: 1,
+  mediumMayHaveChanged: 1,
 }
 
 export const unitAttentionsPendingMax = 8

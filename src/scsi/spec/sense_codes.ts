@@ -33,6 +33,7 @@ export const AdditionalSense = {
   parameterValueInvalid: 0x2602,
   writeProtected: 0x2700,
   spaceAllocationFailedWriteProtect: 0x2707,
+  notReadyToReadyChangeMediumMayHaveChanged: 0x2800,
   powerOnResetOrBusDeviceResetOccurred: 0x2900,
   busDeviceResetFunctionOccurred: 0x2903,
   modeParametersChanged: 0x2a01,
