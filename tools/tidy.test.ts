@@ -45,7 +45,13 @@ const doors: readonly { pattern: RegExp; what: string; files: readonly string[] 
   {
     pattern: /from 'node:fs(\/promises)?'/,
     what: 'node:fs',
-    files: ['storage/file_device.ts', 'control/store.ts', 'cli/', 'daemon/'],
+    files: [
+      'storage/file_device.ts',
+      'storage/engine/media_fs.ts',
+      'control/store.ts',
+      'cli/',
+      'daemon/',
+    ],
   },
   {
     pattern: /from 'node:crypto'/,

@@ -1,0 +1,368 @@
+/**
+ * The engine's real disk: `FsPoolMedia` keeps a pool's files in one directory with node:fs (this
+ * file is the engine's node:fs door). It implements media.ts's POSIX durability contract:
+ *
+ * - Reads and writes are positional. Like file_device.ts (same `FileIoPolicy`), they run
+ *   synchronously on the event loop while that is fast (a page-cache hit costs microseconds, the
+ *   threadpool's hand-off far more) and through libuv's threadpool for a while after a slow call.
+ * - `sync` is fdatasync, always on the threadpool. A file created by `open(name, true)` has its
+ *   directory entry synced at once, so a later `sync` of the file is enough to keep its data.
+ * - `replace` writes `.NAME.replacing`, fsyncs it, renames it over NAME and fsyncs the directory:
+ *   after a crash NAME holds the old or the new bytes, whole. Names starting with '.' are ours
+ *   (temporary files and probes) and never listed.
+ * - `punchHole` runs util-linux's `fallocate --punch-hole` (a child process, so callers batch);
+ *   where the filesystem cannot (probed once by `open`), it is a no-op and the bytes stay.
+ * - Failures are SanErrors: NO_SPACE for ENOSPC/EDQUOT, IO_ERROR otherwise, with the cause.
+ */
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import { join } from 'node:path'
+import { assert } from '../../base/assert.ts'
+import { type Clock, RealClock } from '../../base/clock.ts'
+import { SanError } from '../../base/errors.ts'
+import { type FileIoPolicy, fileIoPolicy, probeHolePunching } from '../file_device.ts'
+import type { PoolFile, PoolMedia } from './media.ts'
+
+export interface FsPoolMediaOptions {
+  /** How reads and writes reach the files; `fileIoPolicy()` unless given. */
+  readonly io?: FileIoPolicy
+  /** Times synchronous calls for the policy; a RealClock unless a test injects one. */
+  readonly clock?: Clock
+  /** Whether `punchHole` deallocates; `FsPoolMedia.open` probes the filesystem. */
+  readonly punchHoles?: boolean
+}
+
+/** Counters, for tests and metrics. */
+export interface FsMediaStats {
+  syncCalls: number
+  threadpoolCalls: number
+  slowCalls: number
+}
+
+const replacingSuffix = '.replacing'
+/** One read or write never moves more than this per syscall (Node caps a call at 2 GiB). */
+const ioChunkBytesMax = 1 << 30
+const resolved = Promise.resolve()
+
+export class FsPoolMedia implements PoolMedia {
+  readonly directory: string
+  readonly punchHoles: boolean
+  readonly #gate: IoGate
+
+  constructor(directory: string, options: FsPoolMediaOptions = {}) {
+    this.directory = directory
+    this.punchHoles = options.punchHoles ?? false
+    this.#gate = new IoGate(options.io ?? fileIoPolicy(), options.clock ?? new RealClock())
+  }
+
+  get stats(): Readonly<FsMediaStats> {
+    return this.#gate.stats
+  }
+
+  /**
+   * Opens (creating it if absent) a pool directory, removes what an interrupted `replace` left,
+   * and probes whether the filesystem punches holes.
+   */
+  static async open(directory: string, options: FsPoolMediaOptions = {}): Promise<FsPoolMedia> {
+    await callIo<string | undefined>((done) => fs.mkdir(directory, { recursive: true }, done))
+    const names = await callIo<string[]>((done) => fs.readdir(directory, done))
+    for (const name of names.filter((n) => n.startsWith('.') && n.endsWith(replacingSuffix))) {
+      await callIo<void>((done) => fs.unlink(join(directory, name), done))
+    }
+    const punchHoles = options.punchHoles ?? (await probeHolePunching(directory))
+    return new FsPoolMedia(directory, { ...options, punchHoles })
+  }
+
+  async open(name: string, create: boolean): Promise<PoolFile> {
+    const path = this.#path(name)
+    let created = false
+    let fd: number
+    try {
+      fd = await callIo<number>((done) => fs.open(path, fs.constants.O_RDWR, done))
+    } catch (error) {
+      if (!create || !isNotFound(error)) throw error
+      const flags = fs.constants.O_RDWR | fs.constants.O_CREAT
+      fd = await callIo<number>((done) => fs.open(path, flags, 0o600, done))
+      created = true
+    }
+    try {
+      const stat = await callIo<fs.Stats>((done) => fs.fstat(fd, done))
+      if (created) await this.#syncDirectory()
+      return new FsPoolFile(path, fd, stat.size, this.#gate, this.punchHoles)
+    } catch (error) {
+      await closeQuietly(fd)
+      throw error
+    }
+  }
+
+  async readAll(name: string): Promise<Uint8Array | null> {
+    try {
+      const buffer = await callIo<Buffer>((done) => fs.readFile(this.#path(name), done))
+      return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length)
+    } catch (error) {
+      if (isNotFound(error)) return null
+      throw error
+    }
+  }
+
+  async replace(name: string, bytes: Uint8Array): Promise<void> {
+    const path = this.#path(name)
+    const temporary = join(this.directory, `.${name}${replacingSuffix}`)
+    const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC
+    const fd = await callIo<number>((done) => fs.open(temporary, flags, 0o600, done))
+    try {
+      await writeFully(fd, bytes, 0)
+      await callIo<void>((done) => fs.fsync(fd, done))
+    } finally {
+      await closeQuietly(fd)
+    }
+    await callIo<void>((done) => fs.rename(temporary, path, done))
+    await this.#syncDirectory()
+  }
+
+  async remove(name: string): Promise<void> {
+    try {
+      await callIo<void>((done) => fs.unlink(this.#path(name), done))
+    } catch (error) {
+      if (isNotFound(error)) return
+      throw error
+    }
+    await this.#syncDirectory()
+  }
+
+  async list(): Promise<string[]> {
+    const names = await callIo<string[]>((done) => fs.readdir(this.directory, done))
+    return names.filter((name) => !name.startsWith('.')).sort()
+  }
+
+  async availableBytes(): Promise<number> {
+    const stats = await callIo<fs.StatsFs>((done) => fs.statfs(this.directory, done))
+    return stats.bavail * stats.bsize
+  }
+
+  #path(name: string): string {
+    assert(name.length > 0 && !name.includes('/') && !name.startsWith('.'), `file name ${name}`)
+    return join(this.directory, name)
+  }
+
+  async #syncDirectory(): Promise<void> {
+    const fd = await callIo<number>((done) => fs.open(this.directory, fs.constants.O_RDONLY, done))
+    try {
+      await callIo<void>((done) => fs.fsync(fd, done))
+    } finally {
+      await closeQuietly(fd)
+    }
+  }
+}
+
+/**
+ * Decides, for the files of one media, whether a read or write may run on the event loop (see
+ * `FileIoPolicy`): after a slow synchronous call the files use the threadpool for a while.
+ */
+class IoGate {
+  readonly stats: FsMediaStats = { syncCalls: 0, threadpoolCalls: 0, slowCalls: 0 }
+  #threadpoolUntilMs = Number.NEGATIVE_INFINITY
+  #holdMs: number
+
+  constructor(
+    readonly policy: FileIoPolicy,
+    readonly clock: Clock,
+  ) {
+    this.#holdMs = policy.holdMinMs
+  }
+
+  syncAllowed(lengthBytes: number): boolean {
+    if (!this.policy.sync || lengthBytes > this.policy.syncBytesMax) return false
+    return this.clock.monotonicMs() >= this.#threadpoolUntilMs
+  }
+
+  timed(startMs: number, lengthBytes: number): void {
+    const stats = this.stats
+    stats.syncCalls += 1
+    const nowMs = this.clock.monotonicMs()
+    const io = this.policy
+    if (nowMs - startMs <= io.slowBaseMs + lengthBytes / io.slowBytesPerMs) {
+      this.#holdMs = io.holdMinMs
+      return
+    }
+    stats.slowCalls += 1
+    this.#threadpoolUntilMs = nowMs + this.#holdMs
+    this.#holdMs = Math.min(this.#holdMs * 2, io.holdMaxMs)
+  }
+}
+
+class FsPoolFile implements PoolFile {
+  #closed = false
+  #sizeBytes: number
+
+  constructor(
+    readonly path: string,
+    readonly fd: number,
+    sizeBytes: number,
+    readonly gate: IoGate,
+    readonly punchHoles: boolean,
+  ) {
+    this.#sizeBytes = sizeBytes
+  }
+
+  read(target: Uint8Array, position: number): Promise<void> {
+    this.#check(position)
+    if (!this.gate.syncAllowed(target.length)) {
+      this.gate.stats.threadpoolCalls += 1
+      return readFully(this.fd, target, position)
+    }
+    const startMs = this.gate.clock.monotonicMs()
+    try {
+      readFullySync(this.fd, target, position)
+    } catch (error) {
+      return Promise.reject(ioError(error as NodeJS.ErrnoException))
+    }
+    this.gate.timed(startMs, target.length)
+    return resolved
+  }
+
+  write(source: Uint8Array, position: number): Promise<void> {
+    this.#check(position)
+    const end = position + source.length
+    if (!this.gate.syncAllowed(source.length)) {
+      this.gate.stats.threadpoolCalls += 1
+      return writeFully(this.fd, source, position).then(() => this.#grown(end))
+    }
+    const startMs = this.gate.clock.monotonicMs()
+    try {
+      writeFullySync(this.fd, source, position)
+    } catch (error) {
+      return Promise.reject(ioError(error as NodeJS.ErrnoException))
+    }
+    this.gate.timed(startMs, source.length)
+    this.#grown(end)
+    return resolved
+  }
+
+  sync(): Promise<void> {
+    assert(!this.#closed, 'sync after close')
+    return callIo<void>((done) => fs.fdatasync(this.fd, done))
+  }
+
+  size(): number {
+    return this.#sizeBytes
+  }
+
+  async truncate(length: number): Promise<void> {
+    this.#check(length)
+    await callIo<void>((done) => fs.ftruncate(this.fd, length, done))
+    this.#sizeBytes = length
+  }
+
+  async punchHole(position: number, length: number): Promise<void> {
+    this.#check(position)
+    assert(Number.isSafeInteger(length) && length >= 0, 'hole length')
+    if (!this.punchHoles || length === 0) return
+    await punchHole(this.path, position, length)
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    this.#closed = true
+    await callIo<void>((done) => fs.close(this.fd, done))
+  }
+
+  #grown(end: number): void {
+    if (end > this.#sizeBytes) this.#sizeBytes = end
+  }
+
+  #check(position: number): void {
+    assert(!this.#closed, 'I/O after close')
+    assert(Number.isSafeInteger(position) && position >= 0, 'position must be a safe integer')
+  }
+}
+
+function punchHole(path: string, offsetBytes: number, lengthBytes: number): Promise<void> {
+  const args = ['--punch-hole', '--offset', String(offsetBytes), '--length', String(lengthBytes)]
+  return new Promise((resolve, reject) => {
+    execFile('fallocate', [...args, path], (error, _stdout, stderr) => {
+      if (!error) return resolve()
+      const detail = String(stderr).trim() || error.message
+      const cause = { cause: error }
+      reject(new SanError('IO_ERROR', `cannot deallocate bytes of ${path}: ${detail}`, cause))
+    })
+  })
+}
+
+function readFully(fd: number, target: Uint8Array, positionBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let offset = 0
+    const step = (): void => {
+      const length = Math.min(target.length - offset, ioChunkBytesMax)
+      fs.read(fd, target, offset, length, positionBytes + offset, (error, bytesRead) => {
+        if (error) return reject(ioError(error))
+        if (bytesRead === 0) target.fill(0, offset) // beyond the file's end reads as zeros
+        offset = bytesRead === 0 ? target.length : offset + bytesRead
+        if (offset < target.length) step()
+        else resolve()
+      })
+    }
+    if (target.length === 0) resolve()
+    else step()
+  })
+}
+
+function writeFully(fd: number, source: Uint8Array, positionBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let offset = 0
+    const step = (): void => {
+      const length = Math.min(source.length - offset, ioChunkBytesMax)
+      fs.write(fd, source, offset, length, positionBytes + offset, (error, bytesWritten) => {
+        if (error) return reject(ioError(error))
+        offset += bytesWritten
+        if (offset < source.length) step()
+        else resolve()
+      })
+    }
+    if (source.length === 0) resolve()
+    else step()
+  })
+}
+
+function readFullySync(fd: number, target: Uint8Array, positionBytes: number): void {
+  let offset = 0
+  while (offset < target.length) {
+    const length = Math.min(target.length - offset, ioChunkBytesMax)
+    const bytesRead = fs.readSync(fd, target, offset, length, positionBytes + offset)
+    if (bytesRead === 0) {
+      target.fill(0, offset) // beyond the file's end reads as zeros
+      return
+    }
+    offset += bytesRead
+  }
+}
+
+function writeFullySync(fd: number, source: Uint8Array, positionBytes: number): void {
+  let offset = 0
+  while (offset < source.length) {
+    const length = Math.min(source.length - offset, ioChunkBytesMax)
+    offset += fs.writeSync(fd, source, offset, length, positionBytes + offset)
+  }
+}
+
+type IoCallback<T> = (error: NodeJS.ErrnoException | null, value?: T) => void
+
+function callIo<T>(start: (done: IoCallback<T>) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    start((error, value) => (error ? reject(ioError(error)) : resolve(value as T)))
+  })
+}
+
+function closeQuietly(fd: number): Promise<void> {
+  return new Promise((resolve) => fs.close(fd, () => resolve()))
+}
+
+function isNotFound(error: unknown): boolean {
+  return error instanceof SanError && (error.cause as NodeJS.ErrnoException)?.code === 'ENOENT'
+}
+
+/** The world's failure, typed: a full filesystem is NO_SPACE, everything else IO_ERROR. */
+function ioError(error: NodeJS.ErrnoException): SanError {
+  const code = error.code === 'ENOSPC' || error.code === 'EDQUOT' ? 'NO_SPACE' : 'IO_ERROR'
+  return new SanError(code, error.message, { cause: error })
+}
