@@ -8,9 +8,10 @@
  * that had resolved when it was called. `crash(rng)` returns a new media holding what a power
  * loss could leave: the durable image, then each pending operation applied whole, lost, or torn
  * (each of its 512-byte sectors applied or not), so writes tear at sector boundaries and land
- * out of order; each pending size change is applied or not. Creating, removing and `replace`-ing a name are durable at once
- * (FsPoolMedia syncs the directory); `replace` is atomic. Renames give new inodes, so handles
- * opened before a replace or a remove keep the old, orphaned file, as on POSIX.
+ * out of order; each pending size change is applied or not. Creating, removing and
+ * `replace`-ing a name are durable at once (FsPoolMedia syncs the directory); `replace` is
+ * atomic. Renames give new inodes, so handles opened before a replace or a remove keep the old,
+ * orphaned file, as on POSIX.
  *
  * Time. Every operation resolves after a few microtask hops chosen by the PRNG, so concurrent
  * operations complete in varying, but reproducible, orders; a write reaches the file when it
