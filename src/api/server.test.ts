@@ -10,6 +10,7 @@ import { after, before, test } from 'node:test'
 import { ManualClock } from '../base/clock.ts'
 import { SanError, type SanErrorCode, sanErrorCodes } from '../base/errors.ts'
 import { silentLogger } from '../base/log.ts'
+import { MemoryEngine } from '../control/memory_engine.ts'
 import { DataDir } from '../control/store.ts'
 import { logicalUnitFactory } from '../control/targets.ts'
 import { type SessionSummary, VolumeRegistry } from '../control/volumes.ts'
@@ -33,6 +34,7 @@ before(async () => {
     clock,
     logger: silentLogger,
     unitFactory: logicalUnitFactory(clock),
+    engine: new MemoryEngine(clock),
   })
   registry.attachSessions({ sessions: () => sessions() })
   app = buildApi({

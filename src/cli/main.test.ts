@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test'
 import { buildApi, listenApi } from '../api/server.ts'
 import { ManualClock } from '../base/clock.ts'
 import { silentLogger } from '../base/log.ts'
+import { MemoryEngine } from '../control/memory_engine.ts'
 import { DataDir } from '../control/store.ts'
 import { logicalUnitFactory } from '../control/targets.ts'
 import { VolumeRegistry } from '../control/volumes.ts'
@@ -31,6 +32,7 @@ before(async () => {
     clock,
     logger: silentLogger,
     unitFactory: logicalUnitFactory(clock),
+    engine: new MemoryEngine(clock),
   })
   app = buildApi({
     registry,

@@ -1,8 +1,13 @@
 /**
  * The catalog document (DATA/catalog.json), format version 1: every volume with its identity,
- * geometry, ACL, CHAP and whether it is removable, plus discovery CHAP. Decoded with a schema
- * check on load; a document that does not match is DATA_DIR_INVALID (the disk or a person
- * changed it), never trusted.
+ * geometry, backing, ACL, CHAP and whether it is removable, the exposed snapshots, plus discovery
+ * CHAP. Decoded with a schema check on load; a document that does not match is DATA_DIR_INVALID
+ * (the disk or a person changed it), never trusted.
+ *
+ * Fields added after the first release are optional and written only when they differ from the
+ * old behaviour, so documents written before them load unchanged: a volume without `backing` is
+ * a file volume (DATA/volumes/UUID.img); a document without `exposures` exposes nothing.
+ * Snapshots themselves live in the engine (DATA/pool), not here.
  */
 import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
@@ -32,6 +37,21 @@ const VolumeRecord = Type.Object(
     /** INQUIRY RMB=1: the medium can be ejected and loaded (SBC-3 §5.25). Absent means false,
      * so catalogs written before the field existed load unchanged. */
     removable: Type.Optional(Type.Boolean()),
+    /** Where the data live: 'engine' (DATA/pool, id = uuid) or, when absent, 'file'. */
+    backing: Type.Optional(Type.Literal('engine')),
+  },
+  { additionalProperties: false },
+)
+
+/** An exposed snapshot: its export `IQN_BASE:volume.snapshot` (SURFACE.md, Exports). */
+const ExposureRecord = Type.Object(
+  {
+    /** The volume's uuid (engine id). */
+    volume: Type.String({ pattern: '^[0-9a-f]{32}$' }),
+    /** The snapshot's name exactly as the engine stores it. */
+    snapshot: Type.String(),
+    /** 32 hex digits, random once per exposure: the engine view id and the SCSI identity. */
+    viewId: Type.String({ pattern: '^[0-9a-f]{32}$' }),
   },
   { additionalProperties: false },
 )
@@ -41,6 +61,7 @@ const CatalogDocument = Type.Object(
     format: Type.Literal('basalt-catalog'),
     version: Type.Literal(1),
     volumes: Type.Array(VolumeRecord),
+    exposures: Type.Optional(Type.Array(ExposureRecord)),
     discoveryChap: Type.Union([ChapRecord, Type.Null()]),
   },
   { additionalProperties: false },
@@ -48,6 +69,7 @@ const CatalogDocument = Type.Object(
 
 export type ChapRecord = Static<typeof ChapRecord>
 export type VolumeRecord = Static<typeof VolumeRecord>
+export type ExposureRecord = Static<typeof ExposureRecord>
 export type CatalogDocument = Static<typeof CatalogDocument>
 
 export function emptyCatalog(): CatalogDocument {

@@ -25,6 +25,49 @@ export function checkVolumeName(name: string): string {
   )
 }
 
+/**
+ * Snapshot names follow the volume-name rule without '.', so that an exposed snapshot's target
+ * name `IQN_BASE:volume.snapshot` splits at its last '.' into exactly one (volume, snapshot)
+ * pair. A volume whose own name equals `volume.snapshot` is refused while that export exists,
+ * and the other way round (volumes.ts).
+ */
+const snapshotNamePattern = /^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/
+
+export function checkSnapshotName(name: string): string {
+  if (snapshotNamePattern.test(name)) return name
+  throw new SanError(
+    'INVALID_NAME',
+    `invalid snapshot name ${JSON.stringify(name)}: use 1 to 63 letters, digits or '-', ` +
+      "starting with a letter or digit (no '.': VOLUME.SNAP becomes an iSCSI name)",
+  )
+}
+
+export interface SnapshotRef {
+  readonly volume: string
+  readonly snapshot: string
+}
+
+/** `VOLUME@SNAP`, both parts checked. */
+export function parseSnapshotRef(text: string): SnapshotRef {
+  const at = text.indexOf('@')
+  if (at < 0)
+    throw new SanError('INVALID_ARGUMENT', `expected VOLUME@SNAPSHOT, not ${JSON.stringify(text)}`)
+  return {
+    volume: checkVolumeName(text.slice(0, at)),
+    snapshot: checkSnapshotName(text.slice(at + 1)),
+  }
+}
+
+/** `IQN_BASE:volume.snapshot`, lower-cased: the target name of an exposed snapshot. */
+export function snapshotTargetName(iqnBase: string, volume: string, snapshot: string): string {
+  const name = `${iqnBase}:${volume.toLowerCase()}.${snapshot.toLowerCase()}`
+  if (Buffer.byteLength(name) <= iscsiNameBytesMax) return name
+  throw new SanError(
+    'INVALID_NAME',
+    `${volume}@${snapshot}: the target name would exceed ${iscsiNameBytesMax} bytes`,
+  )
+}
+
 /** `IQN_BASE:volume`, lower-cased: the target name of a volume's export. */
 export function targetName(iqnBase: string, volumeName: string): string {
   return `${iqnBase}:${volumeName.toLowerCase()}`

@@ -1,7 +1,8 @@
 /**
  * Exports: the TargetCatalog the iSCSI layer consults at login and for SendTargets
  * (src/iscsi/catalog.ts). Each volume is its own target, `IQN_BASE:volume`, with the volume as
- * LUN 0 (SURFACE.md, Exports). ACLs and CHAP come from the catalog document, read at each lookup,
+ * LUN 0; an exposed snapshot is `IQN_BASE:volume.snapshot`, LUN 0, with its volume's ACL and
+ * CHAP (SURFACE.md, Exports). ACLs and CHAP come from the catalog document, read at each lookup,
  * so API changes apply to the next login without restarting anything.
  */
 import type { Clock } from '../base/clock.ts'
@@ -10,8 +11,7 @@ import type { BlockDevice } from '../scsi/block_device.ts'
 import { LogicalUnit, type UnitIdentity } from '../scsi/logical_unit.ts'
 import type { LogicalUnitGroup } from '../scsi/port.ts'
 import { UnitGroup } from '../scsi/unit_group.ts'
-import type { ChapRecord, VolumeRecord } from './catalog_format.ts'
-import { targetName } from './names.ts'
+import type { ChapRecord } from './catalog_format.ts'
 
 /** RFC 7143 §13.9: every export is reached through the one portal group, tag 1. */
 export const portalGroupTag = 1
@@ -21,29 +21,42 @@ export interface ExportedUnits {
   readonly units: LogicalUnitGroup
   /** Raises CAPACITY DATA HAS CHANGED after the device grew (SBC-3 §4.9, SPC-4 unit attention). */
   capacityChanged(): void
+  /** Raises MEDIUM MAY HAVE CHANGED after a rollback replaced the contents (SPC-4 §4.5.6). */
+  contentsReplaced(): void
 }
 
-export type UnitFactory = (device: BlockDevice, record: VolumeRecord) => ExportedUnits
+/** What a unit is, for its identity and INQUIRY: a volume or an exposed snapshot. */
+export interface UnitSpec {
+  /** The persisted uuid (a volume's, or an exposure's view id). */
+  readonly uuid: string
+  /** For logs and tests: `volume` or `volume@snapshot`. */
+  readonly name: string
+  readonly kind: 'volume' | 'snapshot'
+  readonly removable: boolean
+}
+
+export type UnitFactory = (device: BlockDevice, spec: UnitSpec) => ExportedUnits
 
 /** The identity hosts see (VPD 0x80 serial, VPD 0x83 NAA): from the persisted uuid only. */
-export function unitIdentity(record: VolumeRecord): UnitIdentity {
+export function unitIdentity(spec: UnitSpec): UnitIdentity {
   return {
-    uuid: record.uuid,
+    uuid: spec.uuid,
     vendorId: 'BASALT',
-    productId: 'Volume',
+    productId: spec.kind === 'volume' ? 'Volume' : 'Snapshot',
     revision: '0001',
-    serial: record.uuid,
+    serial: spec.uuid,
   }
 }
 
 /** The real factory: one LogicalUnit as LUN 0 of a one-unit group. */
 export function logicalUnitFactory(clock: Clock): UnitFactory {
-  return (device, record) => {
-    const removable = record.removable ?? false
-    const unit = new LogicalUnit({ device, identity: unitIdentity(record), clock, removable })
+  return (device, spec) => {
+    const identity = unitIdentity(spec)
+    const unit = new LogicalUnit({ device, identity, clock, removable: spec.removable })
     return {
       units: new UnitGroup(new Map([[0, unit]])),
       capacityChanged: () => unit.capacityChanged(),
+      contentsReplaced: () => unit.contentsReplaced(),
     }
   }
 }
@@ -57,10 +70,20 @@ export function chapPolicy(record: ChapRecord | null): ChapPolicy | null {
   return { initiator: { user: record.user, secret: record.secret }, target: mutual }
 }
 
+/** One target as the registry sees it: a volume's or an exposed snapshot's. */
+export interface ExportEntry {
+  /** Folded target name. */
+  readonly targetName: string
+  readonly alias: string
+  /** Folded initiator names; empty means open to every initiator. */
+  readonly initiators: readonly string[]
+  readonly chap: ChapRecord | null
+  readonly exported: ExportedUnits
+}
+
 /** The live state the catalog reads from (owned by VolumeRegistry). */
 export interface ExportSource {
-  readonly iqnBase: string
-  exports(): Iterable<{ readonly record: VolumeRecord; readonly exported: ExportedUnits }>
+  exports(): Iterable<ExportEntry>
   discoveryChap(): ChapRecord | null
 }
 
@@ -73,9 +96,7 @@ export class ExportCatalog implements TargetCatalog {
   }
 
   targets(): readonly ExportedTarget[] {
-    return [...this.source.exports()].map(({ record, exported }) =>
-      exportedTarget(this.source.iqnBase, record, exported),
-    )
+    return [...this.source.exports()].map(exportedTarget)
   }
 
   discoveryChap(): ChapPolicy | null {
@@ -83,19 +104,15 @@ export class ExportCatalog implements TargetCatalog {
   }
 }
 
-function exportedTarget(
-  iqnBase: string,
-  record: VolumeRecord,
-  exported: ExportedUnits,
-): ExportedTarget {
-  const initiators = new Set(record.initiators)
+function exportedTarget(entry: ExportEntry): ExportedTarget {
+  const initiators = new Set(entry.initiators)
   return {
-    name: targetName(iqnBase, record.name),
-    alias: record.name,
+    name: entry.targetName,
+    alias: entry.alias,
     portalGroupTag,
     // With no ACL entries an export is open to every initiator; names compare folded (RFC 3722).
     allows: (initiatorName) => initiators.size === 0 || initiators.has(initiatorName.toLowerCase()),
-    chap: chapPolicy(record.chap),
-    units: exported.units,
+    chap: chapPolicy(entry.chap),
+    units: entry.exported.units,
   }
 }

@@ -10,6 +10,7 @@ import { after, test } from 'node:test'
 import { ManualClock } from '../base/clock.ts'
 import { SanError } from '../base/errors.ts'
 import { silentLogger } from '../base/log.ts'
+import { MemoryEngine } from './memory_engine.ts'
 import { DataDir } from './store.ts'
 import { logicalUnitFactory, type UnitFactory } from './targets.ts'
 import { VolumeRegistry } from './volumes.ts'
@@ -21,20 +22,25 @@ const iqnBase = 'iqn.2026-11.org.basalt'
 const hasCode = (code: string) => (error: unknown) =>
   error instanceof SanError && error.code === code
 
+/** The engine outlives a registry, as the pool outlives it in the daemon (one per path). */
+const engines = new Map<string, MemoryEngine>()
+
 async function openRegistry(path = join(root, `d${counter++}`)) {
   const clock = new ManualClock()
   const capacityChanges: string[] = []
   const real = logicalUnitFactory(clock)
-  const unitFactory: UnitFactory = (device, record) => {
-    const exported = real(device, record)
+  const unitFactory: UnitFactory = (device, spec) => {
+    const exported = real(device, spec)
     return {
-      units: exported.units,
+      ...exported,
       capacityChanged: () => {
-        capacityChanges.push(record.name)
+        capacityChanges.push(spec.name)
         exported.capacityChanged()
       },
     }
   }
+  const engine = engines.get(path) ?? new MemoryEngine(clock)
+  engines.set(path, engine)
   const dataDir = await DataDir.open(path)
   const registry = await VolumeRegistry.open({
     dataDir,
@@ -42,12 +48,13 @@ async function openRegistry(path = join(root, `d${counter++}`)) {
     clock,
     logger: silentLogger,
     unitFactory,
+    engine,
   })
-  return { registry, path, capacityChanges }
+  return { registry, path, capacityChanges, engine }
 }
 
 test('VolumeRegistry: create, show, list, delete', async () => {
-  const { registry, path } = await openRegistry()
+  const { registry, path, engine } = await openRegistry()
   const created = await registry.create({ name: 'Data01', size: '1GiB' })
   assert.equal(created.name, 'Data01')
   assert.equal(created.sizeBytes, 2 ** 30)
@@ -67,7 +74,8 @@ test('VolumeRegistry: create, show, list, delete', async () => {
     (await registry.list()).map((v) => v.name),
     ['b'],
   )
-  assert.equal(readdirSync(join(path, 'volumes')).filter((n) => n.endsWith('.img')).length, 1)
+  assert.equal(engine.volumeIds().length, 1, 'the engine volume went with the record')
+  assert.equal(readdirSync(join(path, 'volumes')).length, 0, 'engine volumes have no files')
   await registry.close()
 })
 

@@ -1,12 +1,24 @@
 /**
  * The volume registry: the control plane's use cases for volumes and their exports (SURFACE.md,
- * `basalt volume …`, `basalt access …`, `basalt chap …`). It owns the catalog document, the open
- * devices and their logical units. Every change is written to the catalog (atomically) before it
- * takes effect in memory, and changes are applied one at a time.
+ * `basalt volume …`, `basalt access …`, `basalt chap …`); snapshots are in snapshots.ts. It owns
+ * the catalog document, the open devices and their logical units, and changes are applied one at
+ * a time.
  *
- * Decisions (docs/api.md): names are unique case-insensitively (they fold into the target IQN);
- * a volume with logged-in sessions cannot be deleted (VOLUME_BUSY); resize only grows, and the
- * same size is a no-op; ACL changes apply to the next login.
+ * Volumes live in the engine (one Pool per data directory, DATA/pool; engine id = the record's
+ * uuid). Format-1 file volumes (DATA/volumes/UUID.img, records without `backing`) keep opening
+ * as files; snapshot operations refuse them (INVALID_ARGUMENT).
+ *
+ * Crash order between the engine and catalog.json (reconcile.ts repairs the rest on open): the
+ * catalog is the truth. What creates (volume create, clone, expose) changes the engine first and
+ * the catalog second; what removes (volume delete, unexpose) changes the catalog first and the
+ * engine second. A crash in between leaves only engine objects without a catalog record, which
+ * the next open deletes and logs.
+ *
+ * Decisions (docs/api.md): names are unique case-insensitively (they fold into the target IQN),
+ * and a volume's target name may not equal an exposed snapshot's (`a.b` and `a@b`); a volume
+ * with logged-in sessions cannot be deleted (VOLUME_BUSY), nor one with clones or, without
+ * `recursive`, snapshots (VOLUME_HAS_DEPENDENTS); resize only grows, and the same size is a
+ * no-op; ACL changes apply to the next login.
  */
 import { randomBytes } from 'node:crypto'
 import { assert } from '../base/assert.ts'
@@ -19,19 +31,27 @@ import {
   type CatalogDocument,
   type ChapRecord,
   decodeCatalog,
+  type ExposureRecord,
   emptyCatalog,
   type VolumeRecord,
 } from './catalog_format.ts'
+import type { EngineDevice, VolumeEngine } from './engine.ts'
+import { type ControlState, isEngineVolume, type LiveExposure, type LiveVolume } from './live.ts'
+import { MemoryEngine } from './memory_engine.ts'
 import {
   checkChapSecret,
   checkChapUser,
   checkInitiatorName,
   checkVolumeName,
+  parseSnapshotRef,
+  snapshotTargetName,
   targetName,
 } from './names.ts'
+import { reconcile } from './reconcile.ts'
 import { checkVolumeSize, parseSize } from './sizes.ts'
+import { Snapshots, snapshotOf } from './snapshots.ts'
 import type { DataDir } from './store.ts'
-import { ExportCatalog, type ExportedUnits, type UnitFactory } from './targets.ts'
+import { ExportCatalog, type ExportEntry, type UnitFactory } from './targets.ts'
 
 export interface VolumeView {
   readonly name: string
@@ -46,8 +66,15 @@ export interface VolumeView {
   /** The unit serial number hosts see (VPD 0x80); stable for the volume's life. */
   readonly serial: string
   readonly createdAt: string
+  /** 'engine' (snapshots, clones) or 'file' (a format-1 volume: no snapshots). */
+  readonly backing: 'engine' | 'file'
+  /** A clone's origin, `VOLUME@SNAP`; null otherwise. */
+  readonly origin: string | null
+  /** Bytes the live volume wrote since its last snapshot (engine volumes; else usedBytes). */
+  readonly writtenSinceSnapshotBytes: number
+  /** Bytes held only because snapshots still need them (engine volumes; else 0). */
+  readonly snapshotBytes: number
 }
-
 export interface AccessView {
   readonly volume: string
   /** Folded initiator names; empty means every initiator may log in. */
@@ -87,21 +114,26 @@ export interface RegistryOptions {
   readonly clock: Clock
   readonly logger: Logger
   readonly unitFactory: UnitFactory
-}
-
-interface LiveVolume {
-  readonly record: VolumeRecord
-  readonly device: FileBlockDevice
-  readonly exported: ExportedUnits
+  /**
+   * The data directory's pool (opened and closed by the caller; the daemon ticks it). Absent:
+   * new volumes are format-1 files and snapshots are refused (a daemon without the engine).
+   */
+  readonly engine?: VolumeEngine | undefined
 }
 
 export class VolumeRegistry {
   readonly catalog: TargetCatalog
+  /** Snapshot use cases (`basalt snapshot …`, `basalt pool …`). */
+  readonly snapshots: Snapshots
   #document: CatalogDocument
   readonly #live = new Map<string, LiveVolume>() // by folded name
+  readonly #exposures = new Map<string, LiveExposure>() // by view id
   #sessions: SessionSource = { sessions: () => [] }
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
+  readonly #state: ControlState
+  /** The pool, or an empty stand-in when the daemon runs without one (options.engine). */
+  readonly #engine: VolumeEngine
 
   private constructor(
     private readonly options: RegistryOptions,
@@ -109,14 +141,16 @@ export class VolumeRegistry {
     private readonly thin: boolean,
   ) {
     this.#document = document
+    this.#engine = options.engine ?? new MemoryEngine(options.clock, 0)
+    this.#state = this.#controlState()
     this.catalog = new ExportCatalog({
-      iqnBase: options.iqnBase,
-      exports: () => this.#live.values(),
+      exports: () => this.#exportEntries(),
       discoveryChap: () => this.#document.discoveryChap,
     })
+    this.snapshots = new Snapshots(this.#state, (volume) => this.#view(volume))
   }
 
-  /** Loads the catalog and opens every volume's device. */
+  /** Loads the catalog, repairs what a crash left in the engine, opens every device. */
   static async open(options: RegistryOptions): Promise<VolumeRegistry> {
     const { dataDir } = options
     const stored = await dataDir.readCatalog()
@@ -125,12 +159,16 @@ export class VolumeRegistry {
     const thin = await probeHolePunching(dataDir.volumesPath)
     const registry = new VolumeRegistry(options, document, thin)
     try {
-      for (const record of document.volumes) await registry.#attach(record, 'open')
+      await reconcile(registry.#state)
+      for (const record of registry.#document.volumes) await registry.#attach(record, 'open')
+      for (const exposure of registry.#document.exposures ?? [])
+        registry.#attachExposure(exposure, registry.#engine.device(exposure.viewId))
     } catch (error) {
       await registry.close()
       throw error
     }
-    options.logger.info('volumes loaded', { volumes: document.volumes.length, thin })
+    const exposures = registry.#exposures.size
+    options.logger.info('volumes loaded', { volumes: document.volumes.length, exposures, thin })
     return registry
   }
 
@@ -168,11 +206,11 @@ export class VolumeRegistry {
       throw new SanError('INVALID_ARGUMENT', `block size must be 512 or 4096, not ${blockBytes}`)
     const sizeBytes = checkVolumeSize(parseSize(request.size), blockBytes)
     return this.#exclusive(async () => {
-      if (this.#live.has(name.toLowerCase()))
-        throw new SanError('VOLUME_EXISTS', `a volume named ${name} already exists`)
+      this.#checkNewName(name)
+      const uuid = randomBytes(16).toString('hex')
       const record: VolumeRecord = {
         name,
-        uuid: randomBytes(16).toString('hex'),
+        uuid,
         blockBytes,
         sizeBytes,
         createdAtMs: Math.floor(this.options.clock.wallMs()),
@@ -180,24 +218,52 @@ export class VolumeRegistry {
         chap: null,
         // Written only when set, so a fixed volume's record stays as older versions wrote it.
         ...(request.removable === true ? { removable: true } : {}),
+        ...(this.options.engine === undefined ? {} : { backing: 'engine' as const }),
       }
-      const volume = await this.#attach(record, 'create')
-      await this.#commit({ ...this.#document, volumes: [...this.#document.volumes, record] }).catch(
-        async (error) => {
-          await this.#detach(volume, true)
-          throw error
-        },
-      )
+      const volume =
+        this.options.engine === undefined
+          ? await this.#createFile(record)
+          : // Engine first, catalog second (file header): a crash in between leaves an orphan.
+            await this.#adopt(
+              record,
+              await this.#engine.createVolume(uuid, blockBytes, sizeBytes / blockBytes),
+            )
       const removable = record.removable ?? false
       this.options.logger.info('volume created', { volume: name, sizeBytes, blockBytes, removable })
       return this.#view(volume)
     })
   }
 
+  /** `basalt volume clone VOL@SNAP NEWVOL`: a new volume sharing blocks with the snapshot. */
+  clone(source: string, newName: string): Promise<VolumeView> {
+    const ref = parseSnapshotRef(source)
+    const name = checkVolumeName(newName)
+    return this.#exclusive(async () => {
+      const { volume, snapshot } = snapshotOf(this.#state, ref)
+      this.#checkNewName(name)
+      const uuid = randomBytes(16).toString('hex')
+      const device = await this.#engine.clone(volume.record.uuid, snapshot.name, uuid)
+      const record: VolumeRecord = {
+        name,
+        uuid,
+        blockBytes: device.blockBytes,
+        sizeBytes: device.blockCount * device.blockBytes,
+        createdAtMs: Math.floor(this.options.clock.wallMs()),
+        initiators: [],
+        chap: null,
+        backing: 'engine',
+      }
+      const clone = await this.#adopt(record, device)
+      const origin = `${volume.record.name}@${snapshot.name}`
+      this.options.logger.info('volume cloned', { volume: name, origin })
+      return this.#view(clone)
+    })
+  }
+
   resize(name: string, size: string | number): Promise<VolumeView> {
     return this.#exclusive(async () => {
       const volume = this.#find(name)
-      const { record, device } = volume
+      const { record } = volume
       const sizeBytes = checkVolumeSize(parseSize(size), record.blockBytes)
       if (sizeBytes < record.sizeBytes)
         throw new SanError(
@@ -205,8 +271,11 @@ export class VolumeRegistry {
           `${record.name} is ${record.sizeBytes} bytes; volumes only grow (asked ${sizeBytes})`,
         )
       if (sizeBytes === record.sizeBytes) return this.#view(volume)
-      // The file grows first: a crash before the catalog write leaves a longer file, harmless.
-      await device.resize(sizeBytes / record.blockBytes)
+      // The device grows first: a crash before the catalog write leaves a longer device, which
+      // reconcile.ts takes as the size on the next open.
+      const blockCount = sizeBytes / record.blockBytes
+      if (volume.file !== null) await volume.file.resize(blockCount)
+      else await this.#engine.resizeVolume(record.uuid, blockCount)
       const grown: LiveVolume = { ...volume, record: { ...record, sizeBytes } }
       await this.#commitVolume(grown.record)
       this.#live.set(record.name.toLowerCase(), grown)
@@ -216,21 +285,35 @@ export class VolumeRegistry {
     })
   }
 
-  delete(name: string): Promise<{ deleted: string }> {
+  /**
+   * Deletes a volume and its data. Refused while sessions use it or one of its exposed snapshots
+   * (VOLUME_BUSY), while clones depend on its snapshots, and while it has snapshots unless
+   * `recursive` (VOLUME_HAS_DEPENDENTS); `recursive` also unexposes its snapshots.
+   */
+  delete(name: string, recursive = false): Promise<{ deleted: string }> {
     return this.#exclusive(async () => {
       const volume = this.#find(name)
-      const target = targetName(this.options.iqnBase, volume.record.name)
-      const using = this.sessions().filter((session) => session.targetName === target)
-      if (using.length > 0)
-        throw new SanError(
-          'VOLUME_BUSY',
-          `${volume.record.name} has ${using.length} logged-in session(s); log them out first`,
-        )
-      const volumes = this.#document.volumes.filter((r) => r.uuid !== volume.record.uuid)
-      await this.#commit({ ...this.#document, volumes })
-      await this.#detach(volume, true)
-      this.options.logger.info('volume deleted', { volume: volume.record.name })
-      return { deleted: volume.record.name }
+      const { record } = volume
+      const exposures = [...this.#exposures.values()].filter((e) => e.record.volume === record.uuid)
+      this.#checkDeletable(volume, exposures, recursive)
+      const viewIds = new Set(exposures.map((e) => e.record.viewId))
+      const document = this.#document
+      await this.#commit({
+        ...document,
+        volumes: document.volumes.filter((r) => r.uuid !== record.uuid),
+        exposures: (document.exposures ?? []).filter((e) => !viewIds.has(e.viewId)),
+      })
+      for (const exposure of exposures) this.#exposures.delete(exposure.record.viewId)
+      this.#live.delete(record.name.toLowerCase())
+      // Catalog first, engine second (file header): a crash in between leaves an orphan.
+      await this.#removeData(volume, exposures).catch((error) =>
+        this.options.logger.warn('volume data not removed; the next start removes it', {
+          volume: record.name,
+          error: String(error),
+        }),
+      )
+      this.options.logger.info('volume deleted', { volume: record.name, recursive })
+      return { deleted: record.name }
     })
   }
 
@@ -263,12 +346,20 @@ export class VolumeRegistry {
     return this.#changeChap(name, null)
   }
 
-  /** Flushes and closes every device and releases the data directory. */
+  /**
+   * Flushes and closes every file device and releases the data directory. The engine stays
+   * open: whoever opened it closes it after this.
+   */
   async close(): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     await this.#queue.catch(() => {})
-    for (const volume of this.#live.values()) await this.#detach(volume, false)
+    for (const volume of this.#live.values()) {
+      if (volume.file !== null) await volume.file.close()
+      else await volume.device.flush().catch(() => {})
+    }
+    this.#live.clear()
+    this.#exposures.clear()
     await this.options.dataDir.release()
   }
 
@@ -307,29 +398,184 @@ export class VolumeRegistry {
     return volume
   }
 
-  async #attach(record: VolumeRecord, how: 'create' | 'open'): Promise<LiveVolume> {
-    const options = {
+  /** A new volume's name: unused, and its target name not taken by an exposed snapshot. */
+  #checkNewName(name: string): void {
+    if (this.#live.has(name.toLowerCase()))
+      throw new SanError('VOLUME_EXISTS', `a volume named ${name} already exists`)
+    const target = targetName(this.options.iqnBase, name)
+    for (const exposure of this.#exposures.values()) {
+      if (this.#state.exposureTarget(exposure.record) !== target) continue
+      const owner = this.#state.volumeByUuid(exposure.record.volume)?.record.name
+      throw new SanError(
+        'VOLUME_EXISTS',
+        `${target} is the export of snapshot ${owner}@${exposure.record.snapshot}`,
+      )
+    }
+  }
+
+  #checkDeletable(volume: LiveVolume, exposures: LiveExposure[], recursive: boolean): void {
+    const { record } = volume
+    const targets = [
+      targetName(this.options.iqnBase, record.name),
+      ...exposures.map((e) => this.#state.exposureTarget(e.record)),
+    ]
+    const using = targets.reduce((sum, target) => sum + this.#state.sessionsOn(target), 0)
+    if (using > 0)
+      throw new SanError(
+        'VOLUME_BUSY',
+        `${record.name} or its exposed snapshots have ${using} logged-in session(s); ` +
+          'log them out first',
+      )
+    if (volume.file !== null) return
+    const snapshots = this.#engine.snapshots(record.uuid)
+    const clones = snapshots.flatMap((s) => s.clones.map((id) => this.#nameOf(id)))
+    if (clones.length > 0)
+      throw new SanError(
+        'VOLUME_HAS_DEPENDENTS',
+        `${record.name} has clones (${clones.join(', ')}); delete them first`,
+      )
+    if (snapshots.length > 0 && !recursive)
+      throw new SanError(
+        'VOLUME_HAS_DEPENDENTS',
+        `${record.name} has ${snapshots.length} snapshot(s); delete them or use --recursive`,
+      )
+  }
+
+  async #removeData(volume: LiveVolume, exposures: LiveExposure[]): Promise<void> {
+    if (volume.file !== null) {
+      await volume.file.close()
+      await this.options.dataDir.removeFile(volume.file.path)
+      return
+    }
+    const engine = this.#engine
+    for (const { record } of exposures) await engine.unexpose(record.volume, record.snapshot)
+    await engine.deleteVolume(volume.record.uuid, true)
+  }
+
+  #nameOf(uuid: string): string {
+    return this.#state.volumeByUuid(uuid)?.record.name ?? uuid
+  }
+
+  /** Attaches a new engine volume and records it; if the catalog write fails, undoes both. */
+  async #adopt(record: VolumeRecord, device: EngineDevice): Promise<LiveVolume> {
+    const volume = this.#attachDevice(record, device, null)
+    try {
+      await this.#commit({ ...this.#document, volumes: [...this.#document.volumes, record] })
+    } catch (error) {
+      this.#live.delete(record.name.toLowerCase())
+      await this.#engine.deleteVolume(record.uuid, false).catch(() => {})
+      throw error
+    }
+    return volume
+  }
+
+  async #createFile(record: VolumeRecord): Promise<LiveVolume> {
+    const file = await FileBlockDevice.create(this.#fileOptions(record))
+    const volume = this.#attachDevice(record, file, file)
+    try {
+      await this.#commit({ ...this.#document, volumes: [...this.#document.volumes, record] })
+    } catch (error) {
+      this.#live.delete(record.name.toLowerCase())
+      await file.close()
+      await this.options.dataDir.removeFile(file.path)
+      throw error
+    }
+    return volume
+  }
+
+  #fileOptions(record: VolumeRecord) {
+    return {
       path: this.options.dataDir.volumePath(record.uuid),
       blockBytes: record.blockBytes,
       blockCount: record.sizeBytes / record.blockBytes,
       punchHoles: this.thin,
     }
-    const device =
-      how === 'create'
-        ? await FileBlockDevice.create(options)
-        : await FileBlockDevice.open(options).catch((error) => {
-            const why = `volume ${record.name}: cannot open ${options.path} (${error.message})`
-            throw new SanError('DATA_DIR_INVALID', why, { cause: error })
-          })
-    const volume = { record, device, exported: this.options.unitFactory(device, record) }
+  }
+
+  async #attach(record: VolumeRecord, how: 'open'): Promise<LiveVolume> {
+    assert(how === 'open')
+    if (isEngineVolume(record))
+      return this.#attachDevice(record, this.#engine.device(record.uuid), null)
+    const options = this.#fileOptions(record)
+    const file = await FileBlockDevice.open(options).catch((error) => {
+      const why = `volume ${record.name}: cannot open ${options.path} (${error.message})`
+      throw new SanError('DATA_DIR_INVALID', why, { cause: error })
+    })
+    return this.#attachDevice(record, file, file)
+  }
+
+  #attachDevice(
+    record: VolumeRecord,
+    device: LiveVolume['device'] & Partial<EngineDeviceLike>,
+    file: FileBlockDevice | null,
+  ): LiveVolume {
+    const spec = {
+      uuid: record.uuid,
+      name: record.name,
+      kind: 'volume' as const,
+      removable: record.removable ?? false,
+    }
+    const exported = this.options.unitFactory(device, spec)
+    // A rollback replaces the contents under the hosts: MEDIUM MAY HAVE CHANGED (SPC-4 §4.5.6).
+    if (file === null) device.onContentsReplaced = () => exported.contentsReplaced()
+    const volume = { record, device, exported, file }
     this.#live.set(record.name.toLowerCase(), volume)
     return volume
   }
 
-  async #detach(volume: LiveVolume, removeData: boolean): Promise<void> {
-    this.#live.delete(volume.record.name.toLowerCase())
-    await volume.device.close()
-    if (removeData) await this.options.dataDir.removeFile(volume.device.path)
+  #attachExposure(record: ExposureRecord, device: LiveVolume['device']): LiveExposure {
+    const owner = this.#state.volumeByUuid(record.volume)
+    assert(owner !== undefined, 'an exposure belongs to a live volume')
+    const spec = {
+      uuid: record.viewId,
+      name: `${owner.record.name}@${record.snapshot}`,
+      kind: 'snapshot' as const,
+      removable: false,
+    }
+    const exported = this.options.unitFactory(device, spec)
+    const exposure = { record, device, exported }
+    this.#exposures.set(record.viewId, exposure)
+    return exposure
+  }
+
+  *#exportEntries(): Iterable<ExportEntry> {
+    for (const { record, exported } of this.#live.values()) {
+      const { initiators, chap } = record
+      const target = targetName(this.options.iqnBase, record.name)
+      yield { targetName: target, alias: record.name, initiators, chap, exported }
+    }
+    for (const { record, exported } of this.#exposures.values()) {
+      const owner = this.#state.volumeByUuid(record.volume)
+      if (owner === undefined) continue
+      const { initiators, chap } = owner.record
+      const alias = `${owner.record.name}@${record.snapshot}`
+      yield { targetName: this.#state.exposureTarget(record), alias, initiators, chap, exported }
+    }
+  }
+
+  #controlState(): ControlState {
+    const { iqnBase, clock, logger, unitFactory } = this.options
+    const engine = this.#engine
+    return {
+      engine,
+      iqnBase,
+      clock,
+      logger,
+      unitFactory,
+      exposures: this.#exposures,
+      document: () => this.#document,
+      commit: (document) => this.#commit(document),
+      exclusive: (work) => this.#exclusive(work),
+      findVolume: (name) => this.#find(name),
+      volumeByUuid: (uuid) => [...this.#live.values()].find((v) => v.record.uuid === uuid),
+      sessionsOn: (target) => this.sessions().filter((s) => s.targetName === target).length,
+      exposureTarget: (record) => {
+        const owner = this.#state.volumeByUuid(record.volume)
+        assert(owner !== undefined, 'an exposure belongs to a live volume')
+        return snapshotTargetName(iqnBase, owner.record.name, record.snapshot)
+      },
+      attachExposure: (record, device) => this.#attachExposure(record, device),
+    }
   }
 
   async #commitVolume(record: VolumeRecord): Promise<void> {
@@ -343,18 +589,33 @@ export class VolumeRegistry {
   }
 
   async #view(volume: LiveVolume): Promise<VolumeView> {
-    const { record } = volume
-    return {
+    const { record, device, file } = volume
+    const common = {
       name: record.name,
-      sizeBytes: record.sizeBytes,
+      sizeBytes: device.blockCount * device.blockBytes,
       blockBytes: record.blockBytes,
       iqn: targetName(this.options.iqnBase, record.name),
-      lun: 0,
-      usedBytes: await volume.device.usedBytes(),
-      thin: volume.device.thin,
+      lun: 0 as const,
+      thin: device.thin,
       removable: record.removable ?? false,
       serial: record.uuid,
       createdAt: new Date(record.createdAtMs).toISOString(),
+    }
+    if (file !== null) {
+      const usedBytes = await file.usedBytes()
+      const written = usedBytes
+      return { ...common, usedBytes, backing: 'file', origin: null, ...spaceOf(written, 0) }
+    }
+    const engine = this.#engine
+    const space = engine.volumeSpace(record.uuid)
+    const origin = engine.origin(record.uuid)
+    return {
+      ...common,
+      usedBytes: space.usedBytes,
+      backing: 'engine',
+      origin: origin === null ? null : `${this.#nameOf(origin.volumeId)}@${origin.name}`,
+      writtenSinceSnapshotBytes: space.writtenSinceSnapshotBytes,
+      snapshotBytes: space.snapshotBytes,
     }
   }
 
@@ -365,6 +626,15 @@ export class VolumeRegistry {
     this.#queue = result.catch(() => {})
     return result
   }
+}
+
+function spaceOf(writtenSinceSnapshotBytes: number, snapshotBytes: number) {
+  return { writtenSinceSnapshotBytes, snapshotBytes }
+}
+
+/** The one field of an engine device the exporter sets (storage/engine/types.ts). */
+interface EngineDeviceLike {
+  onContentsReplaced: (() => void) | null
 }
 
 function checkChap(request: ChapRequest): ChapRecord {
