@@ -1,0 +1,130 @@
+/**
+ * `node --import tsx bench/layers.ts [--commands N] [--rounds R]`: the CPU cost of Basalt's own
+ * iSCSI and SCSI layers per command, without sockets, kernel or initiator. One sans-IO
+ * `Connection` over in-memory logical units (test/harness/memory_target.ts) logs in, then runs
+ * 4 KiB READ(16)s at queue depth 1: each command's bytes go in through `receive`, and the next
+ * is sent once the response has been written to the transport. Prints µs per command per round
+ * the median and the best (the machine is shared; the best is the least disturbed). This is the part of a QD 1 round trip that only our code decides; the bench
+ * proper (run.ts) measures the whole of it against tgt.
+ */
+import { parseArgs } from 'node:util'
+import { ManualClock } from '../src/base/clock.ts'
+import { silentLogger } from '../src/base/log.ts'
+import { serializePdu } from '../src/iscsi/framer.ts'
+import { resolveLimits } from '../src/iscsi/limits.ts'
+import { encodePdu } from '../src/iscsi/pdu/mod.ts'
+import type { Pdu, ScsiCommand } from '../src/iscsi/pdu/types.ts'
+import { offerFromLimits } from '../src/iscsi/portal.ts'
+import { Connection } from '../src/iscsi/session/connection.ts'
+import { SessionRegistry } from '../src/iscsi/session/registry.ts'
+import { isid, loginRequest } from '../src/iscsi/session/testing.ts'
+import { Opcode } from '../src/iscsi/spec/opcodes.ts'
+import { defaultIqn, memoryCatalog } from '../test/harness/memory_target.ts'
+
+const blockBytes = 4096
+const blockCount = (64 * 1024 * 1024) / blockBytes
+const noDigests = { header: false, data: false }
+
+function options(): { commands: number; rounds: number } {
+  const { values } = parseArgs({
+    options: {
+      commands: { type: 'string', default: '200000' },
+      rounds: { type: 'string', default: '7' },
+    },
+  })
+  return { commands: Number(values.commands), rounds: Number(values.rounds) }
+}
+
+/** READ(16) of one block at `lba` (SBC-3 §5.16). */
+function read16(lba: number): Uint8Array {
+  const cdb = new Uint8Array(16)
+  cdb[0] = 0x88
+  new DataView(cdb.buffer).setUint32(6, lba)
+  cdb[13] = 1
+  return cdb
+}
+
+function command(cmdSN: number, lba: number): Uint8Array {
+  const pdu: ScsiCommand = {
+    opcode: Opcode.scsiCommand,
+    immediate: false,
+    final: true,
+    read: true,
+    write: false,
+    taskAttribute: 1,
+    lun: new Uint8Array(8),
+    initiatorTaskTag: cmdSN,
+    expectedDataTransferLength: blockBytes,
+    cmdSN,
+    expStatSN: 0,
+    cdb: read16(lba),
+    expectedBidirectionalReadDataLength: null,
+    data: new Uint8Array(0),
+  }
+  const encoded = encodePdu(pdu as Pdu)
+  return Uint8Array.from(encoded.header)
+}
+
+async function main(): Promise<void> {
+  const o = options()
+  const limits = resolveLimits({ nopInIntervalMs: 0 })
+  let written = 0
+  let wake: (() => void) | null = null
+  const connection = new Connection({
+    transport: {
+      write: () => {
+        written += 1
+        const resume = wake
+        wake = null
+        resume?.()
+      },
+      close: () => {},
+      congested: () => false,
+    },
+    registry: new SessionRegistry(limits, silentLogger),
+    catalog: memoryCatalog({ blockBytes, sizeMiB: 64 }),
+    clock: new ManualClock(),
+    logger: silentLogger,
+    limits,
+    offer: offerFromLimits(limits),
+    local: { host: '127.0.0.1', port: 3260 },
+    remote: { host: '127.0.0.1', port: 40000 },
+  })
+  const keys: [string, string][] = [
+    ['InitiatorName', 'iqn.2026-11.org.basalt.bench:layers'],
+    ['TargetName', defaultIqn],
+    ['SessionType', 'Normal'],
+  ]
+  const login = serializePdu(encodePdu(loginRequest({ isid, keys }) as Pdu), noDigests)
+  connection.receive(Buffer.concat(login))
+  if (connection.state !== 'fullFeature') throw new Error(`login failed: ${connection.state}`)
+  // Commands are encoded ahead of time: the initiator's cost is not ours to measure.
+  const prepared = Array.from({ length: 4096 }, (_, i) => command(0, (i * 7919) % blockCount))
+  const results: number[] = []
+  let cmdSN = 1
+  for (let round = 0; round < o.rounds; round++) {
+    const started = process.hrtime.bigint()
+    for (let i = 0; i < o.commands; i++) {
+      const bytes = prepared[i & 4095]!
+      const view = new DataView(bytes.buffer, bytes.byteOffset)
+      view.setUint32(16, cmdSN) // ITT
+      view.setUint32(24, cmdSN) // CmdSN
+      cmdSN = (cmdSN + 1) >>> 0
+      const before = written
+      const done = new Promise<void>((resolve) => {
+        wake = resolve
+      })
+      connection.receive(Buffer.from(bytes))
+      if (written === before) await done
+      else wake = null
+    }
+    const us = Number(process.hrtime.bigint() - started) / 1000 / o.commands
+    results.push(us)
+    process.stderr.write(`round ${round + 1}: ${us.toFixed(2)} µs/command\n`)
+  }
+  const sorted = [...results].sort((a, b) => a - b)
+  const median = sorted[Math.floor(sorted.length / 2)]!
+  console.log(`µs/command: median ${median.toFixed(2)}, best ${sorted[0]!.toFixed(2)}`)
+}
+
+await main()
