@@ -11,13 +11,35 @@ import { type ScsiResult, ScsiStatus } from '../port.ts'
 /** SBC-3 §5.11: FUA bit of byte 1 in READ/WRITE (10/12/16). */
 const fuaBit = 0x08
 
+/**
+ * Data-In buffers of small reads are carved from a shared slab: `Buffer.allocUnsafe(4096)` is
+ * just past Node's own pool (requests under 4 KiB) and made a new ArrayBuffer per 4 KiB read, the
+ * largest single cost of our layers at QD 1 (bench/layers.ts). A slab is never written again once
+ * a view of it is handed out; it lives while any view does. No zero-fill: the device fills every
+ * byte before the buffer is handed on.
+ */
+const slabBytes = 64 * 1024
+const slabReadBytesMax = 16 * 1024
+let slab = new Uint8Array(0)
+let slabUsed = 0
+
+function dataInBuffer(bytes: number): Uint8Array {
+  if (bytes > slabReadBytesMax) return Buffer.allocUnsafeSlow(bytes)
+  if (slabUsed + bytes > slab.length) {
+    slab = Buffer.allocUnsafeSlow(slabBytes)
+    slabUsed = 0
+  }
+  const data = new Uint8Array(slab.buffer, slab.byteOffset + slabUsed, bytes)
+  slabUsed += (bytes + 7) & ~7 // keep each view 8-byte aligned
+  return data
+}
+
 /** Not async, like `write`: the result follows the device's promise with no extra hop. */
 export function read(command: Command): Promise<ScsiResult> {
   const device = command.lu.device
   const bytes = command.blocks * device.blockBytes
   if (bytes === 0) return Promise.resolve(goodResult)
-  // allocUnsafe: the device fills every byte before the buffer is handed on.
-  const data = Buffer.allocUnsafe(bytes)
+  const data = dataInBuffer(bytes)
   const result: ScsiResult = { status: ScsiStatus.good, dataIn: data, sense: null }
   return device.read(command.lba, data).then(() => result)
 }
