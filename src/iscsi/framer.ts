@@ -83,11 +83,10 @@ export class Framer {
 
   /** Fast path: a BHS starts at `offset` and lies whole in the chunk. */
   #fromChunk(chunk: Uint8Array, offset: number, events: FramerEvent[]): number {
-    const bhs = chunk.subarray(offset, offset + bhsBytes)
-    const layout = this.#layoutOf(bhs, events)
+    const layout = this.#layoutOf(chunk, offset, events)
     if (layout === null) return chunk.length
     if (chunk.length - offset >= layout.totalBytes) {
-      this.#emit(chunk.subarray(offset, offset + layout.totalBytes), layout, events)
+      this.#emit(chunk, offset, layout, events)
       return offset + layout.totalBytes
     }
     this.#startPdu(layout)
@@ -100,7 +99,7 @@ export class Framer {
     this.#bhsStage.set(chunk.subarray(offset, offset + take), this.#bhsFilled)
     this.#bhsFilled += take
     if (this.#bhsFilled < bhsBytes) return offset + take
-    const layout = this.#layoutOf(this.#bhsStage, events)
+    const layout = this.#layoutOf(this.#bhsStage, 0, events)
     this.#bhsFilled = 0
     if (layout === null) return chunk.length
     this.#startPdu(layout)
@@ -135,14 +134,14 @@ export class Framer {
     this.#pdu = null
     this.#pduFilled = 0
     this.#layout = null
-    this.#emit(pdu, layout, events)
+    this.#emit(pdu, 0, layout, events)
   }
 
   /** Validates a BHS against the limits before any of its payload is buffered. */
-  #layoutOf(bhs: Uint8Array, events: FramerEvent[]): Layout | null {
+  #layoutOf(bytes: Uint8Array, start: number, events: FramerEvent[]): Layout | null {
     const limits = this.#limits
-    const ahsBytes = bhs[Bhs.totalAhsLength]! * 4
-    const dataBytes = readU24(bhs, Bhs.dataSegmentLength)
+    const ahsBytes = bytes[start + Bhs.totalAhsLength]! * 4
+    const dataBytes = readU24(bytes, start + Bhs.dataSegmentLength)
     if (ahsBytes > limits.maxAhsBytes) return this.#fail('ahsTooLong', events)
     if (dataBytes > limits.maxRecvDataSegmentLength) return this.#fail('dataSegmentTooLong', events)
     const headerBytes = bhsBytes + ahsBytes + (limits.headerDigest ? digestBytes : 0)
@@ -152,28 +151,34 @@ export class Framer {
     return { ahsBytes, dataBytes, dataOffset: headerBytes, totalBytes }
   }
 
-  /** `pdu` is exactly one PDU's wire bytes; checks its digests and emits it. */
-  #emit(pdu: Uint8Array, layout: Layout, events: FramerEvent[]): void {
-    const headerEnd = bhsBytes + layout.ahsBytes
+  /**
+   * The PDU at `start` of `bytes` is whole: checks its digests and emits it. Its parts are plain
+   * Uint8Array views (a socket chunk is a Buffer, whose views cost more to make), and an absent
+   * AHS or data segment is one shared empty array: a QD 1 read command costs one view, its BHS.
+   */
+  #emit(bytes: Uint8Array, start: number, layout: Layout, events: FramerEvent[]): void {
+    const headerEnd = start + bhsBytes + layout.ahsBytes
     if (this.#limits.headerDigest) {
-      const expected = crc32c(pdu.subarray(0, headerEnd))
-      if (readDigest(pdu, headerEnd) !== expected) {
+      const expected = crc32c(view(bytes, start, headerEnd))
+      if (readDigest(bytes, headerEnd) !== expected) {
         this.#fail('headerDigestError', events)
         return
       }
     }
-    const bhs = pdu.subarray(0, bhsBytes)
-    const paddedEnd = layout.dataOffset + padTo4(layout.dataBytes)
+    const bhs = view(bytes, start, start + bhsBytes)
+    const dataStart = start + layout.dataOffset
+    const paddedEnd = dataStart + padTo4(layout.dataBytes)
     if (this.#limits.dataDigest && layout.dataBytes > 0) {
       // §13.1: the data digest covers the data segment and its padding.
-      const expected = crc32c(pdu.subarray(layout.dataOffset, paddedEnd))
-      if (readDigest(pdu, paddedEnd) !== expected) {
+      const expected = crc32c(view(bytes, dataStart, paddedEnd))
+      if (readDigest(bytes, paddedEnd) !== expected) {
         events.push({ kind: 'dataDigestError', bhs })
         return
       }
     }
-    const ahs = pdu.subarray(bhsBytes, headerEnd)
-    const data = pdu.subarray(layout.dataOffset, layout.dataOffset + layout.dataBytes)
+    const ahs = layout.ahsBytes === 0 ? empty : view(bytes, start + bhsBytes, headerEnd)
+    const data =
+      layout.dataBytes === 0 ? empty : view(bytes, dataStart, dataStart + layout.dataBytes)
     events.push({ kind: 'frame', frame: { bhs, ahs, data } })
   }
 
@@ -185,6 +190,13 @@ export class Framer {
     events.push({ kind: 'fatal', reason })
     return null
   }
+}
+
+/** Zero bytes: the AHS or data segment of a PDU that has none (nothing can write into it). */
+const empty = new Uint8Array(0)
+
+function view(bytes: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start)
 }
 
 function checkLimits(limits: Required<FramerLimits>): void {

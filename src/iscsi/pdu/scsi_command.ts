@@ -2,13 +2,14 @@
  * SCSI Command (RFC 7143 §11.3), with its two AHS types (§11.2.2): the Extended CDB AHS for CDBs
  * longer than 16 bytes, and the Bidirectional Read Data Length AHS.
  */
-import { readU16, readU32, padTo4, writeU16, writeU32 } from '../../base/bytes.ts'
+
 import { assert } from '../../base/assert.ts'
+import { padTo4, readU16, readU32, writeU16, writeU32 } from '../../base/bytes.ts'
 import { AhsType, ahsBytesMax, bidirectionalAhsLength } from '../spec/ahs.ts'
 import { BhsMask } from '../spec/bhs_layout.ts'
-import { Opcode, bhsBytes } from '../spec/opcodes.ts'
-import { encoded, flag, isImmediate, newHeader, problem, readLun, writeLun } from './bhs.ts'
+import { bhsBytes, Opcode } from '../spec/opcodes.ts'
 import type { Problem } from './bhs.ts'
+import { encoded, flag, isImmediate, newHeader, problem, readLun, writeLun } from './bhs.ts'
 import type { EncodedPdu, Frame, ScsiCommand, TaskAttributeCode } from './types.ts'
 
 const at = {
@@ -29,8 +30,15 @@ interface CommandAhs {
   readonly bidirectionalReadDataLength: number | null
 }
 
+/** The common case, a CDB of 16 bytes or less: no AHS. */
+const noAhs: CommandAhs = Object.freeze({
+  extendedCdb: new Uint8Array(0),
+  bidirectionalReadDataLength: null,
+})
+
 /** §11.2.2: AHSLength(2) AHSType(1) then AHSLength bytes of AHS-specific data, padded to 4. */
 function parseAhs(ahs: Uint8Array): CommandAhs | Problem {
+  if (ahs.length === 0) return noAhs
   let extendedCdb: Uint8Array | null = null
   let bidiLength: number | null = null
   let offset = 0
