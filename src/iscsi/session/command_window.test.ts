@@ -87,3 +87,38 @@ test('Window.HeldWindowDoesNotOpen [limits.dataOutBytesPerSessionMax]', () => {
   window.hold(false)
   assert.equal(window.maxCmdSN, max + 1)
 })
+
+test('Window.TakeInOrderMatchesOfferThenDeliver [RFC7143 §3.2.2.1]', () => {
+  // Whatever mix of arrivals, taking in order where possible delivers the same sequence as
+  // offer-then-deliver, and never takes a command that is early, late or out of the window.
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 0, max: 0xffff_ffff }),
+      fc.array(fc.integer({ min: -2, max: 5 }), { maxLength: 40 }),
+      (start, offsets) => {
+        const fast = new CommandWindow<number>(start, 4)
+        const slow = new CommandWindow<number>(start, 4)
+        const fastOut: number[] = []
+        const slowOut: number[] = []
+        for (const offset of offsets) {
+          const cmdSN = serialAdd(fast.expCmdSN, offset)
+          const expected = fast.expCmdSN
+          if (fast.takeInOrder(cmdSN)) {
+            assert.equal(cmdSN, expected)
+            fastOut.push(cmdSN)
+          } else if (fast.offer(cmdSN, cmdSN) === 'accepted') {
+            for (let next = fast.deliver(); next !== null; next = fast.deliver()) fastOut.push(next)
+          }
+          if (slow.offer(cmdSN, cmdSN) === 'accepted') {
+            for (let next = slow.deliver(); next !== null; next = slow.deliver()) slowOut.push(next)
+          }
+          if (fast.active > 2) fast.finished()
+          if (slow.active > 2) slow.finished()
+          assert.equal(fast.expCmdSN, slow.expCmdSN)
+          assert.equal(fast.maxCmdSN, slow.maxCmdSN)
+        }
+        assert.deepEqual(fastOut, slowOut)
+      },
+    ),
+  )
+})

@@ -69,6 +69,18 @@ export class CommandWindow<T> {
     return 'accepted'
   }
 
+  /**
+   * The common case of `offer` then `deliver`: the command is the next one expected and none
+   * waits. It is delivered at once (true, counted as active) without passing through the map of
+   * early commands; false leaves the window untouched, for `offer`.
+   */
+  takeInOrder(cmdSN: number): boolean {
+    if (cmdSN !== this.#expCmdSN || this.#early.size > 0 || !this.inWindow(cmdSN)) return false
+    this.#expCmdSN = serialAdd(this.#expCmdSN, 1)
+    this.#active += 1
+    return true
+  }
+
   /** The next command in order, or null while there is a gap; advances ExpCmdSN. */
   deliver(): T | null {
     for (;;) {

@@ -11,8 +11,8 @@ import type { Logger } from '../../base/log.ts'
 import type { TargetCatalog } from '../catalog.ts'
 import { Framer, type FramerEvent, serializePdu } from '../framer.ts'
 import type { IscsiLimits } from '../limits.ts'
-import type { PortalAddress } from '../login/discovery.ts'
 import type { RandomSource } from '../login/chap.ts'
+import type { PortalAddress } from '../login/discovery.ts'
 import { Login, type LoginOutcome } from '../login/login.ts'
 import { decodePdu, encodePdu, senseSegment } from '../pdu/mod.ts'
 import type {
@@ -24,8 +24,8 @@ import type {
   TextRequest,
 } from '../pdu/types.ts'
 import { AsyncEvent } from '../spec/async_event.ts'
-import { Opcode, reservedTag } from '../spec/opcodes.ts'
 import { LogoutReason, LogoutResponseCode } from '../spec/logout.ts'
+import { Opcode, reservedTag } from '../spec/opcodes.ts'
 import { RejectReason } from '../spec/reject_reason.ts'
 import type { ConnectionParameters, TargetOffer } from '../text/negotiate.ts'
 import type { SessionRegistry } from './registry.ts'
@@ -488,7 +488,10 @@ export class Connection implements SessionLink {
           dataSN: task.inputSN++,
           bufferOffset: segment.offset,
           residualCount: withStatus ? residual.count : 0,
-          data: data.subarray(segment.offset, segment.offset + segment.length),
+          data:
+            segment.length === dataBytes
+              ? data
+              : data.subarray(segment.offset, segment.offset + segment.length),
         })
       }
     }

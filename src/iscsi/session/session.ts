@@ -333,7 +333,9 @@ export class Session {
     const dataIn =
       result.dataIn === null || task.readEdtl === 0
         ? null
-        : result.dataIn.subarray(0, Math.min(readBytes, task.readEdtl))
+        : readBytes <= task.readEdtl
+          ? result.dataIn
+          : result.dataIn.subarray(0, task.readEdtl)
     const view: TaskResultView = {
       status: result.status,
       dataIn,
@@ -400,6 +402,10 @@ export class Session {
   submit(item: Ordered): void {
     if (item.pdu.immediate) {
       this.window.startedImmediate()
+      item.link.deliver(item)
+      return
+    }
+    if (this.window.takeInOrder(item.pdu.cmdSN)) {
       item.link.deliver(item)
       return
     }
