@@ -40,6 +40,8 @@ export interface SnapshotInfo {
   readonly createdAtMs: number
   /** Snapshots taken together by one group snapshot share this id. */
   readonly groupId: string | null
+  /** The volume's size when the snapshot was taken (the size of its views and clones). */
+  readonly sizeBytes: number
   /** What deleting this snapshot alone would free. */
   readonly exclusiveBytes: number
   /** Pool bytes the snapshot references that something else references too. */

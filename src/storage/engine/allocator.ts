@@ -1,0 +1,121 @@
+/**
+ * Chunk allocation in the data file (docs/engine.md §3). Chunks below the high-water mark are
+ * in use, free, or pending; the high-water mark grows only when nothing is free. Two dm-thin
+ * rules keep freed space safe:
+ * - A chunk freed by a change is reusable only after the commit that made the change durable,
+ *   so a crash can never find a durable mapping to a chunk that was already reused; and only
+ *   after every I/O that started before the free has finished (a read in flight must not see
+ *   someone else's new data). The pool tags each free with a ticket and releases by ticket.
+ * - Free chunks are returned to the filesystem by punching holes, in runs, in the background;
+ *   a chunk being punched is not allocatable.
+ * The free state is not persisted: recovery rebuilds it from the versions that reference chunks.
+ */
+import { assert } from '../../base/assert.ts'
+import { SanError } from '../../base/errors.ts'
+import { punchRunChunksMax } from './constants.ts'
+
+export class ChunkAllocator {
+  #highWater: number
+  readonly #free = new Set<number>()
+  /** Freed chunks with the ticket after which they may be reused. */
+  #pending: { chunk: number; ticket: number }[] = []
+  /** Free chunks whose space the filesystem still holds. */
+  readonly #unpunched = new Set<number>()
+  #punching = 0
+
+  constructor(
+    public capacityChunks: number,
+    used: Iterable<number>,
+    highWater: number,
+  ) {
+    const inUse = new Set(used)
+    let top = highWater
+    for (const chunk of inUse) top = Math.max(top, chunk + 1)
+    this.#highWater = top
+    for (let chunk = 0; chunk < top; chunk += 1) {
+      if (inUse.has(chunk)) continue
+      this.#free.add(chunk)
+      this.#unpunched.add(chunk)
+    }
+  }
+
+  get highWater(): number {
+    return this.#highWater
+  }
+
+  /** Chunks holding data or waiting to be reusable. */
+  get usedChunks(): number {
+    return this.#highWater - this.#free.size - this.#punching
+  }
+
+  get pendingChunks(): number {
+    return this.#pending.length
+  }
+
+  /** Takes a chunk, or fails with NO_SPACE without changing anything. */
+  allocate(): number {
+    const first = this.#free.values().next()
+    if (!first.done) {
+      this.#free.delete(first.value)
+      this.#unpunched.delete(first.value)
+      return first.value
+    }
+    if (this.#highWater + this.#pending.length + this.#punching >= this.capacityChunks)
+      throw new SanError('NO_SPACE', 'the pool is full')
+    const chunk = this.#highWater
+    this.#highWater += 1
+    return chunk
+  }
+
+  /** Gives back a chunk that was allocated but never published (a failed write). */
+  unallocate(chunk: number): void {
+    this.#free.add(chunk)
+    this.#unpunched.add(chunk)
+  }
+
+  free(chunk: number, ticket: number): void {
+    assert(chunk >= 0 && chunk < this.#highWater, 'freeing a chunk that was never allocated')
+    this.#pending.push({ chunk, ticket })
+  }
+
+  /** Makes chunks freed with a ticket <= `ticket` allocatable. */
+  release(ticket: number): number {
+    let released = 0
+    const still: { chunk: number; ticket: number }[] = []
+    for (const entry of this.#pending) {
+      if (entry.ticket <= ticket) {
+        this.#free.add(entry.chunk)
+        this.#unpunched.add(entry.chunk)
+        released += 1
+      } else {
+        still.push(entry)
+      }
+    }
+    this.#pending = still
+    return released
+  }
+
+  /** A run of contiguous free, unpunched chunks, withheld from allocation until returned. */
+  takePunchRun(): { start: number; count: number } | null {
+    const first = this.#unpunched.values().next()
+    if (first.done) return null
+    const start = first.value
+    let count = 0
+    while (count < punchRunChunksMax && this.#unpunched.has(start + count)) {
+      this.#unpunched.delete(start + count)
+      this.#free.delete(start + count)
+      count += 1
+    }
+    this.#punching += count
+    return { start, count }
+  }
+
+  returnPunchRun(run: { start: number; count: number }): void {
+    for (let chunk = run.start; chunk < run.start + run.count; chunk += 1) this.#free.add(chunk)
+    this.#punching -= run.count
+  }
+
+  isFree(chunk: number): boolean {
+    return this.#free.has(chunk)
+  }
+}

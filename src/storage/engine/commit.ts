@@ -1,0 +1,165 @@
+/**
+ * Group commit and checkpoints (docs/engine.md §4). A commit makes durable, in this order, the
+ * data and checksum files (data before any mapping that points at it: the dm-thin FUA fix), then
+ * the journal records made since the previous commit. Everything that arrives while a commit runs
+ * rides on the next one, so the commit rate follows the load. A checkpoint is a commit that
+ * writes the whole state instead of records and empties the journal.
+ *
+ * A failure to sync or append is not retried: the pool is marked failed (POOL_FAILED) and
+ * refuses changes, since it can no longer say what is durable (fsyncgate: a failed fsync may
+ * have dropped the dirty pages it reported).
+ */
+import { SanError } from '../../base/errors.ts'
+import { type CheckpointState, encodeCheckpoint } from './checkpoint.ts'
+import { encodeRecord, type JournalRecord } from './journal.ts'
+import type { PoolFile, PoolMedia } from './media.ts'
+
+interface Waiter {
+  resolve(): void
+  reject(error: unknown): void
+}
+
+export interface CommitFiles {
+  readonly media: PoolMedia
+  readonly data: PoolFile
+  readonly tags: PoolFile
+  readonly journal: PoolFile
+}
+
+export class Committer {
+  #sequence: number
+  #journalTail: number
+  #records: Uint8Array[] = []
+  #recordBytes = 0
+  #dataDirty = false
+  #running = false
+  #waiters: Waiter[] = []
+  #checkpointWanted: (() => CheckpointState) | null = null
+  #commitsStarted = 0
+  #commitsDone = 0
+  #failure: SanError | null = null
+  /** Called after each commit or checkpoint completes (the pool releases freed chunks). */
+  onCommitted: () => void = () => {}
+
+  constructor(
+    private readonly files: CommitFiles,
+    sequence: number,
+    journalTail: number,
+  ) {
+    this.#sequence = sequence
+    this.#journalTail = journalTail
+  }
+
+  get sequence(): number {
+    return this.#sequence
+  }
+  /** Commits started so far: frees and I/Os are tagged with it. */
+  get ticket(): number {
+    return this.#commitsStarted
+  }
+  get committedTicket(): number {
+    return this.#commitsDone
+  }
+  get journalBytes(): number {
+    return this.#journalTail + this.#recordBytes
+  }
+  get failure(): SanError | null {
+    return this.#failure
+  }
+  get pending(): boolean {
+    return this.#records.length > 0 || this.#dataDirty
+  }
+
+  /** Refuses when the pool has failed. */
+  checkHealthy(): void {
+    if (this.#failure !== null) throw this.#failure
+  }
+
+  append(record: JournalRecord): void {
+    this.#sequence += 1
+    const bytes = encodeRecord(record, this.#sequence)
+    this.#records.push(bytes)
+    this.#recordBytes += bytes.length
+  }
+
+  /** Data or checksums were written; the next commit syncs them. */
+  markDataDirty(): void {
+    this.#dataDirty = true
+  }
+
+  /** Resolves once everything appended or written before the call is durable. */
+  commit(): Promise<void> {
+    if (this.#failure !== null) return Promise.reject(this.#failure)
+    if (!this.#running && !this.pending && this.#checkpointWanted === null) return Promise.resolve()
+    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }))
+    if (!this.#running) void this.#round()
+    return done
+  }
+
+  /** Runs a checkpoint as the next round; `state` is taken synchronously when it starts. */
+  checkpoint(state: () => CheckpointState): Promise<void> {
+    this.#checkpointWanted = state
+    return this.commit()
+  }
+
+  async #round(): Promise<void> {
+    this.#running = true
+    while (this.#waiters.length > 0 && this.#failure === null) {
+      const waiters = this.#waiters
+      this.#waiters = []
+      this.#commitsStarted += 1
+      const ticket = this.#commitsStarted
+      try {
+        if (this.#checkpointWanted !== null) await this.#writeCheckpoint()
+        else await this.#writeRecords()
+        this.#commitsDone = ticket
+        for (const waiter of waiters) waiter.resolve()
+        this.onCommitted()
+      } catch (error) {
+        this.#failure = new SanError('POOL_FAILED', `pool commit failed: ${String(error)}`, {
+          cause: error,
+        })
+        for (const waiter of [...waiters, ...this.#waiters]) waiter.reject(this.#failure)
+        this.#waiters = []
+      }
+    }
+    this.#running = false
+  }
+
+  async #writeRecords(): Promise<void> {
+    const records = this.#records
+    const bytes = this.#recordBytes
+    this.#records = []
+    this.#recordBytes = 0
+    this.#dataDirty = false
+    await this.files.data.sync()
+    await this.files.tags.sync()
+    if (records.length === 0) return
+    const batch = new Uint8Array(bytes)
+    let offset = 0
+    for (const record of records) {
+      batch.set(record, offset)
+      offset += record.length
+    }
+    await this.files.journal.write(batch, this.#journalTail)
+    this.#journalTail += bytes
+    await this.files.journal.sync()
+  }
+
+  async #writeCheckpoint(): Promise<void> {
+    const take = this.#checkpointWanted!
+    this.#checkpointWanted = null
+    // The state is taken first and the data synced after, so every mapping in it points at
+    // data that is durable by the time the checkpoint is.
+    const state = take()
+    this.#records = []
+    this.#recordBytes = 0
+    this.#dataDirty = false
+    await this.files.data.sync()
+    await this.files.tags.sync()
+    await this.files.media.replace('checkpoint', encodeCheckpoint(state))
+    await this.files.journal.truncate(0)
+    await this.files.journal.sync()
+    this.#journalTail = 0
+  }
+}

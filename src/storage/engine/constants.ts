@@ -1,0 +1,39 @@
+/**
+ * The engine's geometry and limits, named once (docs/engine.md §2 "Limits"). Changing a geometry
+ * constant changes the on-disk format; the limits are defaults a pool may be opened with.
+ */
+
+/** Allocation unit of the data file: a volume's address space is mapped in chunks of this size. */
+export const chunkBytes = 64 * 1024
+/** Checksum and validity unit inside a chunk (engine.md §5.2: 16 sub-blocks per chunk). */
+export const subBlockBytes = 4096
+export const subBlocksPerChunk = chunkBytes / subBlockBytes
+/** A mask with every sub-block of a chunk set. */
+export const fullMask = (1 << subBlocksPerChunk) - 1
+/** Checksum-region size in chunks (64 MiB): the unit of the dirty-region log (engine.md §5.9). */
+export const regionChunks = 1024
+/** The epoch stored as "never killed": larger than any epoch a lineage can reach. */
+export const neverKilled = 0xffff_ffff
+
+export interface EngineLimits {
+  /** Snapshots one volume may have (including those being deleted). */
+  snapshotsPerVolume: number
+  /** Snapshots the whole pool may hold. */
+  snapshotsPerPool: number
+}
+
+export const defaultLimits: EngineLimits = {
+  snapshotsPerVolume: 4096,
+  snapshotsPerPool: 131_072,
+}
+
+/** A commit happens at least this often while anything is pending (dm-thin's default). */
+export const commitIntervalMs = 1000
+/** The journal is folded into a checkpoint once it grows past this. */
+export const checkpointJournalBytes = 32 * 1024 * 1024
+/** How long one tick may spend on background reclamation (foreground I/O keeps the rest). */
+export const reclaimBudgetMs = 2
+/** Versions examined between two clock reads in the reclaim job. */
+export const reclaimBatch = 256
+/** Freed chunks are returned to the filesystem (hole punching) in runs of at most this many. */
+export const punchRunChunksMax = 256

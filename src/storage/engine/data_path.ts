@@ -1,0 +1,493 @@
+/**
+ * Reads, writes and unmaps of one image (docs/engine.md §3 "I/O paths").
+ *
+ * - Read at (lineage, epoch): per chunk, walk the versions newest → oldest (then the parent
+ *   lineage at its fork epoch) until every wanted sub-block is found; what is never found reads
+ *   as zeros. Each sub-block read is checked against its checksum.
+ * - Write to a head: a chunk whose newest version was born in the current epoch is private and
+ *   written in place; otherwise a new chunk is allocated and only the written sub-blocks go
+ *   there (redirect-on-write: nothing is read or copied on the write path for 4 KiB-aligned
+ *   writes). The map changes when the data has landed, in one synchronous block per chunk.
+ * - Unmap: private sub-blocks are dropped, shared ones hidden by a tombstone with a zero mask.
+ *
+ * Partial sub-blocks (512-byte blocks not aligned to 4 KiB) are read-modify-written under the
+ * sub-block lock. Writes in flight are counted per (lineage, epoch) so a snapshot can wait for
+ * the writes that started before it.
+ */
+import { assert } from '../../base/assert.ts'
+import { SanError } from '../../base/errors.ts'
+import type { ChunkAllocator } from './allocator.ts'
+import type { Committer } from './commit.ts'
+import {
+  chunkBytes,
+  neverKilled,
+  regionChunks,
+  subBlockBytes,
+  subBlocksPerChunk,
+} from './constants.ts'
+import { recordType } from './journal.ts'
+import type { Lineage, Version } from './lineage.ts'
+import type { PoolFile } from './media.ts'
+import type { EngineState } from './state.ts'
+import { SubBlockLocks } from './sub_block_locks.ts'
+import type { TagStore } from './tags.ts'
+
+/** Where each sub-block of a chunk comes from: a data-file chunk, or -1 for zeros. */
+export type Sources = Float64Array
+
+interface Piece {
+  readonly chunk: number
+  readonly first: number
+  readonly count: number
+  readonly mask: number
+  /** Offset of the piece in the command's (aligned) buffer. */
+  readonly at: number
+}
+
+interface PlannedPiece extends Piece {
+  readonly version: Version
+  readonly phys: number
+  readonly fresh: boolean
+}
+
+interface Drain {
+  count: number
+  waiters: (() => void)[]
+}
+
+export function piecesOf(offset: number, length: number): Piece[] {
+  assert(offset % subBlockBytes === 0 && length % subBlockBytes === 0, 'unaligned pieces')
+  const pieces: Piece[] = []
+  let at = 0
+  while (at < length) {
+    const position = offset + at
+    const chunk = Math.floor(position / chunkBytes)
+    const first = (position % chunkBytes) / subBlockBytes
+    const count = Math.min(subBlocksPerChunk - first, (length - at) / subBlockBytes)
+    const mask = ((1 << count) - 1) << first
+    pieces.push({ chunk, first, count, mask, at })
+    at += count * subBlockBytes
+  }
+  return pieces
+}
+
+const lockKey = (lineage: number, chunk: number) => lineage * 2 ** 32 + chunk
+
+export class DataPath {
+  readonly locks = new SubBlockLocks()
+  readonly #ioInFlight = new Map<number, number>()
+  readonly #physWrites = new Map<number, number>()
+  readonly #regionWrites = new Map<number, number>()
+  readonly #drains = new Map<number, Map<number, Drain>>()
+  readonly dirtyRegions = new Set<number>()
+  checksumFailures = 0
+
+  constructor(
+    private readonly state: EngineState,
+    private readonly allocator: ChunkAllocator,
+    private readonly committer: Committer,
+    private readonly data: PoolFile,
+    private readonly tags: TagStore,
+  ) {}
+
+  /** The sources of the sub-blocks in `mask` of `chunk` as seen at (lineage, epoch). */
+  resolve(lineage: Lineage, epoch: number, chunk: number, mask: number, into: Sources): void {
+    into.fill(-1)
+    let need = mask
+    let level: Lineage | undefined = lineage
+    let at = epoch
+    while (level !== undefined && need !== 0) {
+      const list = level.chunks.get(chunk)
+      if (list !== undefined) {
+        for (let index = level.newestAtOrBefore(list, at); index >= 0 && need !== 0; index -= 1) {
+          const version = list[index]!
+          const hit = need & (version.valid | version.zero)
+          if (hit === 0) continue
+          const data = hit & version.valid
+          for (let bit = 0; bit < subBlocksPerChunk; bit += 1)
+            if ((data >> bit) & 1) into[bit] = version.phys
+          need &= ~hit
+        }
+      }
+      if (level.parent === null) break
+      at = level.parent.epoch
+      level = this.state.lineages.get(level.parent.lineage)
+    }
+  }
+
+  /** Reads whole sub-blocks at `offset` (aligned) of the image into `target`. */
+  async readAligned(lineage: Lineage, epoch: number, offset: number, target: Uint8Array) {
+    const ticket = this.#ioStart()
+    try {
+      const sources: Sources = new Float64Array(subBlocksPerChunk)
+      const reads: Promise<void>[] = []
+      for (const piece of piecesOf(offset, target.length)) {
+        this.resolve(lineage, epoch, piece.chunk, piece.mask, sources)
+        let bit = piece.first
+        const end = piece.first + piece.count
+        while (bit < end) {
+          const phys = sources[bit]!
+          let run = 1
+          while (bit + run < end && sources[bit + run] === phys) run += 1
+          const slice = target.subarray(
+            piece.at + (bit - piece.first) * subBlockBytes,
+            piece.at + (bit - piece.first + run) * subBlockBytes,
+          )
+          if (phys < 0) slice.fill(0)
+          else reads.push(this.#readVerified(phys, bit, slice))
+          bit += run
+        }
+      }
+      await Promise.all(reads)
+    } finally {
+      this.#ioEnd(ticket)
+    }
+  }
+
+  async #readVerified(phys: number, subBlock: number, slice: Uint8Array): Promise<void> {
+    await this.data.read(slice, phys * chunkBytes + subBlock * subBlockBytes)
+    const tags = this.tags.compute(slice, phys, subBlock)
+    for (let index = 0; index < tags.length; index += 1) {
+      if (tags[index] === this.tags.get(phys, subBlock + index)) continue
+      // A write racing this read may have landed between the data and its tag.
+      if ((this.#physWrites.get(phys) ?? 0) > 0) continue
+      this.checksumFailures += 1
+      throw new SanError(
+        'CHECKSUM_MISMATCH',
+        `data chunk ${phys} sub-block ${subBlock + index} does not match its checksum`,
+      )
+    }
+  }
+
+  /** Reads a whole chunk and returns the mask of `mask`'s sub-blocks that fail their checksum. */
+  async verify(phys: number, mask: number): Promise<number> {
+    const buffer = new Uint8Array(chunkBytes)
+    await this.data.read(buffer, phys * chunkBytes)
+    const tags = this.tags.compute(buffer, phys, 0)
+    let bad = 0
+    for (let bit = 0; bit < subBlocksPerChunk; bit += 1)
+      if ((mask >> bit) & 1 && tags[bit] !== this.tags.get(phys, bit)) bad |= 1 << bit
+    return (this.#physWrites.get(phys) ?? 0) > 0 ? 0 : bad
+  }
+
+  /** Reads any byte range of the image (sub-block padding handled here). */
+  async read(lineage: Lineage, epoch: number, offset: number, target: Uint8Array): Promise<void> {
+    const start = Math.floor(offset / subBlockBytes) * subBlockBytes
+    const end = Math.ceil((offset + target.length) / subBlockBytes) * subBlockBytes
+    if (start === offset && end === offset + target.length)
+      return this.readAligned(lineage, epoch, offset, target)
+    const padded = new Uint8Array(end - start)
+    await this.readAligned(lineage, epoch, start, padded)
+    target.set(padded.subarray(offset - start, offset - start + target.length))
+  }
+
+  /** Writes `source` at byte `offset` of the head of `lineage`. */
+  async write(lineage: Lineage, offset: number, source: Uint8Array): Promise<void> {
+    this.committer.checkHealthy()
+    const start = Math.floor(offset / subBlockBytes) * subBlockBytes
+    const end = Math.ceil((offset + source.length) / subBlockBytes) * subBlockBytes
+    const pieces = piecesOf(start, end - start)
+    await this.#lock(lineage, pieces)
+    try {
+      let buffer = source
+      if (start !== offset || end !== offset + source.length) {
+        buffer = new Uint8Array(end - start)
+        await this.#readEdges(lineage, start, end, offset, source.length, buffer)
+        buffer.set(source, offset - start)
+      }
+      await this.#writeLocked(lineage, pieces, buffer)
+    } finally {
+      this.#unlock(lineage, pieces)
+    }
+  }
+
+  async #readEdges(
+    lineage: Lineage,
+    start: number,
+    end: number,
+    offset: number,
+    length: number,
+    buffer: Uint8Array,
+  ): Promise<void> {
+    const epoch = lineage.cur
+    if (offset !== start)
+      await this.readAligned(lineage, epoch, start, buffer.subarray(0, subBlockBytes))
+    const last = end - subBlockBytes
+    if (offset + length !== end && (last !== start || offset === start))
+      await this.readAligned(lineage, epoch, last, buffer.subarray(last - start))
+  }
+
+  async #lock(lineage: Lineage, pieces: readonly Piece[]): Promise<void> {
+    for (const piece of pieces) {
+      const wait = this.locks.acquire(lockKey(lineage.id, piece.chunk), piece.mask)
+      if (wait !== null) await wait
+    }
+  }
+
+  #unlock(lineage: Lineage, pieces: readonly Piece[]): void {
+    for (const piece of pieces) this.locks.release(lockKey(lineage.id, piece.chunk), piece.mask)
+  }
+
+  async #writeLocked(lineage: Lineage, pieces: readonly Piece[], buffer: Uint8Array) {
+    this.committer.checkHealthy()
+    const planned = this.#plan(lineage, pieces)
+    const epoch = lineage.cur
+    const ticket = this.#ioStart()
+    this.#drainStart(lineage.id, epoch)
+    for (const piece of planned) this.#physWriteStart(piece.phys)
+    try {
+      await this.#markRegionsDirty(planned)
+      await Promise.all(planned.map((piece) => this.#writePiece(piece, buffer)))
+      for (const piece of planned) this.#complete(lineage, piece)
+      this.committer.markDataDirty()
+    } catch (error) {
+      for (const piece of planned) this.#abandon(lineage, piece)
+      throw error
+    } finally {
+      for (const piece of planned) this.#physWriteEnd(piece.phys)
+      this.#drainEnd(lineage.id, epoch)
+      this.#ioEnd(ticket)
+    }
+  }
+
+  /** Chooses each piece's target version synchronously; all-or-nothing on NO_SPACE. */
+  #plan(lineage: Lineage, pieces: readonly Piece[]): PlannedPiece[] {
+    const planned: PlannedPiece[] = []
+    try {
+      for (const piece of pieces) {
+        const list = lineage.chunks.get(piece.chunk)
+        const top = list?.[list.length - 1]
+        if (top !== undefined && top.birth === lineage.cur) {
+          if (top.phys < 0) lineage.setPhys(top, this.allocator.allocate())
+          planned.push({ ...piece, version: top, phys: top.phys, fresh: false })
+          continue
+        }
+        const phys = this.allocator.allocate()
+        const version: Version = {
+          birth: lineage.cur,
+          phys,
+          valid: 0,
+          zero: 0,
+          killedAt: neverKilled,
+          gone: false,
+        }
+        lineage.insert(piece.chunk, version)
+        planned.push({ ...piece, version, phys, fresh: true })
+      }
+    } catch (error) {
+      for (const piece of planned) this.#abandon(lineage, piece)
+      throw error
+    }
+    return planned
+  }
+
+  /** Undoes a planned piece whose data never landed, if nothing else used it. */
+  #abandon(lineage: Lineage, piece: PlannedPiece): void {
+    const { version } = piece
+    if (version.gone || version.valid !== 0 || version.zero !== 0) return
+    if (version.phys !== piece.phys) return
+    if ((this.#physWrites.get(piece.phys) ?? 0) > 1) return
+    lineage.remove(piece.chunk, version)
+    this.allocator.unallocate(piece.phys)
+  }
+
+  async #markRegionsDirty(planned: readonly PlannedPiece[]): Promise<void> {
+    let added = false
+    for (const piece of planned) {
+      const region = Math.floor(piece.phys / regionChunks)
+      this.#regionWrites.set(region, (this.#regionWrites.get(region) ?? 0) + 1)
+      if (this.dirtyRegions.has(region)) continue
+      this.dirtyRegions.add(region)
+      this.committer.append({ type: recordType.regionDirty, region })
+      added = true
+    }
+    // The region must be known dirty on disk before its data can tear (engine.md §5.9).
+    if (added) await this.committer.commit()
+  }
+
+  async #writePiece(piece: PlannedPiece, buffer: Uint8Array): Promise<void> {
+    const bytes = buffer.subarray(piece.at, piece.at + piece.count * subBlockBytes)
+    try {
+      await this.data.write(bytes, piece.phys * chunkBytes + piece.first * subBlockBytes)
+      await this.tags.store(
+        piece.phys,
+        piece.first,
+        this.tags.compute(bytes, piece.phys, piece.first),
+      )
+    } finally {
+      const region = Math.floor(piece.phys / regionChunks)
+      const left = (this.#regionWrites.get(region) ?? 1) - 1
+      if (left === 0) this.#regionWrites.delete(region)
+      else this.#regionWrites.set(region, left)
+    }
+  }
+
+  /** Publishes a landed piece: its sub-blocks become valid, older versions may die. */
+  #complete(lineage: Lineage, piece: PlannedPiece): void {
+    const { version } = piece
+    // Unmapped or freed while the data was in flight: the unmap came later and wins.
+    if (version.gone || version.phys !== piece.phys) return
+    const valid = version.valid | piece.mask
+    const zero = version.zero & ~piece.mask
+    if (valid === version.valid && zero === version.zero) return
+    version.valid = valid
+    version.zero = zero
+    this.putVersion(lineage, piece.chunk, version)
+    this.killCovered(lineage, piece.chunk)
+  }
+
+  /** Unmaps whole sub-blocks at `offset` of the head; partial ones are written with zeros. */
+  async unmap(lineage: Lineage, offset: number, length: number): Promise<void> {
+    this.committer.checkHealthy()
+    const start = Math.ceil(offset / subBlockBytes) * subBlockBytes
+    const end = Math.floor((offset + length) / subBlockBytes) * subBlockBytes
+    if (start >= end) return this.write(lineage, offset, new Uint8Array(length))
+    if (start > offset) await this.write(lineage, offset, new Uint8Array(start - offset))
+    if (offset + length > end) await this.write(lineage, end, new Uint8Array(offset + length - end))
+    const pieces = piecesOf(start, end - start)
+    await this.#lock(lineage, pieces)
+    try {
+      this.committer.checkHealthy()
+      for (const piece of pieces) this.#unmapPiece(lineage, piece)
+    } finally {
+      this.#unlock(lineage, pieces)
+    }
+  }
+
+  #unmapPiece(lineage: Lineage, piece: Piece): void {
+    const list = lineage.chunks.get(piece.chunk)
+    const top = list?.[list.length - 1]
+    if (top !== undefined && top.birth === lineage.cur) {
+      top.valid &= ~piece.mask
+      top.zero |= piece.mask
+      // A write to other sub-blocks of this chunk may still be landing in it: keep the chunk.
+      const writing = top.phys >= 0 && (this.#physWrites.get(top.phys) ?? 0) > 0
+      const alone = list!.length === 1 && lineage.parent === null
+      if (top.valid === 0 && alone && !writing) {
+        this.freeVersion(lineage, piece.chunk, top)
+        return
+      }
+      if (top.valid === 0 && top.phys >= 0 && !writing) {
+        this.allocator.free(top.phys, this.committer.ticket)
+        lineage.setPhys(top, -1)
+      }
+      this.putVersion(lineage, piece.chunk, top)
+      this.killCovered(lineage, piece.chunk)
+      return
+    }
+    if (top === undefined && lineage.parent === null) return
+    const tombstone: Version = {
+      birth: lineage.cur,
+      phys: -1,
+      valid: 0,
+      zero: piece.mask,
+      killedAt: neverKilled,
+      gone: false,
+    }
+    lineage.insert(piece.chunk, tombstone)
+    this.putVersion(lineage, piece.chunk, tombstone)
+    this.killCovered(lineage, piece.chunk)
+  }
+
+  putVersion(lineage: Lineage, chunk: number, version: Version): void {
+    this.committer.append({
+      type: recordType.mapPut,
+      lineage: lineage.id,
+      chunk,
+      birth: version.birth,
+      phys: version.phys,
+      valid: version.valid,
+      zero: version.zero,
+      killedAt: version.killedAt,
+    })
+  }
+
+  /** Removes a version from the map and frees its chunk once that is durable. */
+  freeVersion(lineage: Lineage, chunk: number, version: Version): void {
+    lineage.remove(chunk, version)
+    if (version.phys >= 0) this.allocator.free(version.phys, this.committer.ticket)
+    const { birth } = version
+    this.committer.append({ type: recordType.mapDelete, lineage: lineage.id, chunk, birth })
+  }
+
+  /** Kills (and frees, when no live epoch needs them) versions newer ones now cover. */
+  killCovered(lineage: Lineage, chunk: number): void {
+    const list = lineage.chunks.get(chunk)
+    if (list === undefined || list.length < 2) return
+    let covered = 0
+    for (let index = list.length - 1; index >= 0; index -= 1) {
+      const version = list[index]!
+      const mine = version.valid | version.zero
+      if (index < list.length - 1 && version.killedAt === neverKilled && (mine & ~covered) === 0) {
+        lineage.setKilled(version, lineage.cur)
+        if (lineage.alive(version)) this.putVersion(lineage, chunk, version)
+        else this.freeVersion(lineage, chunk, version)
+      }
+      covered |= mine
+    }
+  }
+
+  /** Resolves when every write to `lineage` started at an epoch <= `epoch` has finished. */
+  drain(lineage: number, epoch: number): Promise<void> {
+    const drains = this.#drains.get(lineage)
+    if (drains === undefined) return Promise.resolve()
+    const pending = [...drains].filter(([at, drain]) => at <= epoch && drain.count > 0)
+    return Promise.all(
+      pending.map(([, drain]) => new Promise<void>((resolve) => drain.waiters.push(resolve))),
+    ).then(() => {})
+  }
+
+  /** The oldest ticket of an I/O still in flight, or +∞. */
+  oldestTicketInFlight(): number {
+    let oldest = Number.POSITIVE_INFINITY
+    for (const ticket of this.#ioInFlight.keys()) oldest = Math.min(oldest, ticket)
+    return oldest
+  }
+
+  regionHasWrites(region: number): boolean {
+    return this.#regionWrites.has(region)
+  }
+
+  #ioStart(): number {
+    const ticket = this.committer.ticket
+    this.#ioInFlight.set(ticket, (this.#ioInFlight.get(ticket) ?? 0) + 1)
+    return ticket
+  }
+
+  #ioEnd(ticket: number): void {
+    const left = (this.#ioInFlight.get(ticket) ?? 1) - 1
+    if (left === 0) this.#ioInFlight.delete(ticket)
+    else this.#ioInFlight.set(ticket, left)
+  }
+
+  #physWriteStart(phys: number): void {
+    this.#physWrites.set(phys, (this.#physWrites.get(phys) ?? 0) + 1)
+  }
+
+  #physWriteEnd(phys: number): void {
+    const left = (this.#physWrites.get(phys) ?? 1) - 1
+    if (left === 0) this.#physWrites.delete(phys)
+    else this.#physWrites.set(phys, left)
+  }
+
+  #drainStart(lineage: number, epoch: number): void {
+    let drains = this.#drains.get(lineage)
+    if (drains === undefined) {
+      drains = new Map()
+      this.#drains.set(lineage, drains)
+    }
+    const drain = drains.get(epoch) ?? { count: 0, waiters: [] }
+    drain.count += 1
+    drains.set(epoch, drain)
+  }
+
+  #drainEnd(lineage: number, epoch: number): void {
+    const drains = this.#drains.get(lineage)!
+    const drain = drains.get(epoch)!
+    drain.count -= 1
+    if (drain.count > 0) return
+    drains.delete(epoch)
+    if (drains.size === 0) this.#drains.delete(lineage)
+    for (const waiter of drain.waiters) waiter()
+  }
+}

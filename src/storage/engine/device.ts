@@ -1,0 +1,83 @@
+/**
+ * A volume or a snapshot view as a block device (satisfies scsi/block_device.ts). It holds no
+ * state of its own: each call looks up its row, so a rollback (which re-points the volume to a
+ * new lineage) or a resize takes effect for the next command without the exporter noticing.
+ */
+import { assert } from '../../base/assert.ts'
+import { SanError } from '../../base/errors.ts'
+import type { Committer } from './commit.ts'
+import type { DataPath } from './data_path.ts'
+import type { Lineage } from './lineage.ts'
+import type { EngineState } from './state.ts'
+import type { EngineDevice } from './types.ts'
+
+export class PoolDevice implements EngineDevice {
+  readonly thin = true as const
+  onContentsReplaced: (() => void) | null = null
+
+  constructor(
+    readonly id: string,
+    private readonly kind: 'volume' | 'view',
+    private readonly state: EngineState,
+    private readonly dataPath: DataPath,
+    private readonly committer: Committer,
+  ) {}
+
+  get blockBytes(): 512 | 4096 {
+    return this.#geometry().blockBytes
+  }
+
+  get blockCount(): number {
+    return this.#geometry().blockCount
+  }
+
+  read(lba: number, target: Uint8Array): Promise<void> {
+    const lineage = this.#lineage()
+    this.#check(lba, target.length)
+    return this.dataPath.read(lineage, lineage.cur, lba * this.blockBytes, target)
+  }
+
+  async write(lba: number, source: Uint8Array, fua: boolean): Promise<void> {
+    const lineage = this.#lineage()
+    this.#check(lba, source.length)
+    await this.dataPath.write(lineage, lba * this.blockBytes, source)
+    if (fua) await this.committer.commit()
+  }
+
+  flush(): Promise<void> {
+    return this.committer.commit()
+  }
+
+  unmap(lba: number, blockCount: number): Promise<void> {
+    const lineage = this.#lineage()
+    this.#check(lba, blockCount * this.blockBytes)
+    return this.dataPath.unmap(lineage, lba * this.blockBytes, blockCount * this.blockBytes)
+  }
+
+  #check(lba: number, bytes: number): void {
+    const { blockBytes, blockCount } = this.#geometry()
+    assert(bytes % blockBytes === 0, 'transfer is not a whole number of blocks')
+    assert(lba >= 0 && lba + bytes / blockBytes <= blockCount, 'transfer beyond the device')
+  }
+
+  #geometry(): { blockBytes: 512 | 4096; blockCount: number } {
+    if (this.kind === 'volume') return this.state.volume(this.id)
+    const view = this.#view()
+    const snapshot = this.state.snapshots.get(view.snapshot)
+    assert(snapshot !== undefined, 'a view outlived its snapshot')
+    const volume = this.state.volumes.get(snapshot.volumeId)
+    assert(volume !== undefined, 'a view outlived its volume')
+    return { blockBytes: volume.blockBytes, blockCount: snapshot.blockCount }
+  }
+
+  #view() {
+    const view = this.state.views.get(this.id)
+    if (view === undefined) throw new SanError('VOLUME_NOT_FOUND', `view ${this.id} was removed`)
+    return view
+  }
+
+  #lineage(): Lineage {
+    const row = this.kind === 'volume' ? this.state.volume(this.id) : this.#view()
+    return this.state.lineage(row.lineage)
+  }
+}

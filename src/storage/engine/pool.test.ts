@@ -1,0 +1,158 @@
+/**
+ * The pool's own unit tests: snapshots, views, clones, rollback, deletion and recovery on a
+ * simulated disk, checked byte for byte and against the recount. The randomized model-based and
+ * crash tests live in test/engine/.
+ */
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ManualClock } from '../../base/clock.ts'
+import { chunkBytes } from './constants.ts'
+import { SimPoolMedia, splitmix32 } from './media_sim.ts'
+import { Pool } from './pool.ts'
+import type { EngineDevice } from './types.ts'
+
+const MiB = 1024 * 1024
+
+function filled(bytes: number, value: number): Uint8Array {
+  return new Uint8Array(bytes).fill(value)
+}
+
+async function readAll(device: EngineDevice): Promise<Uint8Array> {
+  const target = new Uint8Array(device.blockCount * device.blockBytes)
+  await device.read(0, target)
+  return target
+}
+
+async function openPool(media = new SimPoolMedia()) {
+  const pool = await Pool.open({ media, clock: new ManualClock(), capacityBytes: 256 * MiB })
+  return { pool, media }
+}
+
+test('Pool: a new volume reads zeros; writes read back; 512-byte RMW keeps neighbours', async () => {
+  const { pool } = await openPool()
+  const volume = await pool.createVolume('v', 512, (4 * MiB) / 512)
+  assert.deepEqual(await readAll(volume), new Uint8Array(4 * MiB))
+  await volume.write(1, filled(512, 1), false)
+  await volume.write(2, filled(512, 2), false)
+  const back = new Uint8Array(2048)
+  await volume.read(0, back)
+  assert.deepEqual([back[0], back[512], back[1024], back[1536]], [0, 1, 2, 0])
+  assert.deepEqual(pool.recount().drift, [])
+})
+
+test('Pool: a snapshot keeps its image; the volume moves on; deletion frees space', async () => {
+  const { pool } = await openPool()
+  const volume = await pool.createVolume('v', 4096, 256)
+  await volume.write(0, filled(MiB, 7), false)
+  const [info] = await pool.createSnapshots([{ volumeId: 'v', name: 's1' }])
+  assert.equal(info!.exclusiveBytes, 0)
+  await volume.write(0, filled(MiB / 2, 9), false)
+  const image = new Uint8Array(MiB)
+  await pool.readSnapshot('v', 's1', 0, image)
+  assert.deepEqual(image, filled(MiB, 7))
+  assert.equal(pool.snapshots('v')[0]!.exclusiveBytes, MiB / 2)
+  const usedBefore = pool.space().usedBytes
+  await pool.deleteSnapshot('v', 's1')
+  await pool.settle()
+  assert.equal(pool.space().usedBytes, usedBefore - MiB / 2)
+  assert.deepEqual(pool.recount().drift, [])
+})
+
+test('Pool: views and clones are writable without touching the snapshot or the volume', async () => {
+  const { pool } = await openPool()
+  const volume = await pool.createVolume('v', 4096, 64)
+  await volume.write(0, filled(64 * 4096, 1), false)
+  await pool.createSnapshots([{ volumeId: 'v', name: 's' }])
+  const view = await pool.expose('v', 's', 'view-1')
+  const clone = await pool.clone('v', 's', 'c')
+  await view.write(3, filled(4096, 2), false)
+  await clone.write(5, filled(4096, 3), false)
+  await volume.write(7, filled(4096, 4), false)
+  const snap = new Uint8Array(64 * 4096)
+  await pool.readSnapshot('v', 's', 0, snap)
+  assert.deepEqual(snap, filled(64 * 4096, 1))
+  assert.equal((await readAll(view))[3 * 4096], 2)
+  assert.equal((await readAll(clone))[5 * 4096], 3)
+  assert.equal((await readAll(clone))[3 * 4096], 1)
+  await assert.rejects(pool.deleteSnapshot('v', 's'), { code: 'SNAPSHOT_IN_USE' })
+  await pool.unexpose('v', 's')
+  await pool.deleteVolume('c', false)
+  await pool.deleteSnapshot('v', 's')
+  await pool.settle()
+  assert.deepEqual(pool.recount().drift, [])
+})
+
+test('Pool: rollback restores the image and keeps later snapshots', async () => {
+  const { pool } = await openPool()
+  const volume = await pool.createVolume('v', 4096, 64)
+  let replaced = 0
+  volume.onContentsReplaced = () => (replaced += 1)
+  await volume.write(0, filled(4096, 1), false)
+  await pool.createSnapshots([{ volumeId: 'v', name: 'a' }])
+  await volume.write(0, filled(4096, 2), false)
+  await pool.createSnapshots([{ volumeId: 'v', name: 'b' }])
+  await volume.write(0, filled(4096, 3), false)
+  await pool.rollback('v', 'a')
+  assert.equal(replaced, 1)
+  assert.equal((await readAll(volume))[0], 1)
+  const later = new Uint8Array(4096)
+  await pool.readSnapshot('v', 'b', 0, later)
+  assert.equal(later[0], 2)
+  await volume.write(0, filled(4096, 4), false)
+  await pool.deleteSnapshot('v', 'a')
+  await pool.deleteSnapshot('v', 'b')
+  await pool.settle()
+  assert.equal((await readAll(volume))[0], 4)
+  assert.deepEqual(pool.recount().drift, [])
+})
+
+test('Pool: unmap reads zeros and diff reports changed and deallocated extents', async () => {
+  const { pool } = await openPool()
+  const volume = await pool.createVolume('v', 4096, 64)
+  await volume.write(0, filled(16 * 4096, 5), false)
+  await pool.createSnapshots([{ volumeId: 'v', name: 'a' }])
+  await volume.write(20, filled(4096, 6), false)
+  await volume.unmap(2, 2)
+  assert.deepEqual((await readAll(volume)).subarray(2 * 4096, 4 * 4096), new Uint8Array(8192))
+  assert.deepEqual(pool.diff('v', 'a', null), [
+    { offsetBytes: 2 * 4096, lengthBytes: 8192, zero: true },
+    { offsetBytes: 20 * 4096, lengthBytes: 4096, zero: false },
+  ])
+  assert.deepEqual(pool.recount().drift, [])
+})
+
+test('Pool: state and data survive a crash after flush; unsynced writes may go', async () => {
+  const { pool, media } = await openPool()
+  const volume = await pool.createVolume('v', 4096, 64)
+  await volume.write(0, filled(chunkBytes, 1), false)
+  await volume.flush()
+  await pool.createSnapshots([{ volumeId: 'v', name: 's' }])
+  await volume.write(0, filled(4096, 2), true)
+  const crashed = media.crash(splitmix32(1))
+  const reopened = await Pool.open({
+    media: crashed,
+    clock: new ManualClock(),
+    capacityBytes: 256 * MiB,
+  })
+  const data = await readAll(reopened.device('v'))
+  assert.equal(data[0], 2)
+  assert.equal(data[4096], 1)
+  const snap = new Uint8Array(4096)
+  await reopened.readSnapshot('v', 's', 0, snap)
+  assert.equal(snap[0], 1)
+  assert.deepEqual(reopened.recount().drift, [])
+})
+
+test('Pool: a corrupted block fails its read with CHECKSUM_MISMATCH and scrub lists it', async () => {
+  const { pool, media } = await openPool()
+  const volume = await pool.createVolume('v', 4096, 64)
+  await volume.write(0, filled(8192, 3), true)
+  await pool.close()
+  media.corrupt('data', 100, 1)
+  const reopened = await Pool.open({ media, clock: new ManualClock(), capacityBytes: 256 * MiB })
+  await assert.rejects(reopened.device('v').read(0, new Uint8Array(4096)), {
+    code: 'CHECKSUM_MISMATCH',
+  })
+  const damage = await reopened.scrub()
+  assert.deepEqual(damage, [{ image: 'v', offsetBytes: 0, lengthBytes: 4096 }])
+})

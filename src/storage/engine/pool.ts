@@ -1,0 +1,682 @@
+/**
+ * The pool: the volume engine's public face (docs/engine.md). It owns the data, checksum and
+ * journal files, the catalogue of volumes, snapshots and views, and the background work.
+ *
+ * Every management change is validated and applied in one synchronous block, journaled as one
+ * `tables` record, and acknowledged after its commit — so it is all-or-nothing across a crash,
+ * and a group snapshot is one instant in the order of every write on every member (the whole
+ * engine runs on one event loop: no lock, no fence). Snapshots, clones, views and rollback are
+ * O(1): a new epoch or a new lineage, never a copy.
+ */
+import { assert } from '../../base/assert.ts'
+import type { Clock } from '../../base/clock.ts'
+import { SanError } from '../../base/errors.ts'
+import { type Logger, silentLogger } from '../../base/log.ts'
+import { ChunkAllocator } from './allocator.ts'
+import type { CheckpointState, CheckpointVersion } from './checkpoint.ts'
+import { Committer } from './commit.ts'
+import {
+  checkpointJournalBytes,
+  chunkBytes,
+  commitIntervalMs,
+  defaultLimits,
+  type EngineLimits,
+  reclaimBudgetMs,
+} from './constants.ts'
+import { DataPath } from './data_path.ts'
+import { PoolDevice } from './device.ts'
+import { diffImages, type Image, recount, scrubPool } from './inspect.ts'
+import { recordType, type TableChange } from './journal.ts'
+import type { PoolFile, PoolMedia } from './media.ts'
+import { deadBytes, exclusiveBytes, Reclaimer, referencedBytes } from './reclaim.ts'
+import { recoverState, referencedChunks, retagRegions } from './recovery.ts'
+import { type EngineState, lineageRow, type SnapshotRow, type VolumeRow } from './state.ts'
+import { TagStore } from './tags.ts'
+import type {
+  Damage,
+  DiffExtent,
+  EngineDevice,
+  PoolSpace,
+  RecountReport,
+  SnapshotInfo,
+  VolumeSpace,
+} from './types.ts'
+
+export type { EngineLimits } from './constants.ts'
+
+export interface PoolOptions {
+  readonly media: PoolMedia
+  readonly clock: Clock
+  readonly logger?: Logger
+  /** Upper bound on the data the pool may allocate; default: used + what the filesystem has. */
+  readonly capacityBytes?: number
+  readonly limits?: Partial<EngineLimits>
+}
+
+interface PoolParts {
+  readonly options: PoolOptions
+  readonly state: EngineState
+  readonly allocator: ChunkAllocator
+  readonly committer: Committer
+  readonly dataPath: DataPath
+  readonly files: readonly PoolFile[]
+}
+
+export class Pool {
+  readonly #options: PoolOptions
+  readonly #state: EngineState
+  readonly #allocator: ChunkAllocator
+  readonly #committer: Committer
+  readonly #dataPath: DataPath
+  readonly #reclaimer: Reclaimer
+  readonly #files: readonly PoolFile[]
+  readonly #devices = new Map<string, PoolDevice>()
+  readonly #limits: EngineLimits
+  readonly #logger: Logger
+  readonly #collecting = new Set<number>()
+  #lastCommitMs: number
+  #checkpointing = false
+  #punching = false
+  #closed = false
+  #checkpointBytes = 0
+
+  private constructor(parts: PoolParts) {
+    this.#options = parts.options
+    this.#state = parts.state
+    this.#allocator = parts.allocator
+    this.#committer = parts.committer
+    this.#dataPath = parts.dataPath
+    this.#files = parts.files
+    this.#limits = { ...defaultLimits, ...parts.options.limits }
+    this.#logger = parts.options.logger ?? silentLogger
+    this.#reclaimer = new Reclaimer(this.#state.lineages, this.#dataPath, parts.options.clock)
+    this.#lastCommitMs = parts.options.clock.monotonicMs()
+    this.#committer.onCommitted = () => this.#release()
+    for (const row of this.#state.volumes.values()) this.#addDevice(row.id, 'volume')
+    for (const row of this.#state.views.values()) this.#addDevice(row.id, 'view')
+  }
+
+  /** Opens (or creates, in an empty medium) a pool, recovering after a crash. */
+  static async open(options: PoolOptions): Promise<Pool> {
+    const { media } = options
+    const data = await media.open('data', true)
+    const tagsFile = await media.open('tags', true)
+    const journal = await media.open('journal', true)
+    const recovered = await recoverState(media, journal)
+    const tagBytes = new Uint8Array(tagsFile.size())
+    await tagsFile.read(tagBytes, 0)
+    const tags = new TagStore(tagsFile, tagBytes)
+    const used = referencedChunks(recovered.state)
+    const highWater = Math.ceil(data.size() / chunkBytes)
+    const capacity = options.capacityBytes ?? data.size() + (await media.availableBytes())
+    const allocator = new ChunkAllocator(Math.floor(capacity / chunkBytes), used.keys(), highWater)
+    const retagged = await retagRegions(recovered.dirtyRegions, used, data, tags)
+    const files = { media, data, tags: tagsFile, journal }
+    const committer = new Committer(files, recovered.sequence, recovered.journalTail)
+    const dataPath = new DataPath(recovered.state, allocator, committer, data, tags)
+    const pool = new Pool({
+      options,
+      state: recovered.state,
+      allocator,
+      committer,
+      dataPath,
+      files: [data, tagsFile, journal],
+    })
+    pool.#resumeReclaim()
+    await pool.#checkpoint()
+    const logger = options.logger ?? silentLogger
+    logger.info('pool opened', {
+      volumes: recovered.state.volumes.size,
+      snapshots: recovered.state.snapshots.size,
+      replayedRecords: recovered.replayedRecords,
+      retaggedChunks: retagged,
+    })
+    return pool
+  }
+
+  // ---- volumes -------------------------------------------------------------------------------
+
+  async createVolume(
+    id: string,
+    blockBytes: 512 | 4096,
+    blockCount: number,
+  ): Promise<EngineDevice> {
+    this.#checkOpen()
+    this.#checkNewId(id)
+    assert(Number.isSafeInteger(blockCount) && blockCount > 0, 'volume size must be positive')
+    const lineage = this.#state.meta.nextLineage
+    this.#change([
+      this.#metaChange({ nextLineage: lineage + 1 }),
+      {
+        table: 'lineage',
+        key: String(lineage),
+        value: { id: lineage, parent: null, cur: 1, head: true },
+      },
+      { table: 'volume', key: id, value: { id, blockBytes, blockCount, lineage, origin: null } },
+    ])
+    const device = this.#addDevice(id, 'volume')
+    await this.#committer.commit()
+    return device
+  }
+
+  device(id: string): EngineDevice {
+    const device = this.#devices.get(id)
+    if (device === undefined) throw new SanError('VOLUME_NOT_FOUND', `no volume or view ${id}`)
+    return device
+  }
+
+  volumeIds(): string[] {
+    return [...this.#state.volumes.keys()]
+  }
+
+  async resizeVolume(id: string, blockCount: number): Promise<void> {
+    this.#checkOpen()
+    const row = this.#state.volume(id)
+    if (blockCount < row.blockCount)
+      throw new SanError('SIZE_SHRINK', `volume ${id} only grows (${row.blockCount} blocks)`)
+    if (blockCount === row.blockCount) return
+    this.#change([{ table: 'volume', key: id, value: { ...row, blockCount } }])
+    await this.#committer.commit()
+  }
+
+  async deleteVolume(id: string, recursive: boolean): Promise<void> {
+    this.#checkOpen()
+    const row = this.#state.volume(id)
+    const snapshots = this.#state.snapshotsOf(id)
+    for (const snapshot of snapshots) {
+      if (this.#state.clonesOf(snapshot.id).length > 0)
+        throw new SanError('VOLUME_HAS_DEPENDENTS', `volume ${id} has clones; delete them first`)
+      if (this.#state.viewOf(snapshot.id) !== null)
+        throw new SanError('SNAPSHOT_IN_USE', `snapshot ${snapshot.name} of ${id} is exposed`)
+    }
+    const active = snapshots.filter((snapshot) => snapshot.state === 'active')
+    if (active.length > 0 && !recursive)
+      throw new SanError('VOLUME_HAS_DEPENDENTS', `volume ${id} has ${active.length} snapshot(s)`)
+    const lineage = this.#state.lineage(row.lineage)
+    const changes: TableChange[] = [
+      { table: 'volume', key: id, value: null },
+      { table: 'lineage', key: String(lineage.id), value: { ...lineageRow(lineage), head: false } },
+    ]
+    for (const snapshot of snapshots)
+      if (snapshot.state !== 'deleting') changes.push(this.#snapshotChange(snapshot, 'deleting'))
+    this.#change(changes)
+    this.#devices.delete(id)
+    for (const snapshot of snapshots) this.#reclaimSnapshot(snapshot.id)
+    this.#headRemoved(lineage.id)
+    await this.#committer.commit()
+  }
+
+  // ---- snapshots -----------------------------------------------------------------------------
+
+  /** Snapshots several volumes at one instant (one item: a plain snapshot). All or nothing. */
+  async createSnapshots(
+    items: readonly { volumeId: string; name: string }[],
+  ): Promise<SnapshotInfo[]> {
+    this.#checkOpen()
+    this.#checkSnapshotItems(items)
+    const first = this.#state.meta.nextSnapshot
+    const groupId = items.length > 1 ? `group-${first}` : null
+    const createdAtMs = Math.floor(this.#options.clock.wallMs())
+    const changes: TableChange[] = [this.#metaChange({ nextSnapshot: first + items.length })]
+    const drains: Promise<void>[] = []
+    items.forEach((item, index) => {
+      const volume = this.#state.volume(item.volumeId)
+      const lineage = this.#state.lineage(volume.lineage)
+      const row: SnapshotRow = {
+        id: first + index,
+        volumeId: item.volumeId,
+        name: item.name,
+        lineage: lineage.id,
+        epoch: lineage.cur,
+        blockCount: volume.blockCount,
+        createdAtMs,
+        groupId,
+        state: 'active',
+      }
+      changes.push({ table: 'snapshot', key: String(row.id), value: row })
+      changes.push({
+        table: 'lineage',
+        key: String(lineage.id),
+        value: { ...lineageRow(lineage), cur: lineage.cur + 1 },
+      })
+      drains.push(this.#dataPath.drain(lineage.id, row.epoch))
+    })
+    this.#change(changes)
+    // Writes that started before the cut must land before the snapshot is declared durable.
+    await Promise.all(drains)
+    await this.#committer.commit()
+    return items.map((item) =>
+      this.#snapshotInfo(this.#state.snapshotNamed(item.volumeId, item.name)),
+    )
+  }
+
+  snapshots(volumeId?: string): SnapshotInfo[] {
+    if (volumeId !== undefined) this.#state.volume(volumeId)
+    return [...this.#state.snapshots.values()]
+      .filter(
+        (row) => row.state === 'active' && (volumeId === undefined || row.volumeId === volumeId),
+      )
+      .sort((a, b) => a.id - b.id)
+      .map((row) => this.#snapshotInfo(row))
+  }
+
+  /** Marks a snapshot deleted and returns; its space is reclaimed in the background. */
+  async deleteSnapshot(volumeId: string, name: string): Promise<void> {
+    this.#checkOpen()
+    const row = this.#state.snapshotNamed(volumeId, name)
+    if (this.#state.viewOf(row.id) !== null)
+      throw new SanError('SNAPSHOT_IN_USE', `snapshot ${name} is exposed; unexpose it first`)
+    const clones = this.#state.clonesOf(row.id)
+    if (clones.length > 0)
+      throw new SanError(
+        'SNAPSHOT_IN_USE',
+        `snapshot ${name} has clones: ${clones.map((c) => c.id)}`,
+      )
+    // A volume rolled back to this snapshot still reads through it: hide it, keep its image.
+    const held = this.#state.dependents(row).length > 0
+    this.#change([this.#snapshotChange(row, held ? 'held' : 'deleting')])
+    if (!held) this.#reclaimSnapshot(row.id)
+    await this.#committer.commit()
+  }
+
+  /** The live volume becomes the snapshot's image; later snapshots stay. O(1). */
+  async rollback(volumeId: string, name: string): Promise<void> {
+    this.#checkOpen()
+    const snapshot = this.#state.snapshotNamed(volumeId, name)
+    const volume = this.#state.volume(volumeId)
+    const old = this.#state.lineage(volume.lineage)
+    const lineage = this.#state.meta.nextLineage
+    const parent = { lineage: snapshot.lineage, epoch: snapshot.epoch }
+    this.#change([
+      this.#metaChange({ nextLineage: lineage + 1 }),
+      {
+        table: 'lineage',
+        key: String(lineage),
+        value: { id: lineage, parent, cur: 1, head: true },
+      },
+      { table: 'lineage', key: String(old.id), value: { ...lineageRow(old), head: false } },
+      {
+        table: 'volume',
+        key: volumeId,
+        value: { ...volume, lineage, blockCount: Math.max(volume.blockCount, snapshot.blockCount) },
+      },
+    ])
+    this.#headRemoved(old.id)
+    await this.#committer.commit()
+    this.#devices.get(volumeId)?.onContentsReplaced?.()
+  }
+
+  /** Presents a snapshot as a read/write device whose writes change neither it nor the volume. */
+  async expose(volumeId: string, name: string, viewId: string): Promise<EngineDevice> {
+    this.#checkOpen()
+    const snapshot = this.#state.snapshotNamed(volumeId, name)
+    if (this.#state.viewOf(snapshot.id) !== null)
+      throw new SanError('SNAPSHOT_IN_USE', `snapshot ${name} of ${volumeId} is already exposed`)
+    this.#checkNewId(viewId)
+    const lineage = this.#state.meta.nextLineage
+    const parent = { lineage: snapshot.lineage, epoch: snapshot.epoch }
+    this.#change([
+      this.#metaChange({ nextLineage: lineage + 1 }),
+      {
+        table: 'lineage',
+        key: String(lineage),
+        value: { id: lineage, parent, cur: 1, head: true },
+      },
+      { table: 'view', key: viewId, value: { id: viewId, snapshot: snapshot.id, lineage } },
+    ])
+    const device = this.#addDevice(viewId, 'view')
+    await this.#committer.commit()
+    return device
+  }
+
+  /** Removes a snapshot's view; what hosts wrote to it is discarded. */
+  async unexpose(volumeId: string, name: string): Promise<void> {
+    this.#checkOpen()
+    const snapshot = this.#state.snapshotNamed(volumeId, name)
+    const view = this.#state.viewOf(snapshot.id)
+    if (view === null) throw new SanError('SNAPSHOT_NOT_FOUND', `snapshot ${name} is not exposed`)
+    const lineage = this.#state.lineage(view.lineage)
+    this.#change([
+      { table: 'view', key: view.id, value: null },
+      { table: 'lineage', key: String(lineage.id), value: { ...lineageRow(lineage), head: false } },
+    ])
+    this.#devices.delete(view.id)
+    this.#headRemoved(lineage.id)
+    await this.#committer.commit()
+  }
+
+  /** A new volume born from a snapshot, sharing its blocks until they diverge. */
+  async clone(volumeId: string, name: string, newVolumeId: string): Promise<EngineDevice> {
+    this.#checkOpen()
+    const snapshot = this.#state.snapshotNamed(volumeId, name)
+    this.#checkNewId(newVolumeId)
+    const source = this.#state.volume(volumeId)
+    const lineage = this.#state.meta.nextLineage
+    const parent = { lineage: snapshot.lineage, epoch: snapshot.epoch }
+    const row: VolumeRow = {
+      id: newVolumeId,
+      blockBytes: source.blockBytes,
+      blockCount: snapshot.blockCount,
+      lineage,
+      origin: snapshot.id,
+    }
+    this.#change([
+      this.#metaChange({ nextLineage: lineage + 1 }),
+      {
+        table: 'lineage',
+        key: String(lineage),
+        value: { id: lineage, parent, cur: 1, head: true },
+      },
+      { table: 'volume', key: newVolumeId, value: row },
+    ])
+    const device = this.#addDevice(newVolumeId, 'volume')
+    await this.#committer.commit()
+    return device
+  }
+
+  origin(volumeId: string): { volumeId: string; name: string } | null {
+    const row = this.#state.volume(volumeId)
+    if (row.origin === null) return null
+    const snapshot = this.#state.snapshots.get(row.origin)
+    assert(snapshot !== undefined, 'a clone outlived its origin snapshot')
+    return { volumeId: snapshot.volumeId, name: snapshot.name }
+  }
+
+  /** Reads a snapshot's image directly (for verification and backup tools). */
+  readSnapshot(volumeId: string, name: string, offsetBytes: number, target: Uint8Array) {
+    const row = this.#state.snapshotNamed(volumeId, name)
+    assert(offsetBytes + target.length <= row.blockCount * this.#state.volume(volumeId).blockBytes)
+    return this.#dataPath.read(this.#state.lineage(row.lineage), row.epoch, offsetBytes, target)
+  }
+
+  /** Changed extents from snapshot `from` to snapshot `to` (null: the live volume). */
+  diff(volumeId: string, from: string, to: string | null): DiffExtent[] {
+    const older = this.#state.snapshotNamed(volumeId, from)
+    const newer: Image =
+      to === null
+        ? this.#headImage(volumeId)
+        : (() => {
+            const row = this.#state.snapshotNamed(volumeId, to)
+            return { lineage: row.lineage, epoch: row.epoch, blockCount: row.blockCount }
+          })()
+    const base = { lineage: older.lineage, epoch: older.epoch, blockCount: older.blockCount }
+    const blockBytes = this.#state.volume(volumeId).blockBytes
+    return diffImages(this.#state, this.#dataPath, base, newer, blockBytes)
+  }
+
+  // ---- space and health ----------------------------------------------------------------------
+
+  volumeSpace(id: string): VolumeSpace {
+    const row = this.#state.volume(id)
+    const head = this.#state.lineage(row.lineage)
+    const lineages = new Set([head.id, ...this.#state.snapshotsOf(id).map((s) => s.lineage)])
+    let usedBytes = 0
+    for (const lineage of lineages) usedBytes += this.#state.lineage(lineage).heldBytes()
+    const lastSnapshot = head.liveSnapshotEpochs.at(-1) ?? 0
+    return {
+      id,
+      sizeBytes: row.blockCount * row.blockBytes,
+      usedBytes,
+      writtenSinceSnapshotBytes: head.spaceIn(lastSnapshot, head.cur, head.cur, Infinity),
+      snapshotBytes: usedBytes - referencedBytes(head, head.cur),
+    }
+  }
+
+  space(): PoolSpace {
+    const capacityBytes = this.#allocator.capacityChunks * chunkBytes
+    const usedBytes = this.#allocator.usedChunks * chunkBytes
+    let freeingBytes = 0
+    for (const id of this.#reclaimer.lineageIds()) {
+      const lineage = this.#state.lineages.get(id)
+      if (lineage !== undefined) freeingBytes += deadBytes(lineage)
+    }
+    return {
+      capacityBytes,
+      usedBytes,
+      freeBytes: Math.max(0, capacityBytes - usedBytes),
+      freeingBytes,
+      metadataBytes: this.#committer.journalBytes + this.#checkpointBytes,
+      chunkBytes,
+      volumes: this.#state.volumes.size,
+      snapshots: [...this.#state.snapshots.values()].filter((s) => s.state === 'active').length,
+    }
+  }
+
+  /** Reads every allocated sub-block and lists those that fail their checksum. */
+  scrub(): Promise<Damage[]> {
+    return scrubPool(this.#state, this.#dataPath)
+  }
+
+  /** Recomputes every counter from the map and reports any difference. */
+  recount(): RecountReport {
+    return recount(this.#state, this.#allocator, this.#reclaimer.busy)
+  }
+
+  /** True while background reclamation has work queued. */
+  get reclaiming(): boolean {
+    return this.#reclaimer.busy
+  }
+
+  /** Periodic work; the owner calls it every ~10 ms. */
+  tick(): void {
+    if (this.#closed) return
+    const now = this.#options.clock.monotonicMs()
+    this.#reclaimer.run(reclaimBudgetMs)
+    if (this.#committer.failure !== null) return
+    if (this.#committer.journalBytes > checkpointJournalBytes && !this.#checkpointing) {
+      void this.#checkpoint().catch((error) => this.#logger.error('checkpoint failed', { error }))
+    } else if (this.#committer.pending && now - this.#lastCommitMs >= commitIntervalMs) {
+      this.#lastCommitMs = now
+      void this.#committer.commit().catch(() => {})
+    }
+    this.#release()
+    this.#punch()
+  }
+
+  /** Runs background work to completion (tests and clean shutdown). */
+  async settle(): Promise<void> {
+    while (this.#reclaimer.busy) this.#reclaimer.run(50)
+    await this.#committer.commit()
+    this.#release()
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return
+    await this.#committer.commit().catch(() => {})
+    if (this.#committer.failure === null) await this.#checkpoint()
+    this.#closed = true
+    for (const file of this.#files) await file.close()
+  }
+
+  // ---- internals -----------------------------------------------------------------------------
+
+  #change(changes: TableChange[]): void {
+    this.#committer.checkHealthy()
+    for (const change of changes) this.#state.apply(change)
+    this.#committer.append({ type: recordType.tables, changes })
+  }
+
+  #metaChange(patch: Partial<EngineState['meta']>): TableChange {
+    return { table: 'meta', key: 'meta', value: { ...this.#state.meta, ...patch } }
+  }
+
+  #snapshotChange(row: SnapshotRow, state: SnapshotRow['state']): TableChange {
+    return { table: 'snapshot', key: String(row.id), value: { ...row, state } }
+  }
+
+  #checkOpen(): void {
+    assert(!this.#closed, 'pool used after close')
+    this.#committer.checkHealthy()
+  }
+
+  #checkNewId(id: string): void {
+    if (this.#state.volumes.has(id) || this.#state.views.has(id))
+      throw new SanError('VOLUME_EXISTS', `a volume or view ${id} already exists`)
+  }
+
+  #checkSnapshotItems(items: readonly { volumeId: string; name: string }[]): void {
+    if (items.length === 0) throw new SanError('INVALID_ARGUMENT', 'no snapshot to create')
+    const volumes = new Set<string>()
+    for (const { volumeId, name } of items) {
+      this.#state.volume(volumeId)
+      if (volumes.has(volumeId))
+        throw new SanError('INVALID_ARGUMENT', `volume ${volumeId} appears twice in one group`)
+      volumes.add(volumeId)
+      const existing = this.#state.snapshotsOf(volumeId)
+      if (existing.some((row) => row.name === name && row.state === 'active'))
+        throw new SanError('SNAPSHOT_EXISTS', `volume ${volumeId} already has a snapshot ${name}`)
+      if (existing.length + 1 > this.#limits.snapshotsPerVolume)
+        throw new SanError('LIMIT_REACHED', `volume ${volumeId} has ${existing.length} snapshots`)
+    }
+    if (this.#state.snapshots.size + items.length > this.#limits.snapshotsPerPool)
+      throw new SanError('LIMIT_REACHED', `the pool holds ${this.#state.snapshots.size} snapshots`)
+  }
+
+  #addDevice(id: string, kind: 'volume' | 'view'): PoolDevice {
+    const device = new PoolDevice(id, kind, this.#state, this.#dataPath, this.#committer)
+    this.#devices.set(id, device)
+    return device
+  }
+
+  #headImage(volumeId: string): Image {
+    const row = this.#state.volume(volumeId)
+    const lineage = this.#state.lineage(row.lineage)
+    return { lineage: lineage.id, epoch: lineage.cur, blockCount: row.blockCount }
+  }
+
+  #snapshotInfo(row: SnapshotRow): SnapshotInfo {
+    const lineage = this.#state.lineage(row.lineage)
+    const exclusive = exclusiveBytes(lineage, row.epoch)
+    return {
+      volumeId: row.volumeId,
+      name: row.name,
+      createdAtMs: row.createdAtMs,
+      groupId: row.groupId,
+      sizeBytes: row.blockCount * this.#state.volume(row.volumeId).blockBytes,
+      exclusiveBytes: exclusive,
+      sharedBytes: referencedBytes(lineage, row.epoch) - exclusive,
+      exposedAs: this.#state.viewOf(row.id)?.id ?? null,
+      clones: this.#state.clonesOf(row.id).map((volume) => volume.id),
+    }
+  }
+
+  /** Queues the reclamation of a snapshot marked deleting; its row goes when that is done. */
+  #reclaimSnapshot(id: number): void {
+    const row = this.#state.snapshots.get(id)
+    if (row === undefined || row.state !== 'deleting') return
+    const lineage = this.#state.lineage(row.lineage)
+    const before = lineage.liveEpochs().filter((epoch) => epoch < row.epoch)
+    this.#reclaimer.schedule(lineage.id, before.at(-1) ?? 0, row.epoch, () => {
+      if (this.#closed || this.#committer.failure !== null) return
+      if (this.#state.snapshots.get(id)?.state !== 'deleting') return
+      this.#change([{ table: 'snapshot', key: String(id), value: null }])
+      this.#collect(lineage.id)
+    })
+  }
+
+  /** A lineage lost its head (rollback, unexpose, volume delete): free what only it saw. */
+  #headRemoved(id: number): void {
+    const lineage = this.#state.lineage(id)
+    const last = lineage.liveSnapshotEpochs.at(-1) ?? 0
+    this.#reclaimer.schedule(id, last, lineage.cur, () => this.#collect(id))
+  }
+
+  /** Drops a lineage nothing needs any more, then looks at what it was forked from. */
+  #collect(id: number): void {
+    if (this.#closed || this.#committer.failure !== null) return
+    const lineage = this.#state.lineages.get(id)
+    if (lineage === undefined || lineage.hasHead || lineage.liveSnapshotEpochs.length > 0) return
+    if ([...this.#state.snapshots.values()].some((row) => row.lineage === id)) return
+    const dependents = [...this.#state.lineages.values()].some((l) => l.parent?.lineage === id)
+    if (dependents) return
+    if (lineage.versionCount > 0) {
+      if (this.#collecting.has(id)) return
+      this.#collecting.add(id)
+      this.#reclaimer.schedule(id, 0, lineage.cur, () => {
+        this.#collecting.delete(id)
+        this.#collect(id)
+      })
+      return
+    }
+    this.#change([{ table: 'lineage', key: String(id), value: null }])
+    const parent = lineage.parent
+    if (parent === null) return
+    for (const row of this.#state.snapshots.values()) {
+      if (row.lineage !== parent.lineage || row.epoch !== parent.epoch) continue
+      if (row.state === 'held' && this.#state.dependents(row).length === 0) {
+        this.#change([this.#snapshotChange(row, 'deleting')])
+        this.#reclaimSnapshot(row.id)
+      }
+    }
+    this.#collect(parent.lineage)
+  }
+
+  /** After a crash: rerun what was being reclaimed (freeing is idempotent). */
+  #resumeReclaim(): void {
+    for (const row of [...this.#state.snapshots.values()]) {
+      if (row.state === 'deleting') this.#reclaimSnapshot(row.id)
+      if (row.state === 'held' && this.#state.dependents(row).length === 0) {
+        this.#change([this.#snapshotChange(row, 'deleting')])
+        this.#reclaimSnapshot(row.id)
+      }
+    }
+    for (const lineage of [...this.#state.lineages.values()])
+      if (!lineage.hasHead) this.#headRemoved(lineage.id)
+  }
+
+  /** Chunks freed by durable changes, with no I/O left that started before, become reusable. */
+  #release(): void {
+    const durable = this.#committer.committedTicket - 1
+    const quiet = this.#dataPath.oldestTicketInFlight() - 1
+    this.#allocator.release(Math.min(durable, quiet))
+  }
+
+  /** Returns one run of free chunks to the filesystem, in the background. */
+  #punch(): void {
+    if (this.#punching) return
+    const run = this.#allocator.takePunchRun()
+    if (run === null) return
+    this.#punching = true
+    const [data, tags] = this.#files
+    void Promise.all([
+      data!.punchHole(run.start * chunkBytes, run.count * chunkBytes),
+      tags!.punchHole(run.start * 64, run.count * 64),
+    ])
+      .catch((error) => this.#logger.warn('hole punching failed', { error: String(error) }))
+      .finally(() => {
+        this.#allocator.returnPunchRun(run)
+        this.#punching = false
+      })
+  }
+
+  async #checkpoint(): Promise<void> {
+    this.#checkpointing = true
+    try {
+      await this.#committer.checkpoint(() => this.#checkpointState())
+    } finally {
+      this.#checkpointing = false
+    }
+  }
+
+  #checkpointState(): CheckpointState {
+    const versions: CheckpointVersion[] = []
+    for (const lineage of this.#state.lineages.values())
+      for (const [chunk, list] of lineage.chunks)
+        for (const version of list) {
+          // An empty version is a write still in flight: it is published by its own record.
+          if (version.valid === 0 && version.zero === 0) continue
+          const { birth, phys, valid, zero, killedAt } = version
+          versions.push({ lineage: lineage.id, chunk, birth, phys, valid, zero, killedAt })
+        }
+    const dirty = this.#dataPath.dirtyRegions
+    for (const region of [...dirty])
+      if (!this.#dataPath.regionHasWrites(region)) dirty.delete(region)
+    this.#checkpointBytes = 28 + versions.length * 36
+    return {
+      sequence: this.#committer.sequence,
+      tables: this.#state.rows(),
+      dirtyRegions: [...dirty],
+      versions,
+    }
+  }
+}

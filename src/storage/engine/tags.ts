@@ -1,0 +1,67 @@
+/**
+ * Data checksums (docs/engine.md §5): one crc32c per 4 KiB sub-block of every chunk, kept in
+ * memory and in the `tags` file (4 bytes at (chunk × 16 + sub-block) × 4, little-endian), next to
+ * the data rather than in the metadata, so overwrites add no metadata. The crc is seeded with the
+ * chunk and sub-block number, so a block written to the wrong place fails too.
+ *
+ * A crash can leave a sub-block's data and its tag from different writes; the regions written
+ * since the last checkpoint are logged (REGION_DIRTY) and their tags recomputed at recovery.
+ */
+import { crc32c } from '../../base/crc32c.ts'
+import { subBlockBytes, subBlocksPerChunk } from './constants.ts'
+import type { PoolFile } from './media.ts'
+
+export function subBlockTag(data: Uint8Array, chunk: number, subBlock: number): number {
+  // Seeding by xor keeps crc32c's speed and makes the tag depend on the address.
+  return (crc32c(data) ^ Math.imul(chunk * subBlocksPerChunk + subBlock + 1, 0x9e3779b1)) >>> 0
+}
+
+export class TagStore {
+  #tags: Uint32Array
+
+  constructor(
+    private readonly file: PoolFile,
+    initial: Uint8Array,
+  ) {
+    const count = Math.max(1024, Math.ceil(initial.length / 4))
+    this.#tags = new Uint32Array(count)
+    new Uint8Array(this.#tags.buffer).set(initial.subarray(0, count * 4))
+  }
+
+  get(chunk: number, subBlock: number): number {
+    const index = chunk * subBlocksPerChunk + subBlock
+    return index < this.#tags.length ? this.#tags[index]! : 0
+  }
+
+  /** Computes the tags of `count` sub-blocks of `data`, starting at `subBlock` of `chunk`. */
+  compute(data: Uint8Array, chunk: number, subBlock: number): Uint32Array {
+    const count = data.length / subBlockBytes
+    const tags = new Uint32Array(count)
+    for (let index = 0; index < count; index += 1) {
+      const piece = data.subarray(index * subBlockBytes, (index + 1) * subBlockBytes)
+      tags[index] = subBlockTag(piece, chunk, subBlock + index)
+    }
+    return tags
+  }
+
+  /** Records tags in memory and writes them to the tags file. */
+  async store(chunk: number, subBlock: number, tags: Uint32Array): Promise<void> {
+    const index = chunk * subBlocksPerChunk + subBlock
+    this.#ensure(index + tags.length)
+    this.#tags.set(tags, index)
+    await this.file.write(new Uint8Array(tags.buffer, tags.byteOffset, tags.byteLength), index * 4)
+  }
+
+  sync(): Promise<void> {
+    return this.file.sync()
+  }
+
+  #ensure(count: number): void {
+    if (count <= this.#tags.length) return
+    let size = this.#tags.length
+    while (size < count) size *= 2
+    const grown = new Uint32Array(size)
+    grown.set(this.#tags)
+    this.#tags = grown
+  }
+}
