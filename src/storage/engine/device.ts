@@ -57,7 +57,8 @@ export class PoolDevice implements EngineDevice {
   #check(lba: number, bytes: number): void {
     const { blockBytes, blockCount } = this.#geometry()
     assert(bytes % blockBytes === 0, 'transfer is not a whole number of blocks')
-    assert(lba >= 0 && lba + bytes / blockBytes <= blockCount, 'transfer beyond the device')
+    assert(Number.isSafeInteger(lba) && lba >= 0, 'LBA must be a whole block number')
+    assert(lba + bytes / blockBytes <= blockCount, 'transfer beyond the device')
   }
 
   #geometry(): { blockBytes: 512 | 4096; blockCount: number } {
