@@ -156,3 +156,35 @@ test('Pool: a corrupted block fails its read with CHECKSUM_MISMATCH and scrub li
   const damage = await reopened.scrub()
   assert.deepEqual(damage, [{ image: 'v', offsetBytes: 0, lengthBytes: 4096 }])
 })
+
+test('Pool: limits — 1 000 snapshots of one volume, 100 000 in the pool, then LIMIT_REACHED', async () => {
+  const media = new SimPoolMedia()
+  const limits = { snapshotsPerVolume: 1000, snapshotsPerPool: 100_000 }
+  const pool = await Pool.open({
+    media,
+    clock: new ManualClock(),
+    capacityBytes: 256 * MiB,
+    limits,
+  })
+  const volumes = Array.from({ length: 100 }, (_, index) => `v${index}`)
+  for (const id of volumes) await pool.createVolume(id, 4096, 1024)
+  const first = pool.device('v0')
+  for (let round = 0; round < 1000; round += 1) {
+    // One block written per round on v0, so its snapshots really differ.
+    await first.write(round % 1024, filled(4096, round & 0xff), false)
+    await pool.createSnapshots(volumes.map((volumeId) => ({ volumeId, name: `s${round}` })))
+    if (round % 100 === 0) pool.tick()
+  }
+  assert.equal(pool.space().snapshots, 100_000)
+  assert.equal(pool.snapshots('v0').length, 1000)
+  await assert.rejects(pool.createSnapshots([{ volumeId: 'v1', name: 'one-more' }]), {
+    code: 'LIMIT_REACHED',
+  })
+  const image = new Uint8Array(4096)
+  await pool.readSnapshot('v0', 's500', 500 * 4096, image)
+  assert.equal(image[0], 500 & 0xff)
+  await pool.close()
+  const reopened = await Pool.open({ media, clock: new ManualClock(), limits })
+  assert.equal(reopened.space().snapshots, 100_000)
+  assert.deepEqual(reopened.recount().drift, [])
+})

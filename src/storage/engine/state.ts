@@ -60,6 +60,8 @@ export class EngineState {
   readonly snapshots = new Map<number, SnapshotRow>()
   readonly views = new Map<string, ViewRow>()
   readonly lineages = new Map<number, Lineage>()
+  /** volume id → its snapshots (any state), so per-volume lookups do not scan the pool. */
+  readonly #byVolume = new Map<string, Map<number, SnapshotRow>>()
   meta: MetaRow = { nextLineage: 1, nextSnapshot: 1 }
 
   apply(change: TableChange): void {
@@ -110,13 +112,13 @@ export class EngineState {
   /** The active snapshot of `volumeId` named `name` (held and deleting ones are hidden). */
   snapshotNamed(volumeId: string, name: string): SnapshotRow {
     this.volume(volumeId)
-    for (const row of this.snapshots.values())
-      if (row.volumeId === volumeId && row.name === name && row.state === 'active') return row
+    for (const row of this.#byVolume.get(volumeId)?.values() ?? [])
+      if (row.name === name && row.state === 'active') return row
     throw new SanError('SNAPSHOT_NOT_FOUND', `no snapshot ${name} of volume ${volumeId}`)
   }
 
   snapshotsOf(volumeId: string): SnapshotRow[] {
-    return [...this.snapshots.values()].filter((row) => row.volumeId === volumeId)
+    return [...(this.#byVolume.get(volumeId)?.values() ?? [])]
   }
 
   /** Lineages forked from a snapshot (views, clones, rolled-back heads). */
@@ -147,11 +149,20 @@ export class EngineState {
     const old = this.snapshots.get(id)
     if (old !== undefined && old.state !== 'deleting')
       this.lineages.get(old.lineage)?.removeLiveSnapshotEpoch(old.epoch)
+    if (old !== undefined) this.#byVolume.get(old.volumeId)?.delete(id)
+    if (old !== undefined && this.#byVolume.get(old.volumeId)?.size === 0)
+      this.#byVolume.delete(old.volumeId)
     if (row === null) {
       this.snapshots.delete(id)
       return
     }
     this.snapshots.set(id, row)
+    let mine = this.#byVolume.get(row.volumeId)
+    if (mine === undefined) {
+      mine = new Map()
+      this.#byVolume.set(row.volumeId, mine)
+    }
+    mine.set(id, row)
     if (row.state !== 'deleting') this.lineage(row.lineage).addLiveSnapshotEpoch(row.epoch)
   }
 
