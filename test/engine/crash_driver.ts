@@ -90,8 +90,9 @@ export class CrashDriver {
     while (this.#pending.size > 0) await Promise.all([...this.#pending])
   }
 
-  #track(what: string, promise: Promise<void>): Promise<void> {
+  #track(what: string, promise: Promise<void>, failed?: () => void): Promise<void> {
     const tracked = promise.catch((error: unknown) => {
+      failed?.()
       if (!isSanError(error)) this.bugs.push(error)
       else
         this.errors.set(
@@ -134,7 +135,12 @@ export class CrashDriver {
     const promise = device.write(lba, stampedData(value, first, sectors), fua).then(() => {
       this.emit({ e: 'done', value, durable: fua })
     })
-    this.#inFlight(volume, first, sectors, this.#track('write', promise))
+    this.#inFlight(
+      volume,
+      first,
+      sectors,
+      this.#track('write', promise, () => this.emit({ e: 'failed', value })),
+    )
   }
 
   async #unmap(volume: DriverVolume): Promise<void> {
@@ -147,7 +153,12 @@ export class CrashDriver {
     const promise = device.unmap(first / perBlock, sectors / perBlock).then(() => {
       this.emit({ e: 'done', value, durable: false })
     })
-    this.#inFlight(volume, first, sectors, this.#track('unmap', promise))
+    this.#inFlight(
+      volume,
+      first,
+      sectors,
+      this.#track('unmap', promise, () => this.emit({ e: 'failed', value })),
+    )
   }
 
   #inFlight(volume: DriverVolume, first: number, sectors: number, promise: Promise<void>): void {

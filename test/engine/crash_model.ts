@@ -59,18 +59,28 @@ interface Write {
   completed: boolean
 }
 
+/**
+ * An image's value per sector (write id, or ≤ 0 for zeros), and for sectors last written by a
+ * write that failed, the other values they may hold (a failed write may have landed or not).
+ */
+interface Image {
+  readonly values: Int32Array
+  readonly others: ReadonlyMap<number, readonly number[]>
+}
+
+const matches = (value: number, found: number) => (value <= 0 ? found === 0 : found === value)
+
 interface SnapshotRecord {
   readonly volumeId: string
   readonly name: string
-  /** The value of each sector (write id, or ≤ 0 for zeros). */
-  readonly image: Int32Array
+  readonly image: Image
   state: 'creating' | 'committed' | 'deleting'
 }
 
 class VolumeCells {
   readonly cells = new Map<number, Cell>()
   /** A rollback in flight: its image may or may not have replaced the volume. */
-  rollbackTo: Int32Array | null = null
+  rollbackTo: Image | null = null
   constructor(readonly sectors: number) {}
 
   cell(sector: number): Cell {
@@ -82,16 +92,29 @@ class VolumeCells {
     return cell
   }
 
-  image(): Int32Array {
-    const image = new Int32Array(this.sectors)
-    for (const [sector, cell] of this.cells) image[sector] = cell.values[cell.values.length - 1]!
-    return image
+  /** The image now (no write in flight); `failed` names the writes that failed. */
+  image(failed: ReadonlySet<number>): Image {
+    const values = new Int32Array(this.sectors)
+    const others = new Map<number, number[]>()
+    for (const [sector, cell] of this.cells) {
+      let index = cell.values.length - 1
+      values[sector] = cell.values[index]!
+      while (index > 0 && failed.has(cell.values[index]!)) {
+        index -= 1
+        const list = others.get(sector) ?? []
+        list.push(cell.values[index]!)
+        others.set(sector, list)
+      }
+    }
+    return { values, others }
   }
 
-  reset(image: Int32Array): void {
+  reset(image: Image): void {
     this.cells.clear()
-    for (let sector = 0; sector < image.length; sector++) {
-      if (image[sector] !== 0) this.cells.set(sector, { values: [image[sector]!], floor: 0 })
+    for (let sector = 0; sector < image.values.length; sector++) {
+      const others = image.others.get(sector) ?? []
+      const values = [...others].reverse().concat(image.values[sector]!)
+      if (values.some((value) => value !== 0)) this.cells.set(sector, { values, floor: 0 })
     }
   }
 }
@@ -99,10 +122,11 @@ class VolumeCells {
 export class CrashModel {
   readonly volumes = new Map<string, VolumeCells>()
   /** Volumes whose creation (a clone) was in flight: they may or may not exist. */
-  readonly maybeVolumes = new Map<string, Int32Array>()
+  readonly maybeVolumes = new Map<string, Image>()
   readonly writes = new Map<number, Write>()
   readonly snapshots: SnapshotRecord[] = []
   readonly #flushes = new Map<number, number[]>()
+  readonly #failed = new Set<number>()
 
   addVolume(id: string, sectors: number): void {
     this.volumes.set(id, new VolumeCells(sectors))
@@ -122,6 +146,11 @@ export class CrashModel {
     const write = this.writes.get(value)!
     write.completed = true
     if (durable) this.#makeDurable(write)
+  }
+
+  /** A write or unmap that failed: it may have landed, whole or in part, or not. */
+  failed(value: number): void {
+    this.#failed.add(value)
   }
 
   flushIssued(flushId: number, volumeId: string): void {
@@ -150,7 +179,7 @@ export class CrashModel {
   /** A snapshot of a volume with no write in flight: its image is exact. */
   snapshotIssued(volumeId: string, name: string): void {
     const volume = this.volumes.get(volumeId)!
-    this.snapshots.push({ volumeId, name, image: volume.image(), state: 'creating' })
+    this.snapshots.push({ volumeId, name, image: volume.image(this.#failed), state: 'creating' })
   }
 
   snapshotDone(volumeId: string, name: string): void {
@@ -189,7 +218,7 @@ export class CrashModel {
   cloneDone(newId: string): void {
     const image = this.maybeVolumes.get(newId)!
     this.maybeVolumes.delete(newId)
-    const volume = new VolumeCells(image.length)
+    const volume = new VolumeCells(image.values.length)
     volume.reset(image)
     this.volumes.set(newId, volume)
   }
@@ -216,8 +245,11 @@ export class CrashModel {
       assert.ok(found >= 0, `${id}: sector ${sector} holds no write's data (damage)`)
       const cell = volume.cells.get(sector) ?? { values: [0], floor: 0 }
       const allowed = cell.values.slice(cell.floor)
-      if (volume.rollbackTo !== null) allowed.push(volume.rollbackTo[sector]!)
-      const ok = allowed.some((value) => (value <= 0 ? found === 0 : found === value))
+      const rollback = volume.rollbackTo
+      if (rollback !== null) {
+        allowed.push(rollback.values[sector]!, ...(rollback.others.get(sector) ?? []))
+      }
+      const ok = allowed.some((value) => matches(value, found))
       if (ok) continue
       const newest = cell.values[cell.values.length - 1]
       assert.fail(
@@ -250,19 +282,19 @@ async function verifyImage(
   pool: Pool,
   volumeId: string,
   name: string | null,
-  image: Int32Array,
+  image: Image,
 ): Promise<void> {
   const what = name === null ? volumeId : `${volumeId}@${name}`
   const viewId = `crash-check-${volumeId}-${name}`
   const device = name === null ? pool.device(volumeId) : await pool.expose(volumeId, name, viewId)
   try {
     const bytes = await readDevice(device)
-    assert.equal(bytes.length, image.length * sectorBytes, `${what}: size`)
-    for (let sector = 0; sector < image.length; sector++) {
+    assert.equal(bytes.length, image.values.length * sectorBytes, `${what}: size`)
+    for (let sector = 0; sector < image.values.length; sector++) {
       const found = decode(sector, bytes.subarray(sector * sectorBytes, (sector + 1) * sectorBytes))
-      const want = image[sector]!
-      const ok = want <= 0 ? found === 0 : found === want
-      assert.ok(ok, `${what}: sector ${sector} holds ${found}, its image has ${want}`)
+      const want = [image.values[sector]!, ...(image.others.get(sector) ?? [])]
+      const ok = want.some((value) => matches(value, found))
+      assert.ok(ok, `${what}: sector ${sector} holds ${found}, its image has ${want.join(' or ')}`)
     }
   } finally {
     if (name !== null) await pool.unexpose(volumeId, name)
@@ -274,6 +306,7 @@ export type CrashEvent =
   | { readonly e: 'volume'; readonly id: string; readonly sectors: number }
   | { readonly e: 'issue'; value: number; volumeId: string; first: number; sectors: number }
   | { readonly e: 'done'; readonly value: number; readonly durable: boolean }
+  | { readonly e: 'failed'; readonly value: number }
   | { readonly e: 'flush'; readonly id: number; readonly volumeId: string }
   | { readonly e: 'flushed'; readonly id: number }
   | { readonly e: 'snap'; readonly volumeId: string; readonly name: string }
@@ -294,6 +327,9 @@ export function applyEvent(model: CrashModel, event: CrashEvent): void {
       return
     case 'done':
       model.complete(event.value, event.durable)
+      return
+    case 'failed':
+      model.failed(event.value)
       return
     case 'flush':
       model.flushIssued(event.id, event.volumeId)

@@ -45,7 +45,7 @@ async function crashOnce(seed: number, failureRate: number): Promise<Outcome> {
   })
   await driver.setup()
   if (failureRate > 0) media.failureRate(failureRate)
-  const steps = prng.between(5, 160)
+  const steps = prng.between(5, 100)
   for (let i = 0; i < steps; i++) {
     await driver.step()
     clock.advanceMs(prng.between(0, 40))

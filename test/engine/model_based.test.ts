@@ -52,13 +52,21 @@ async function tick(run: Run, count: number): Promise<void> {
   }
 }
 
-/** The touched device's bytes after an I/O operation (its whole image after the others). */
+/**
+ * What the operation touched: around an I/O's range (one chunk either side) or, after a
+ * structural operation, the whole device.
+ */
 async function checkTouched(run: Run, op: Op): Promise<void> {
+  if (op.op === 'write' || op.op === 'unmap' || op.op === 'read') {
+    return checkRange(run, op.device, op.lba, op.blocks)
+  }
+  if (op.op === 'batch') {
+    for (const write of op.writes) await checkRange(run, write.device, write.lba, write.blocks)
+    return
+  }
   const ids: string[] = []
-  if ('device' in op) ids.push(op.device)
-  else if (op.op === 'batch' && op.writes.length > 0) ids.push(op.writes[0]!.device)
-  else if (op.op === 'rollback' || op.op === 'resize')
-    ids.push('volumeId' in op ? op.volumeId : op.id)
+  if (op.op === 'rollback') ids.push(op.volumeId)
+  else if (op.op === 'resize') ids.push(op.id)
   else if (op.op === 'clone') ids.push(op.newId)
   else if (op.op === 'expose') ids.push(op.viewId)
   for (const id of ids) {
@@ -66,6 +74,17 @@ async function checkTouched(run: Run, op: Op): Promise<void> {
     if (expected === undefined) continue
     assertSameBytes(await readDevice(run.pool.device(id)), expected.data, `device ${id}`)
   }
+}
+
+async function checkRange(run: Run, id: string, lba: number, blocks: number): Promise<void> {
+  const expected = run.model.device(id)
+  if (expected === undefined) return
+  const marginBytes = 64 * 1024
+  const start = Math.max(0, lba * expected.blockBytes - marginBytes)
+  const end = Math.min(expected.data.length, (lba + blocks) * expected.blockBytes + marginBytes)
+  const target = new Uint8Array(end - start)
+  await run.pool.device(id).read(start / expected.blockBytes, target)
+  assertSameBytes(target, expected.data.subarray(start, end), `device ${id} at ${start}`)
 }
 
 async function checkAll(run: Run): Promise<void> {

@@ -240,8 +240,14 @@ export function checkDiff(
       assert.ok(zero, `${what}: zero extent at ${extent.offsetBytes} holds data`)
     }
   }
-  for (let at = 0; at < toData.length; at++) {
-    if (covered[at] === 1 || (from.data[at] ?? 0) === toData[at]) continue
-    assert.fail(`${what}: byte ${at} differs but no extent covers it`)
+  const fromData = new Uint8Array(toData.length)
+  fromData.set(from.data.subarray(0, toData.length))
+  for (let sector = 0; sector < toData.length; sector += 512) {
+    const end = Math.min(sector + 512, toData.length)
+    if (Buffer.compare(fromData.subarray(sector, end), toData.subarray(sector, end)) === 0) continue
+    for (let at = sector; at < end; at++) {
+      if (covered[at] === 1 || fromData[at] === toData[at]) continue
+      assert.fail(`${what}: byte ${at} differs but no extent covers it`)
+    }
   }
 }
