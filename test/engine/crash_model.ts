@@ -34,15 +34,22 @@ export function stampedData(id: number, firstSector: number, sectors: number): U
   return data
 }
 
-const scratch = new Uint8Array(sectorBytes)
+const zeroSector = new Uint8Array(sectorBytes)
 
-/** The write id a sector holds: 0 for zeros, -1 when it is no write's stamp (damage). */
+/**
+ * The write id a sector holds: 0 for zeros, -1 when it is no write's stamp (damage). Checks the
+ * header and every 17th byte of the body: enough to tell a sector torn inside, and fast.
+ */
 export function decode(sector: number, bytes: Uint8Array): number {
-  if (bytes.every((byte) => byte === 0)) return 0
-  const id = new DataView(bytes.buffer, bytes.byteOffset, 8).getUint32(0)
-  if (id === 0) return -1
-  stamp(id, sector, scratch)
-  return Buffer.compare(scratch, bytes) === 0 ? id : -1
+  if (Buffer.compare(bytes, zeroSector) === 0) return 0
+  const header = new DataView(bytes.buffer, bytes.byteOffset, 8)
+  const id = header.getUint32(0)
+  if (id === 0 || header.getUint32(4) !== sector) return -1
+  for (let i = 8; i < sectorBytes; i += 17) {
+    if (bytes[i] !== ((id * 31 + sector * 7 + i) & 0xff)) return -1
+  }
+  if (bytes[sectorBytes - 1] !== ((id * 31 + sector * 7 + sectorBytes - 1) & 0xff)) return -1
+  return id
 }
 
 interface Cell {

@@ -17,7 +17,7 @@
  */
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
@@ -58,6 +58,12 @@ async function workerCommand(): Promise<string[]> {
   }
 }
 
+/**
+ * A kill loses nothing the page cache holds, so the pool may live in memory (tmpfs), where
+ * fdatasync is free and an iteration takes a fraction of the time; BASALT_CRASH_DIR overrides.
+ */
+const scratchRoot = process.env.BASALT_CRASH_DIR ?? (existsSync('/dev/shm') ? '/dev/shm' : tmpdir())
+
 type WorkerLine = CrashEvent | { e: 'ready' } | { e: 'bug'; message: string }
 
 /** Runs the worker until a random moment after setup, then SIGKILLs it; returns its lines. */
@@ -95,10 +101,12 @@ function runWorker(command: string[], directory: string, seed: number, killAfter
 
 async function iteration(command: string[], seed: number): Promise<number> {
   const prng = new Prng(seed)
-  const directory = mkdtempSync(join(tmpdir(), 'basalt-crash-'))
+  const directory = mkdtempSync(join(scratchRoot, 'basalt-crash-'))
   try {
-    const killAfterMs = prng.chance(0.1) ? 0 : prng.between(1, 400)
+    const killAfterMs = prng.chance(0.1) ? 0 : prng.between(1, 250)
+    const startMs = performance.now()
     const lines = await runWorker(command, directory, seed, killAfterMs)
+    const ranMs = performance.now() - startMs
     const model = new CrashModel()
     for (const line of lines) if (line.e !== 'ready' && line.e !== 'bug') applyEvent(model, line)
     const media = await FsPoolMedia.open(directory)
@@ -106,6 +114,13 @@ async function iteration(command: string[], seed: number): Promise<number> {
     checkRecount(pool)
     await model.verify(pool)
     await pool.close()
+    if (process.env.BASALT_DEBUG) {
+      const checkMs = performance.now() - startMs - ranMs
+      console.log(
+        `seed ${seed}: kill after ${killAfterMs} ms, ran ${ranMs.toFixed(0)} ms, ` +
+          `${lines.length} events, checked in ${checkMs.toFixed(0)} ms`,
+      )
+    }
     return lines.length
   } catch (error) {
     const message = (error as Error).stack ?? String(error)
