@@ -64,12 +64,21 @@ export function openApiDocument(routes: readonly Route[], version: string): Json
 }
 
 function operation(route: Route): Json {
-  const parameters = Object.entries(propertiesOf(route.params)).map(([name, schema]) => ({
-    name,
-    in: 'path',
-    required: true,
-    schema: plain(schema),
-  }))
+  const required = new Set((route.query as { required?: string[] } | undefined)?.required ?? [])
+  const parameters = [
+    ...Object.entries(propertiesOf(route.params)).map(([name, schema]) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: plain(schema),
+    })),
+    ...Object.entries(propertiesOf(route.query)).map(([name, schema]) => ({
+      name,
+      in: 'query',
+      required: required.has(name),
+      schema: plain(schema),
+    })),
+  ]
   const responses: Json = {
     [route.status]: {
       description: route.status === 201 ? 'Created.' : 'OK.',

@@ -3,9 +3,8 @@
  * handler. The server registers it with fastify and the OpenAPI document is generated from it,
  * so the two cannot drift. Handlers only translate HTTP to the control plane's use cases.
  */
-import type { Static, TSchema } from 'typebox'
 import { Type } from 'typebox'
-import type { VolumeRegistry } from '../control/volumes.ts'
+import { type Route, route } from './route.ts'
 import {
   Access,
   AccessBody,
@@ -15,48 +14,16 @@ import {
   ChapBody,
   CreateVolumeBody,
   Deleted,
+  DeleteVolumeQuery,
   Health,
   ResizeVolumeBody,
   Session,
   Volume,
   VolumeParams,
 } from './schemas.ts'
+import { snapshotRoutes } from './snapshot_routes.ts'
 
-export interface ApiContext {
-  readonly registry: VolumeRegistry
-  readonly version: string
-}
-
-type Input<S extends TSchema | undefined> = S extends TSchema ? Static<S> : undefined
-
-export interface Route<
-  P extends TSchema | undefined = TSchema | undefined,
-  B extends TSchema | undefined = TSchema | undefined,
-  R extends TSchema = TSchema,
-> {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE'
-  /** fastify-style path with `:param` segments. */
-  readonly url: string
-  readonly operationId: string
-  readonly summary: string
-  readonly tag: string
-  /** False only for health and the API description. */
-  readonly auth: boolean
-  readonly status: 200 | 201
-  readonly params?: P
-  readonly body?: B
-  readonly response: R
-  handle(
-    input: { params: Input<P>; body: Input<B> },
-    context: ApiContext,
-  ): Promise<Static<R>> | Static<R>
-}
-
-function route<P extends TSchema | undefined, B extends TSchema | undefined, R extends TSchema>(
-  definition: Route<P, B, R>,
-): Route {
-  return definition as unknown as Route
-}
+export type { ApiContext, Route } from './route.ts'
 
 const v = apiPrefix
 const DiscoveryChapParams = Type.Object({})
@@ -125,14 +92,19 @@ export const routes: readonly Route[] = [
     method: 'DELETE',
     url: `${v}/volumes/:name`,
     operationId: 'deleteVolume',
-    summary: 'Delete a volume and its data; refused while sessions are logged in to it.',
+    summary:
+      'Delete a volume and its data; refused while sessions are logged in to it, while clones ' +
+      'depend on it, and while it has snapshots unless recursive=true.',
     tag: 'volumes',
     auth: true,
     status: 200,
     params: VolumeParams,
+    query: DeleteVolumeQuery,
     response: Deleted,
-    handle: ({ params }, { registry }) => registry.delete(params.name),
+    handle: ({ params, query }, { registry }) =>
+      registry.delete(params.name, query.recursive === 'true'),
   }),
+  ...snapshotRoutes(),
   ...accessRoutes(),
   ...chapRoutes(),
   route({

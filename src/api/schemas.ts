@@ -27,6 +27,16 @@ export const Volume = Type.Object({
   }),
   serial: Type.String({ description: 'Unit serial number (VPD 0x80), stable for life.' }),
   createdAt: Type.String({ format: 'date-time' }),
+  backing: Type.Union([Type.Literal('engine'), Type.Literal('file')], {
+    description: "'engine' (snapshots, clones) or 'file' (a format-1 volume: no snapshots).",
+  }),
+  origin: Type.Union([Type.String(), Type.Null()], {
+    description: "A clone's origin snapshot, VOLUME@SNAP; null otherwise.",
+  }),
+  writtenSinceSnapshotBytes: Type.Integer({
+    description: 'Bytes the live volume holds that its newest snapshot does not.',
+  }),
+  snapshotBytes: Type.Integer({ description: 'Bytes held only because snapshots need them.' }),
 })
 
 const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 40 })], {
@@ -104,6 +114,117 @@ export const Session = Type.Object(
   { additionalProperties: true },
 )
 
+export const SnapshotParams = Type.Object({
+  name: Type.String({ maxLength: 200 }),
+  snap: Type.String({ maxLength: 200 }),
+})
+
+export const SnapshotExport = Type.Object({
+  name: Type.String({ description: 'VOLUME@SNAP.' }),
+  volume: Type.String(),
+  snapshot: Type.String(),
+  iqn: Type.String({ description: 'The export: target IQN_BASE:volume.snapshot.' }),
+  lun: Type.Integer(),
+  serial: Type.String({ description: 'Unit serial number (VPD 0x80), stable while exposed.' }),
+})
+
+export const Snapshot = Type.Object({
+  name: Type.String({ description: "The snapshot's own name (after the '@')." }),
+  volume: Type.String(),
+  fullName: Type.String({ description: 'VOLUME@SNAP.' }),
+  createdAt: Type.String({ format: 'date-time' }),
+  groupId: Type.Union([Type.String(), Type.Null()], {
+    description: 'Shared by the snapshots of one group snapshot; null for a single one.',
+  }),
+  sizeBytes: Type.Integer({ description: 'The volume size when the snapshot was taken.' }),
+  exclusiveBytes: Type.Integer({ description: 'What deleting this snapshot alone would free.' }),
+  sharedBytes: Type.Integer({ description: 'Bytes it references that others reference too.' }),
+  exposed: Type.Union([SnapshotExport, Type.Null()]),
+  clones: Type.Array(Type.String(), { description: 'Volumes cloned from it.' }),
+})
+
+export const CreateSnapshotBody = Type.Object(
+  { name: Type.String({ maxLength: 200 }) },
+  { additionalProperties: false },
+)
+
+export const GroupSnapshotBody = Type.Object(
+  {
+    snapshots: Type.Array(
+      Type.Object(
+        { volume: Type.String({ maxLength: 200 }), name: Type.String({ maxLength: 200 }) },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: 256, description: 'Taken at one instant, all or nothing.' },
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const SnapshotQuery = Type.Object(
+  { volume: Type.Optional(Type.String({ maxLength: 200 })) },
+  { additionalProperties: false },
+)
+
+export const DiffQuery = Type.Object(
+  {
+    to: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: 'A later snapshot of the same volume; absent: the live volume.',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const DiffExtent = Type.Object({
+  offsetBytes: Type.Integer(),
+  lengthBytes: Type.Integer(),
+  zero: Type.Boolean({ description: 'The range reads as zeros in the newer image.' }),
+})
+
+export const DeleteVolumeQuery = Type.Object(
+  {
+    recursive: Type.Optional(
+      Type.Union([Type.Literal('true'), Type.Literal('false')], {
+        description: 'Also delete its snapshots (never its clones).',
+      }),
+    ),
+  },
+  { additionalProperties: false },
+)
+
+export const CloneBody = Type.Object(
+  {
+    snapshot: Type.String({ maxLength: 200, description: 'The snapshot of this volume.' }),
+    name: Type.String({ maxLength: 200, description: 'The new volume.' }),
+  },
+  { additionalProperties: false },
+)
+
+export const Pool = Type.Object({
+  capacityBytes: Type.Integer(),
+  usedBytes: Type.Integer(),
+  freeBytes: Type.Integer(),
+  freeingBytes: Type.Integer({ description: 'Held by deleted snapshots, being reclaimed.' }),
+  metadataBytes: Type.Integer(),
+  chunkBytes: Type.Integer(),
+  volumes: Type.Integer(),
+  snapshots: Type.Integer(),
+  exposedSnapshots: Type.Integer(),
+})
+
+export const Scrub = Type.Object({
+  damage: Type.Array(
+    Type.Object({
+      image: Type.String({ description: 'VOLUME or VOLUME@SNAP holding the damaged range.' }),
+      offsetBytes: Type.Integer(),
+      lengthBytes: Type.Integer(),
+    }),
+  ),
+})
+
 export const Health = Type.Object({ status: Type.Literal('ok'), version: Type.String() })
 
 export type ErrorBody = Static<typeof ErrorBody>
@@ -116,3 +237,8 @@ export type Chap = Static<typeof Chap>
 export type ChapBody = Static<typeof ChapBody>
 export type Session = Static<typeof Session>
 export type Health = Static<typeof Health>
+export type Snapshot = Static<typeof Snapshot>
+export type SnapshotExport = Static<typeof SnapshotExport>
+export type DiffExtent = Static<typeof DiffExtent>
+export type Pool = Static<typeof Pool>
+export type Scrub = Static<typeof Scrub>

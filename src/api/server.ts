@@ -77,10 +77,12 @@ function register(app: FastifyInstance, route: Route, context: ApiContext): void
     schema: {
       ...(route.params ? { params: route.params } : {}),
       ...(route.body ? { body: route.body } : {}),
+      ...(route.query ? { querystring: route.query } : {}),
       response: { [route.status]: route.response },
     },
     handler: async (request, reply) => {
-      const input = { params: request.params, body: request.body } as Parameters<Route['handle']>[0]
+      const { params, body, query } = request
+      const input = { params, body, query } as Parameters<Route['handle']>[0]
       const result = await route.handle(input, context)
       return reply.code(route.status).send(result)
     },
@@ -127,12 +129,36 @@ async function registryMetrics(registry: VolumeRegistry): Promise<MetricFamily[]
       type: 'gauge',
       samples: perVolume((volume) => volume.usedBytes),
     },
+    ...poolMetrics(registry),
     {
       name: 'basalt_iscsi_sessions',
       help: 'Logged-in iSCSI sessions (normal and discovery).',
       type: 'gauge',
       samples: [{ value: sessions.length }],
     },
+  ]
+}
+
+function poolMetrics(registry: VolumeRegistry): MetricFamily[] {
+  const pool = registry.snapshots.pool()
+  const gauge = (name: string, help: string, value: number): MetricFamily => ({
+    name,
+    help,
+    type: 'gauge',
+    samples: [{ value }],
+  })
+  return [
+    gauge('basalt_pool_capacity_bytes', 'Bytes of data the pool may hold.', pool.capacityBytes),
+    gauge('basalt_pool_used_bytes', 'Bytes of data the pool holds.', pool.usedBytes),
+    gauge('basalt_pool_free_bytes', 'Bytes the pool can still allocate.', pool.freeBytes),
+    gauge(
+      'basalt_pool_freeing_bytes',
+      'Bytes held by deleted snapshots, being reclaimed.',
+      pool.freeingBytes,
+    ),
+    gauge('basalt_pool_metadata_bytes', 'Bytes of pool metadata.', pool.metadataBytes),
+    gauge('basalt_snapshots', 'Snapshots in the pool.', pool.snapshots),
+    gauge('basalt_exposed_snapshots', 'Snapshots exposed as targets.', pool.exposedSnapshots),
   ]
 }
 

@@ -2,7 +2,17 @@
  * Human output for the CLI (without `--json`): aligned tables and key/value blocks, sizes in
  * binary units. Pure functions from API documents to text.
  */
-import type { Access, Chap, Session, Volume } from '../api/schemas.ts'
+import type {
+  Access,
+  Chap,
+  DiffExtent,
+  Pool,
+  Scrub,
+  Session,
+  Snapshot,
+  SnapshotExport,
+  Volume,
+} from '../api/schemas.ts'
 
 const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'] as const
 
@@ -56,6 +66,8 @@ export function volumeDetails(volume: Volume): string {
     ['lun', String(volume.lun)],
     ['serial', volume.serial],
     ['created', volume.createdAt],
+    ['backing', volume.backing],
+    ['origin', volume.origin ?? '-'],
   ]
   return rows
     .map(([key, value]) => `${`${key}:`.padEnd(12)}${value}`)
@@ -89,4 +101,58 @@ export function sessionTable(sessions: readonly Session[]): string {
       text(s.remoteAddress),
     ]),
   )
+}
+
+export function snapshotTable(snapshots: readonly Snapshot[]): string {
+  if (snapshots.length === 0) return 'no snapshots\n'
+  return table(
+    ['SNAPSHOT', 'CREATED', 'EXCLUSIVE', 'SHARED', 'GROUP', 'EXPOSED AS'],
+    snapshots.map((s) => [
+      s.fullName,
+      s.createdAt,
+      formatBytes(s.exclusiveBytes),
+      formatBytes(s.sharedBytes),
+      s.groupId ?? '-',
+      s.exposed?.iqn ?? '-',
+    ]),
+  )
+}
+
+export function exportText(verb: 'expose' | 'unexpose', exported: SnapshotExport): string {
+  if (verb === 'unexpose') return `${exported.name}: no longer exported as ${exported.iqn}\n`
+  return `${exported.name}: exported as ${exported.iqn} lun ${exported.lun}\n`
+}
+
+export function diffTable(extents: readonly DiffExtent[]): string {
+  if (extents.length === 0) return 'no differences\n'
+  const total = extents.reduce((sum, e) => sum + e.lengthBytes, 0)
+  const rows = extents.map((e) => [
+    String(e.offsetBytes),
+    String(e.lengthBytes),
+    e.zero ? 'zero' : 'data',
+  ])
+  const summary = `${extents.length} extents, ${formatBytes(total)}\n`
+  return `${table(['OFFSET', 'LENGTH', 'CONTENT'], rows)}${summary}`
+}
+
+export function poolText(pool: Pool): string {
+  const rows: [string, string][] = [
+    ['capacity', formatBytes(pool.capacityBytes)],
+    ['used', formatBytes(pool.usedBytes)],
+    ['free', formatBytes(pool.freeBytes)],
+    ['freeing', formatBytes(pool.freeingBytes)],
+    ['metadata', formatBytes(pool.metadataBytes)],
+    ['chunk', formatBytes(pool.chunkBytes)],
+    ['volumes', String(pool.volumes)],
+    ['snapshots', String(pool.snapshots)],
+    ['exposed', String(pool.exposedSnapshots)],
+  ]
+  return rows.map(([key, value]) => `${`${key}:`.padEnd(11)}${value}\n`).join('')
+}
+
+export function scrubText(result: Scrub): string {
+  if (result.damage.length === 0) return 'scrub: no damage found\n'
+  const rows = result.damage.map((d) => [d.image, String(d.offsetBytes), String(d.lengthBytes)])
+  const header = `scrub: ${result.damage.length} damaged range(s)\n`
+  return `${header}${table(['IMAGE', 'OFFSET', 'LENGTH'], rows)}`
 }

@@ -9,6 +9,7 @@ import { Command, CommanderError, Option } from 'commander'
 import type { Access, Chap, Deleted, Session, Volume } from '../api/schemas.ts'
 import { CliFailure, type Connection, request, resolveConnection } from './client.ts'
 import { accessText, chapText, sessionTable, volumeDetails, volumeTable } from './format.ts'
+import { addCloneCommand, addPoolCommands, addSnapshotCommands } from './snapshot_commands.ts'
 
 export interface CliIo {
   readonly stdout: (text: string) => void
@@ -30,12 +31,12 @@ interface GlobalFlags {
 }
 
 /** One command's outcome: the JSON document and its human rendering. */
-interface Outcome {
+export interface Outcome {
   readonly json: unknown
   readonly human: string
 }
 
-type Action = (connection: Connection, ...args: never[]) => Promise<Outcome>
+export type Action = (connection: Connection, ...args: never[]) => Promise<Outcome>
 
 const encode = encodeURIComponent
 
@@ -97,6 +98,8 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
       }
     }
   addVolumeCommands(program, run)
+  addSnapshotCommands(program, run)
+  addPoolCommands(program, run)
   addAccessCommands(program, run)
   addChapCommands(program, run)
   const session = program.command('session').description('iSCSI sessions')
@@ -112,7 +115,7 @@ function buildProgram(io: CliIo, setExit: (code: number) => void): Command {
   return program
 }
 
-type Runner = (action: Action) => (this: Command, ...args: unknown[]) => Promise<void>
+export type Runner = (action: Action) => (this: Command, ...args: unknown[]) => Promise<void>
 
 interface CreateFlags {
   size: string
@@ -169,14 +172,20 @@ function addVolumeCommands(program: Command, run: Runner): void {
     )
   volume
     .command('delete <name>')
-    .description('delete a volume and its data (refused while sessions use it)')
+    .description(
+      'delete a volume and its data (refused while sessions use it, while clones depend on ' +
+        'it, and while it has snapshots unless --recursive)',
+    )
+    .option('--recursive', 'also delete its snapshots (never its clones)')
     .action(
-      run(async (connection, name: string) => {
-        const path = `/api/v1/volumes/${encode(name)}`
+      run(async (connection, name: string, flags: { recursive?: boolean }) => {
+        const query = flags.recursive === true ? '?recursive=true' : ''
+        const path = `/api/v1/volumes/${encode(name)}${query}`
         const deleted = await request<Deleted>(connection, 'DELETE', path)
         return { json: deleted, human: `deleted ${deleted.deleted}\n` }
       }),
     )
+  addCloneCommand(volume, run)
 }
 
 function addAccessCommands(program: Command, run: Runner): void {

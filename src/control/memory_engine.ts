@@ -71,6 +71,7 @@ interface MemorySnapshot {
   readonly name: string
   readonly createdAtMs: number
   readonly groupId: string | null
+  readonly blockCount: number
   readonly blocks: Blocks
   view: MemoryImage | null
 }
@@ -139,7 +140,15 @@ export class MemoryEngine implements VolumeEngine {
     for (const item of items) {
       const volume = this.#volume(item.volumeId)
       const blocks = new Map(volume.head.blocks)
-      volume.snapshots.push({ name: item.name, createdAtMs, groupId, blocks, view: null })
+      const { blockCount } = volume.head
+      volume.snapshots.push({
+        name: item.name,
+        createdAtMs,
+        groupId,
+        blockCount,
+        blocks,
+        view: null,
+      })
     }
     return items.map((item) => this.#info(item.volumeId, this.#snapshot(item)))
   }
@@ -168,7 +177,7 @@ export class MemoryEngine implements VolumeEngine {
     const snapshot = this.#snapshot({ volumeId, name })
     if (snapshot.view !== null) throw new SanError('SNAPSHOT_IN_USE', `${name} is exposed`)
     const { head } = this.#volume(volumeId)
-    snapshot.view = new MemoryImage(viewId, head.blockBytes, head.blockCount, new Map())
+    snapshot.view = new MemoryImage(viewId, head.blockBytes, snapshot.blockCount, new Map())
     snapshot.view.blocks = new Map(snapshot.blocks)
     return snapshot.view
   }
@@ -182,7 +191,7 @@ export class MemoryEngine implements VolumeEngine {
   async clone(volumeId: string, name: string, newVolumeId: string): Promise<EngineDevice> {
     const snapshot = this.#snapshot({ volumeId, name })
     const { head } = this.#volume(volumeId)
-    const device = await this.createVolume(newVolumeId, head.blockBytes, head.blockCount)
+    const device = await this.createVolume(newVolumeId, head.blockBytes, snapshot.blockCount)
     ;(device as MemoryImage).blocks = new Map(snapshot.blocks)
     const created = this.#volume(newVolumeId)
     this.#volumes.set(newVolumeId, { ...created, origin: { volumeId, name } })
@@ -273,6 +282,7 @@ export class MemoryEngine implements VolumeEngine {
       name: snapshot.name,
       createdAtMs: snapshot.createdAtMs,
       groupId: snapshot.groupId,
+      sizeBytes: snapshot.blockCount * this.#volume(volumeId).head.blockBytes,
       exclusiveBytes,
       sharedBytes,
       exposedAs: snapshot.view?.id ?? null,

@@ -43,13 +43,15 @@ export interface SnapshotView {
   readonly createdAt: string
   /** Snapshots taken by one group snapshot share this id; null for a single snapshot. */
   readonly groupId: string | null
+  /** The volume's size when the snapshot was taken (the size of its exports and clones). */
+  readonly sizeBytes: number
   /** What deleting this snapshot alone would free. */
   readonly exclusiveBytes: number
   /** Pool bytes it references that something else references too. */
   readonly sharedBytes: number
   readonly exposed: SnapshotExport | null
   /** Names of the volumes cloned from it. */
-  readonly clones: readonly string[]
+  readonly clones: string[]
 }
 
 export interface PoolView {
@@ -309,6 +311,7 @@ export class Snapshots {
       fullName: `${volume}@${info.name}`,
       createdAt: new Date(info.createdAtMs).toISOString(),
       groupId: info.groupId,
+      sizeBytes: info.sizeBytes,
       exclusiveBytes: info.exclusiveBytes,
       sharedBytes: info.sharedBytes,
       exposed: info.exposedAs === null ? null : (this.#exportOf(info) ?? null),
