@@ -1,12 +1,17 @@
 /**
- * `node --import tsx bench/layers.ts [--commands N] [--rounds R]`: the CPU cost of Basalt's own
- * iSCSI and SCSI layers per command, without sockets, kernel or initiator. One sans-IO
- * `Connection` over in-memory logical units (test/harness/memory_target.ts) logs in, then runs
+ * `node --import tsx bench/layers.ts [--commands N] [--rounds R] [--device memory|file]`: the CPU
+ * cost of Basalt's own iSCSI and SCSI layers per command, without sockets or initiator. One
+ * sans-IO `Connection` over one logical unit (in memory, test/harness/memory_target.ts, or a
+ * 64 MiB FileBlockDevice volume in the temp directory, page-cache hot) logs in, then runs
  * 4 KiB READ(16)s at queue depth 1: each command's bytes go in through `receive`, and the next
- * is sent once the response has been written to the transport. Prints µs per command per round
- * the median and the best (the machine is shared; the best is the least disturbed). This is the part of a QD 1 round trip that only our code decides; the bench
- * proper (run.ts) measures the whole of it against tgt.
+ * is sent once the response has been written to the transport. Prints µs per command for each
+ * round, then the median and the best (the machine is shared; the best is the least disturbed).
+ * This is the part of a QD 1 round trip that only our code decides (the file device adds one
+ * `pread`); run.ts measures the whole of it against tgt.
  */
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { ManualClock } from '../src/base/clock.ts'
 import { silentLogger } from '../src/base/log.ts'
@@ -19,20 +24,54 @@ import { Connection } from '../src/iscsi/session/connection.ts'
 import { SessionRegistry } from '../src/iscsi/session/registry.ts'
 import { isid, loginRequest } from '../src/iscsi/session/testing.ts'
 import { Opcode } from '../src/iscsi/spec/opcodes.ts'
+import { RealClock } from '../src/base/clock.ts'
+import type { TargetCatalog } from '../src/iscsi/catalog.ts'
+import type { BlockDevice } from '../src/scsi/block_device.ts'
+import { LogicalUnit } from '../src/scsi/logical_unit.ts'
+import { UnitGroup } from '../src/scsi/unit_group.ts'
+import { FileBlockDevice } from '../src/storage/file_device.ts'
 import { defaultIqn, memoryCatalog } from '../test/harness/memory_target.ts'
 
 const blockBytes = 4096
 const blockCount = (64 * 1024 * 1024) / blockBytes
 const noDigests = { header: false, data: false }
 
-function options(): { commands: number; rounds: number } {
+function options(): { commands: number; rounds: number; device: string } {
   const { values } = parseArgs({
     options: {
       commands: { type: 'string', default: '200000' },
       rounds: { type: 'string', default: '7' },
+      device: { type: 'string', default: 'memory' },
     },
   })
-  return { commands: Number(values.commands), rounds: Number(values.rounds) }
+  return { commands: Number(values.commands), rounds: Number(values.rounds), device: values.device }
+}
+
+/** One unit over a file volume (the daemon's FileBlockDevice), written once so reads hit data. */
+async function fileCatalog(directory: string): Promise<TargetCatalog> {
+  const file = await FileBlockDevice.create({
+    path: path.join(directory, 'volume'),
+    blockBytes,
+    blockCount,
+    punchHoles: false,
+  })
+  const chunk = new Uint8Array(1 << 20).fill(0x5a)
+  for (let lba = 0; lba < blockCount; lba += chunk.length / blockBytes) {
+    await file.write(lba, chunk, false)
+  }
+  const device: BlockDevice = file
+  const uuid = 'b'.repeat(32)
+  const identity = { uuid, vendorId: 'BASALT', productId: 'File', revision: '0001', serial: 'x' }
+  const unit = new LogicalUnit({ device, identity, clock: new RealClock() })
+  const target = {
+    name: defaultIqn,
+    alias: null,
+    portalGroupTag: 1,
+    allows: () => true,
+    chap: null,
+    units: new UnitGroup(new Map([[0, unit]])),
+  }
+  return { target: () => target, targets: () => [target], discoveryChap: () => null }
 }
 
 /** READ(16) of one block at `lba` (SBC-3 §5.16). */
@@ -68,6 +107,7 @@ function command(cmdSN: number, lba: number): Uint8Array {
 async function main(): Promise<void> {
   const o = options()
   const limits = resolveLimits({ nopInIntervalMs: 0 })
+  const directory = mkdtempSync(path.join(tmpdir(), 'basalt-layers-'))
   let written = 0
   let wake: (() => void) | null = null
   const connection = new Connection({
@@ -82,7 +122,10 @@ async function main(): Promise<void> {
       congested: () => false,
     },
     registry: new SessionRegistry(limits, silentLogger),
-    catalog: memoryCatalog({ blockBytes, sizeMiB: 64 }),
+    catalog:
+      o.device === 'file'
+        ? await fileCatalog(directory)
+        : memoryCatalog({ blockBytes, sizeMiB: 64 }),
     clock: new ManualClock(),
     logger: silentLogger,
     limits,
@@ -122,6 +165,7 @@ async function main(): Promise<void> {
     results.push(us)
     process.stderr.write(`round ${round + 1}: ${us.toFixed(2)} µs/command\n`)
   }
+  rmSync(directory, { recursive: true, force: true })
   const sorted = [...results].sort((a, b) => a - b)
   const median = sorted[Math.floor(sorted.length / 2)]!
   console.log(`µs/command: median ${median.toFixed(2)}, best ${sorted[0]!.toFixed(2)}`)
