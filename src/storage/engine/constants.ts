@@ -31,6 +31,12 @@ export const defaultLimits: EngineLimits = {
 export const commitIntervalMs = 1000
 /** The journal is folded into a checkpoint once it grows past this. */
 export const checkpointJournalBytes = 32 * 1024 * 1024
+/**
+ * Regions stay dirty (their checksums recomputed after a crash) until a checkpoint; one runs at
+ * least this often while any region is dirty, so recovery never re-reads more than about a
+ * minute's worth of written regions.
+ */
+export const checkpointIntervalMs = 60_000
 /** How long one tick may spend on background reclamation (foreground I/O keeps the rest). */
 export const reclaimBudgetMs = 2
 /** Versions examined between two clock reads in the reclaim job. */

@@ -16,6 +16,7 @@ import { ChunkAllocator } from './allocator.ts'
 import type { CheckpointState, CheckpointVersion } from './checkpoint.ts'
 import { Committer } from './commit.ts'
 import {
+  checkpointIntervalMs,
   checkpointJournalBytes,
   chunkBytes,
   commitIntervalMs,
@@ -79,6 +80,7 @@ export class Pool {
   #punching = false
   #closed = false
   #checkpointBytes = 0
+  #lastCheckpointMs: number
 
   private constructor(parts: PoolParts) {
     this.#options = parts.options
@@ -91,6 +93,7 @@ export class Pool {
     this.#logger = parts.options.logger ?? silentLogger
     this.#reclaimer = new Reclaimer(this.#state.lineages, this.#dataPath, parts.options.clock)
     this.#lastCommitMs = parts.options.clock.monotonicMs()
+    this.#lastCheckpointMs = this.#lastCommitMs
     this.#committer.onCommitted = () => this.#release()
     for (const row of this.#state.volumes.values()) this.#addDevice(row.id, 'volume')
     for (const row of this.#state.views.values()) this.#addDevice(row.id, 'view')
@@ -463,7 +466,11 @@ export class Pool {
     const now = this.#options.clock.monotonicMs()
     this.#reclaimer.run(reclaimBudgetMs)
     if (this.#committer.failure !== null) return
-    if (this.#committer.journalBytes > checkpointJournalBytes && !this.#checkpointing) {
+    const dirtyTooLong =
+      this.#dataPath.dirtyRegions.size > 0 && now - this.#lastCheckpointMs >= checkpointIntervalMs
+    const journalFull = this.#committer.journalBytes > checkpointJournalBytes
+    if ((journalFull || dirtyTooLong) && !this.#checkpointing) {
+      this.#lastCheckpointMs = now
       void this.#checkpoint().catch((error) => this.#logger.error('checkpoint failed', { error }))
     } else if (this.#committer.pending && now - this.#lastCommitMs >= commitIntervalMs) {
       this.#lastCommitMs = now
@@ -637,11 +644,10 @@ export class Pool {
     const run = this.#allocator.takePunchRun()
     if (run === null) return
     this.#punching = true
-    const [data, tags] = this.#files
-    void Promise.all([
-      data!.punchHole(run.start * chunkBytes, run.count * chunkBytes),
-      tags!.punchHole(run.start * 64, run.count * 64),
-    ])
+    const [data] = this.#files
+    // The tags of a free chunk are a few bytes; only its data is worth giving back.
+    void data!
+      .punchHole(run.start * chunkBytes, run.count * chunkBytes)
       .catch((error) => this.#logger.warn('hole punching failed', { error: String(error) }))
       .finally(() => {
         this.#allocator.returnPunchRun(run)
