@@ -85,6 +85,11 @@ export class CrashDriver {
     return this.#clone(volume)
   }
 
+  /** Operations started and not yet settled. */
+  get inFlight(): number {
+    return this.#pending.size
+  }
+
   /** Waits for everything started (acknowledged operations keep reporting). */
   async drain(): Promise<void> {
     while (this.#pending.size > 0) await Promise.all([...this.#pending])

@@ -266,6 +266,22 @@ export class CrashModel {
     }
   }
 
+  /** A group snapshot (one name, several volumes) survives whole or not at all [§5.4]. */
+  #verifyGroups(pool: Pool, ids: Set<string>): void {
+    const groups = new Map<string, boolean[]>()
+    for (const record of this.snapshots) {
+      if (!ids.has(record.volumeId) || record.state === 'deleting') continue
+      const present = pool.snapshots(record.volumeId).some((info) => info.name === record.name)
+      groups.set(record.name, [...(groups.get(record.name) ?? []), present])
+    }
+    for (const [name, present] of groups) {
+      assert.ok(
+        present.every((p) => p === present[0]),
+        `group snapshot ${name}: ${present}`,
+      )
+    }
+  }
+
   async #verifySnapshots(pool: Pool, ids: Set<string>): Promise<void> {
     for (const id of ids) {
       for (const info of pool.snapshots(id)) {
@@ -273,6 +289,7 @@ export class CrashModel {
         assert.ok(record !== undefined, `unexpected snapshot ${id}@${info.name}`)
       }
     }
+    this.#verifyGroups(pool, ids)
     for (const record of this.snapshots) {
       if (!ids.has(record.volumeId)) continue
       const names = pool.snapshots(record.volumeId).map((info) => info.name)

@@ -30,6 +30,8 @@ const seeds = process.env.BASALT_SEED
 
 interface Outcome {
   readonly steps: number
+  /** Operations still in flight when the power went. */
+  readonly inFlight: number
   readonly errors: Map<string, number>
 }
 
@@ -52,6 +54,7 @@ async function crashOnce(seed: number, failureRate: number): Promise<Outcome> {
     pool.tick()
   }
   for (let hops = prng.below(60); hops > 0; hops--) await undefined
+  const inFlight = driver.inFlight
   const after = media.crash(() => prng.float())
   crashed = true
   assert.deepEqual(driver.bugs, [], 'operations failed only with SanErrors')
@@ -59,7 +62,7 @@ async function crashOnce(seed: number, failureRate: number): Promise<Outcome> {
   // The old pool's operations still settle (on the old disk); none may assert.
   await driver.drain()
   assert.deepEqual(driver.bugs, [], 'operations failed only with SanErrors')
-  return { steps, errors: driver.errors }
+  return { steps, inFlight, errors: driver.errors }
 }
 
 async function recoverAndCheck(
@@ -98,8 +101,15 @@ async function run(seed: number, failureRate: number): Promise<Outcome> {
 
 test(`crash on the simulated disk: ${seeds.length} power losses [engine.md §5.5]`, async () => {
   let steps = 0
-  for (const seed of seeds) steps += (await run(seed, 0)).steps
+  let midFlight = 0
+  for (const seed of seeds) {
+    const outcome = await run(seed, 0)
+    steps += outcome.steps
+    if (outcome.inFlight > 0) midFlight += 1
+  }
   assert.ok(steps > seeds.length * 5)
+  // Most power losses must hit operations in flight, not a quiet pool.
+  if (seeds.length >= 20) assert.ok(midFlight > seeds.length / 2, `${midFlight} mid-flight`)
 })
 
 test(`crash on the simulated disk with I/O errors: ${Math.ceil(seeds.length / 4)} runs`, async () => {
