@@ -217,6 +217,7 @@ export class CrashDriver {
       this.emit({ e: 'delete', volumeId: volume.id, name })
       volume.snapshots.splice(volume.snapshots.indexOf(name), 1)
       await this.pool.deleteSnapshot(volume.id, name)
+      this.emit({ e: 'deleted', volumeId: volume.id, name })
     })
   }
 

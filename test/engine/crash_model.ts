@@ -81,7 +81,7 @@ interface SnapshotRecord {
   readonly volumeId: string
   readonly name: string
   readonly image: Image
-  state: 'creating' | 'committed' | 'deleting'
+  state: 'creating' | 'committed' | 'deleting' | 'deleted'
 }
 
 class VolumeCells {
@@ -202,9 +202,19 @@ export class CrashModel {
     if (record !== undefined) record.state = 'deleting'
   }
 
+  /** A delete that returned is durable: the snapshot must be gone after a crash. */
+  deleteDone(volumeId: string, name: string): void {
+    const record = this.snapshots.find((s) => s.volumeId === volumeId && s.name === name)
+    if (record !== undefined) record.state = 'deleted'
+  }
+
   findSnapshot(volumeId: string, name: string): SnapshotRecord | undefined {
     return this.snapshots.find(
-      (s) => s.volumeId === volumeId && s.name === name && s.state !== 'deleting',
+      (s) =>
+        s.volumeId === volumeId &&
+        s.name === name &&
+        s.state !== 'deleting' &&
+        s.state !== 'deleted',
     )
   }
 
@@ -271,6 +281,7 @@ export class CrashModel {
     const groups = new Map<string, boolean[]>()
     for (const record of this.snapshots) {
       if (!ids.has(record.volumeId) || record.state === 'deleting') continue
+      if (record.state === 'deleted') continue
       const present = pool.snapshots(record.volumeId).some((info) => info.name === record.name)
       groups.set(record.name, [...(groups.get(record.name) ?? []), present])
     }
@@ -296,6 +307,7 @@ export class CrashModel {
       const present = names.includes(record.name)
       const what = `${record.volumeId}@${record.name}`
       if (record.state === 'committed') assert.ok(present, `completed snapshot ${what} survives`)
+      if (record.state === 'deleted') assert.ok(!present, `deleted snapshot ${what} stays deleted`)
       if (present) await verifyImage(pool, record.volumeId, record.name, record.image)
     }
   }
@@ -336,6 +348,7 @@ export type CrashEvent =
   | { readonly e: 'snap'; readonly volumeId: string; readonly name: string }
   | { readonly e: 'snapped'; readonly volumeId: string; readonly name: string }
   | { readonly e: 'delete'; readonly volumeId: string; readonly name: string }
+  | { readonly e: 'deleted'; readonly volumeId: string; readonly name: string }
   | { readonly e: 'rollback'; readonly volumeId: string; readonly name: string }
   | { readonly e: 'rolledBack'; readonly volumeId: string }
   | { readonly e: 'clone'; readonly volumeId: string; readonly name: string; newId: string }
@@ -369,6 +382,9 @@ export function applyEvent(model: CrashModel, event: CrashEvent): void {
       return
     case 'delete':
       model.deleteIssued(event.volumeId, event.name)
+      return
+    case 'deleted':
+      model.deleteDone(event.volumeId, event.name)
       return
     case 'rollback':
       model.rollbackIssued(event.volumeId, event.name)
