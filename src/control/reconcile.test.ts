@@ -12,6 +12,8 @@ import { after, test } from 'node:test'
 import { ManualClock } from '../base/clock.ts'
 import { SanError } from '../base/errors.ts'
 import type { Logger } from '../base/log.ts'
+import { SimPoolMedia, splitmix32 } from '../storage/engine/media_sim.ts'
+import { Pool } from '../storage/engine/pool.ts'
 import { FileBlockDevice } from '../storage/file_device.ts'
 import { emptyCatalog } from './catalog_format.ts'
 import type { VolumeEngine } from './engine.ts'
@@ -148,4 +150,29 @@ test('format-1 file volumes open as files beside engine volumes; no snapshots', 
   await again.delete('legacy')
   assert.equal(existsSync(join(path, 'volumes', `${uuid}.img`)), false)
   await again.close()
+})
+
+test('reconcile: after a real power loss in the create window, the pool orphan goes', async () => {
+  const path = join(root, `d${counter++}`)
+  const media = new SimPoolMedia()
+  const pool = await Pool.open({ media, clock, capacityBytes: 1 << 30 })
+  const first = await open(path, pool)
+  const kept = await first.create({ name: 'kept', size: '1MiB' })
+  await first.snapshots.create([{ volume: 'kept', snapshot: 's' }])
+  // `volume create` between its two writes: the pool's is durable, the catalog's never happened.
+  await pool.createVolume('f'.repeat(32), 512, 2048)
+  const crashed = media.crash(splitmix32(7))
+  await first.close()
+  const reopened = await Pool.open({ media: crashed, clock, capacityBytes: 1 << 30 })
+  assert.equal(reopened.volumeIds().length, 2, 'the orphan survived the power loss')
+  const lines: string[] = []
+  const second = await open(path, reopened, lines)
+  assert.deepEqual(reopened.volumeIds(), [kept.serial])
+  assert.deepEqual(
+    second.snapshots.list('kept').map((s) => s.name),
+    ['s'],
+  )
+  assert.ok(lines.some((line) => line.startsWith('repair: deleted')))
+  await second.close()
+  await reopened.close()
 })

@@ -1,8 +1,8 @@
 /**
  * Snapshot use cases through the registry (SURFACE.md, `basalt snapshot …`, `volume clone`,
- * `volume delete --recursive`, `pool …`): the engine under them is the in-memory one, and the
- * same tests run over storage/engine's Pool in pool_wiring.test.ts. Each refusal is checked to
- * change nothing.
+ * `volume delete --recursive`, `pool …`), run twice: over the in-memory engine and over
+ * storage/engine's Pool on its simulated disk (the implementation the daemon runs). Each refusal
+ * is checked to change nothing.
  */
 import assert from 'node:assert/strict'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -12,6 +12,8 @@ import { after, test } from 'node:test'
 import { ManualClock } from '../base/clock.ts'
 import { SanError } from '../base/errors.ts'
 import { silentLogger } from '../base/log.ts'
+import { SimPoolMedia } from '../storage/engine/media_sim.ts'
+import { Pool } from '../storage/engine/pool.ts'
 import type { VolumeEngine } from './engine.ts'
 import { MemoryEngine } from './memory_engine.ts'
 import { DataDir } from './store.ts'
@@ -25,7 +27,7 @@ const iqnBase = 'iqn.2026-11.org.basalt'
 const hasCode = (code: string) => (error: unknown) =>
   error instanceof SanError && error.code === code
 
-export interface Fixture {
+interface Fixture {
   readonly registry: VolumeRegistry
   readonly engine: VolumeEngine
   readonly path: string
@@ -33,9 +35,9 @@ export interface Fixture {
   readonly replaced: string[]
 }
 
-export type EngineFactory = (path: string, clock: ManualClock) => Promise<VolumeEngine>
+type EngineFactory = (path: string, clock: ManualClock) => Promise<VolumeEngine>
 
-export async function openFixture(
+async function openFixture(
   makeEngine: EngineFactory,
   path = join(root, `d${counter++}`),
   engine?: VolumeEngine,
@@ -86,7 +88,7 @@ async function observe(registry: VolumeRegistry): Promise<string> {
   return JSON.stringify({ volumes, snapshots, targets })
 }
 
-export function snapshotTests(label: string, makeEngine: EngineFactory): void {
+function snapshotTests(label: string, makeEngine: EngineFactory): void {
   const open = (path?: string, engine?: VolumeEngine) => openFixture(makeEngine, path, engine)
 
   test(`${label}: create one and a group; list with accounting; names fold case`, async () => {
@@ -330,3 +332,6 @@ export function snapshotTests(label: string, makeEngine: EngineFactory): void {
 }
 
 snapshotTests('memory engine', async (_path, clock) => new MemoryEngine(clock))
+snapshotTests('pool on a simulated disk', async (_path, clock) =>
+  Pool.open({ media: new SimPoolMedia(), clock, capacityBytes: 1 << 30 }),
+)

@@ -9,7 +9,8 @@
  *   DATA/catalog.json       volumes, ACLs, CHAP (secrets included, hence 0600)
  *   DATA/daemon.pid         lock: the pid of the daemon that holds the directory
  *   DATA/api.token          bearer token for the management API
- *   DATA/volumes/UUID.img   one sparse file per volume
+ *   DATA/pool/              the volume engine's files (storage/engine, docs/engine.md)
+ *   DATA/volumes/UUID.img   one sparse file per volume made before the engine (format 1)
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -22,6 +23,7 @@ export const dataDirLayout = {
   lock: 'daemon.pid',
   token: 'api.token',
   volumes: 'volumes',
+  pool: 'pool',
 } as const
 
 const marker = { format: 'basalt-data', version: 1 } as const
@@ -97,6 +99,11 @@ export class DataDir {
 
   get volumesPath(): string {
     return join(this.path, dataDirLayout.volumes)
+  }
+
+  /** The engine's directory (FsPoolMedia creates it). */
+  get poolPath(): string {
+    return join(this.path, dataDirLayout.pool)
   }
 
   volumePath(uuid: string): string {

@@ -37,7 +37,6 @@ import {
 } from './catalog_format.ts'
 import type { EngineDevice, VolumeEngine } from './engine.ts'
 import { type ControlState, isEngineVolume, type LiveExposure, type LiveVolume } from './live.ts'
-import { MemoryEngine } from './memory_engine.ts'
 import {
   checkChapSecret,
   checkChapUser,
@@ -114,11 +113,8 @@ export interface RegistryOptions {
   readonly clock: Clock
   readonly logger: Logger
   readonly unitFactory: UnitFactory
-  /**
-   * The data directory's pool (opened and closed by the caller; the daemon ticks it). Absent:
-   * new volumes are format-1 files and snapshots are refused (a daemon without the engine).
-   */
-  readonly engine?: VolumeEngine | undefined
+  /** The data directory's pool (opened and closed by the caller; the daemon ticks it). */
+  readonly engine: VolumeEngine
 }
 
 export class VolumeRegistry {
@@ -132,7 +128,6 @@ export class VolumeRegistry {
   #queue: Promise<unknown> = Promise.resolve()
   #closed = false
   readonly #state: ControlState
-  /** The pool, or an empty stand-in when the daemon runs without one (options.engine). */
   readonly #engine: VolumeEngine
 
   private constructor(
@@ -141,7 +136,7 @@ export class VolumeRegistry {
     private readonly thin: boolean,
   ) {
     this.#document = document
-    this.#engine = options.engine ?? new MemoryEngine(options.clock, 0)
+    this.#engine = options.engine
     this.#state = this.#controlState()
     this.catalog = new ExportCatalog({
       exports: () => this.#exportEntries(),
@@ -218,16 +213,11 @@ export class VolumeRegistry {
         chap: null,
         // Written only when set, so a fixed volume's record stays as older versions wrote it.
         ...(request.removable === true ? { removable: true } : {}),
-        ...(this.options.engine === undefined ? {} : { backing: 'engine' as const }),
+        backing: 'engine',
       }
-      const volume =
-        this.options.engine === undefined
-          ? await this.#createFile(record)
-          : // Engine first, catalog second (file header): a crash in between leaves an orphan.
-            await this.#adopt(
-              record,
-              await this.#engine.createVolume(uuid, blockBytes, sizeBytes / blockBytes),
-            )
+      // Engine first, catalog second (file header): a crash in between leaves an orphan.
+      const device = await this.#engine.createVolume(uuid, blockBytes, sizeBytes / blockBytes)
+      const volume = await this.#adopt(record, device)
       const removable = record.removable ?? false
       this.options.logger.info('volume created', { volume: name, sizeBytes, blockBytes, removable })
       return this.#view(volume)
@@ -347,20 +337,22 @@ export class VolumeRegistry {
   }
 
   /**
-   * Flushes and closes every file device and releases the data directory. The engine stays
-   * open: whoever opened it closes it after this.
+   * Closes every file device, runs `beforeRelease` (the daemon closes the pool there, while the
+   * directory is still locked) and releases the data directory. The engine is not closed here:
+   * whoever opened it closes it.
    */
-  async close(): Promise<void> {
+  async close(beforeRelease?: () => Promise<void>): Promise<void> {
     if (this.#closed) return
     this.#closed = true
     await this.#queue.catch(() => {})
-    for (const volume of this.#live.values()) {
-      if (volume.file !== null) await volume.file.close()
-      else await volume.device.flush().catch(() => {})
-    }
+    for (const volume of this.#live.values()) if (volume.file !== null) await volume.file.close()
     this.#live.clear()
     this.#exposures.clear()
-    await this.options.dataDir.release()
+    try {
+      await beforeRelease?.()
+    } finally {
+      await this.options.dataDir.release()
+    }
   }
 
   #changeAccess(name: string, change: (list: string[]) => string[]): Promise<AccessView> {
@@ -464,20 +456,6 @@ export class VolumeRegistry {
     } catch (error) {
       this.#live.delete(record.name.toLowerCase())
       await this.#engine.deleteVolume(record.uuid, false).catch(() => {})
-      throw error
-    }
-    return volume
-  }
-
-  async #createFile(record: VolumeRecord): Promise<LiveVolume> {
-    const file = await FileBlockDevice.create(this.#fileOptions(record))
-    const volume = this.#attachDevice(record, file, file)
-    try {
-      await this.#commit({ ...this.#document, volumes: [...this.#document.volumes, record] })
-    } catch (error) {
-      this.#live.delete(record.name.toLowerCase())
-      await file.close()
-      await this.options.dataDir.removeFile(file.path)
       throw error
     }
     return volume

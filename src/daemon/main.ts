@@ -1,10 +1,11 @@
 /**
  * The composition root (`basalt serve`, SURFACE.md, The daemon): builds the real world — the
- * RealClock, the data directory and its file-backed volumes, the iSCSI portals and the management
- * API — prints one ready line, and on SIGTERM/SIGINT stops accepting, lets the portals finish or
- * abort in-flight commands, flushes every device and exits 0. Startup failures (a port in use, a
- * foreign or locked data directory, a bad flag) print one clear line and exit non-zero, leaving
- * nothing behind.
+ * RealClock, the data directory, its volume engine (one Pool in DATA/pool, ticked every
+ * `poolTickMs` from here, the timers door) and any format-1 file volumes, the iSCSI portals and
+ * the management API — prints one ready line, and on SIGTERM/SIGINT stops accepting, lets the
+ * portals finish or abort in-flight commands, closes the pool (durable) and exits 0. Startup
+ * failures (a port in use, a foreign or locked data directory, a bad flag) print one clear line
+ * and exit non-zero, leaving nothing behind.
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -17,6 +18,8 @@ import { DataDir } from '../control/store.ts'
 import { logicalUnitFactory } from '../control/targets.ts'
 import { type SessionSummary, VolumeRegistry } from '../control/volumes.ts'
 import { Portal } from '../iscsi/portal.ts'
+import { FsPoolMedia } from '../storage/engine/media_fs.ts'
+import { Pool } from '../storage/engine/pool.ts'
 import { fileIoPolicy, setDefaultFileIoPolicy } from '../storage/file_device.ts'
 import {
   formatAddress,
@@ -45,8 +48,13 @@ export function packageVersion(): string {
   return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version
 }
 
+/** How often the pool's periodic work runs: commits, checkpoints, background reclaim. */
+export const poolTickMs = 10
+
 interface Running {
   readonly dataDir: DataDir
+  readonly pool: Pool
+  readonly ticker: ReturnType<typeof setInterval>
   readonly registry: VolumeRegistry
   readonly portals: readonly Portal[]
   readonly api: ReturnType<typeof buildApi>
@@ -88,14 +96,19 @@ async function start(
   setDefaultFileIoPolicy(fileIoPolicy(config.fileIo === 'adaptive'))
   const dataDir = await DataDir.open(config.dataDir)
   let registry: VolumeRegistry | null = null
+  let pool: Pool | null = null
+  let ticker: ReturnType<typeof setInterval> | null = null
   const portals: Portal[] = []
   try {
+    pool = await openPool(dataDir, clock, logger)
+    ticker = tickEvery(pool, logger)
     registry = await VolumeRegistry.open({
       dataDir,
       iqnBase: config.iqnBase,
       clock,
       logger: logger.child({ part: 'control' }),
       unitFactory: logicalUnitFactory(clock),
+      engine: pool,
     })
     const catalog = registry.catalog
     const portalAddresses: ListenAddress[] = []
@@ -120,13 +133,31 @@ async function start(
     const apiUrl = `http://${formatAddress(apiAddress)}`
     output.stdout(`basalt ready portal=${portalList} api=${apiUrl} data=${dataDir.path}\n`)
     logger.info('ready', { portals: portalList, api: apiUrl, data: dataDir.path })
-    return { dataDir, registry, portals, api }
+    return { dataDir, pool, ticker, registry, portals, api }
   } catch (error) {
     for (const portal of portals) await portal.close()
+    if (ticker !== null) clearInterval(ticker)
     if (registry !== null) await registry.close()
+    if (pool !== null) await pool.close()
     await dataDir.discardIfNew()
     throw error
   }
+}
+
+async function openPool(dataDir: DataDir, clock: RealClock, logger: Logger): Promise<Pool> {
+  const media = await FsPoolMedia.open(dataDir.poolPath, { clock })
+  return Pool.open({ media, clock, logger: logger.child({ part: 'engine' }) })
+}
+
+/** The pool's periodic work; a failure is logged, and the next tick tries again. */
+function tickEvery(pool: Pool, logger: Logger): ReturnType<typeof setInterval> {
+  return setInterval(() => {
+    try {
+      pool.tick()
+    } catch (error) {
+      logger.error('pool tick failed', { error: String(error) })
+    }
+  }, poolTickMs)
 }
 
 function summary(session: ReturnType<Portal['sessions']>[number]): SessionSummary {
@@ -181,7 +212,9 @@ function waitForSignal(running: Running, logger: Logger): Promise<number> {
 async function shutdown(running: Running, logger: Logger): Promise<void> {
   await running.api.close()
   await Promise.all(running.portals.map((portal) => portal.close()))
-  await running.registry.close() // flushes and closes every device, releases the directory
+  clearInterval(running.ticker)
+  // Closes file devices, then the pool (commit, checkpoint: everything durable), then unlocks.
+  await running.registry.close(() => running.pool.close())
   logger.info('stopped')
 }
 
