@@ -176,3 +176,49 @@ test('reconcile: after a real power loss in the create window, the pool orphan g
   await second.close()
   await reopened.close()
 })
+
+test('pool scrub names damaged ranges by volume and snapshot [issue 4, checksums]', async () => {
+  const path = join(root, `d${counter++}`)
+  const media = new SimPoolMedia()
+  const pool = await Pool.open({ media, clock, capacityBytes: 1 << 30 })
+  const registry = await open(path, pool)
+  const volume = await registry.create({ name: 'vol', size: '1MiB' })
+  await pool.device(volume.serial).write(0, new Uint8Array(4096).fill(0x11), true)
+  await registry.snapshots.create([{ volume: 'vol', snapshot: 'snap' }])
+  assert.deepEqual(await registry.snapshots.scrub(), { damage: [] })
+  // The disk rots under the pool: the first allocated chunk of the data file is overwritten.
+  const data = await media.open('data', false)
+  await data.write(new Uint8Array(4096).fill(0xee), 0)
+  const { damage } = await registry.snapshots.scrub()
+  assert.equal(damage.length, 1, JSON.stringify(damage))
+  assert.deepEqual(
+    damage[0]!.image.split(', ').sort(),
+    ['vol', 'vol@snap'],
+    'the names people use, not engine ids',
+  )
+  assert.deepEqual([damage[0]!.offsetBytes, damage[0]!.lengthBytes], [0, 4096])
+  await registry.close()
+  await pool.close()
+})
+
+test('LIMIT_REACHED: a group snapshot over the per-volume limit takes nothing', async () => {
+  const path = join(root, `d${counter++}`)
+  const limits = { snapshotsPerVolume: 2 }
+  const pool = await Pool.open({ media: new SimPoolMedia(), clock, capacityBytes: 1 << 30, limits })
+  const registry = await open(path, pool)
+  await registry.create({ name: 'a', size: '1MiB' })
+  await registry.create({ name: 'b', size: '1MiB' })
+  await registry.snapshots.create([{ volume: 'a', snapshot: 's1' }])
+  await registry.snapshots.create([{ volume: 'a', snapshot: 's2' }])
+  await assert.rejects(
+    registry.snapshots.create([
+      { volume: 'b', snapshot: 'g' },
+      { volume: 'a', snapshot: 'g' },
+    ]),
+    hasCode('LIMIT_REACHED'),
+  )
+  assert.deepEqual(registry.snapshots.list('b'), [], 'all or nothing')
+  assert.equal(registry.snapshots.list('a').length, 2)
+  await registry.close()
+  await pool.close()
+})

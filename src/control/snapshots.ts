@@ -255,17 +255,29 @@ export class Snapshots {
 
   async scrub(): Promise<{ damage: DamageView[] }> {
     const damage = await this.state.engine.scrub()
-    const image = (id: string) => {
-      const at = id.indexOf('@')
-      const volumeId = at < 0 ? id : id.slice(0, at)
-      const exposure = this.state.exposures.get(volumeId)
-      if (exposure !== undefined)
-        return `${this.#volumeName(exposure.record.volume)}@${exposure.record.snapshot} (exposed)`
-      return `${this.#volumeName(volumeId)}${at < 0 ? '' : id.slice(at)}`
-    }
-    const views = damage.map((d) => ({ ...d, image: image(d.image) }))
+    const views = damage.map((d) => ({ ...d, image: this.#imageName(d.image) }))
     this.state.logger.info('pool scrubbed', { damaged: views.length })
     return { damage: views }
+  }
+
+  /**
+   * The engine names a damaged range's images by ids (`uuid`, `uuid@snap`, `view id`, comma
+   * separated); people get `VOL`, `VOL@SNAP` and `VOL@SNAP (exposed)`.
+   */
+  #imageName(engineName: string): string {
+    const name = (id: string) => {
+      const view = /^view ([0-9a-f]{32})$/.exec(id)?.[1]
+      const exposure = view === undefined ? undefined : this.state.exposures.get(view)
+      if (exposure !== undefined)
+        return `${this.#volumeName(exposure.record.volume)}@${exposure.record.snapshot} (exposed)`
+      const at = id.indexOf('@')
+      if (at < 0) return this.#volumeName(id)
+      return `${this.#volumeName(id.slice(0, at))}${id.slice(at)}`
+    }
+    return engineName
+      .split(', ')
+      .map((id) => name(id.trim()))
+      .join(', ')
   }
 
   #checkUnused(volume: LiveVolume, name: string): void {

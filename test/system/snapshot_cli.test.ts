@@ -7,7 +7,17 @@
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { after, test } from 'node:test'
-import { BasaltDaemon, limits, makeTempDir, removeDir, repoRoot, run } from './harness.ts'
+import { Initiator } from '../harness/initiator.ts'
+import {
+  BasaltDaemon,
+  limits,
+  makeTempDir,
+  removeDir,
+  repoRoot,
+  run,
+  sleep,
+  splitPortal,
+} from './harness.ts'
 
 const cliEntry = join(repoRoot, 'bin/basalt.js')
 const dataDirs: string[] = []
@@ -133,6 +143,42 @@ test('cli: each refusal has its stable code and changes nothing', async () => {
     for (const [args, code] of cases)
       assert.equal(await refusal(daemon, args), code, args.join(' '))
     assert.equal(await state(daemon), before, 'the refusals changed nothing')
+  } finally {
+    await daemon.stop()
+  }
+})
+
+test('cli: an export with a logged-in session is VOLUME_BUSY for unexpose and delete', async () => {
+  const daemon = await start()
+  try {
+    await json(daemon, ['volume', 'create', 'busy', '--size', '16MiB'])
+    await json(daemon, ['snapshot', 'create', 'busy@s'])
+    const exposed = await json(daemon, ['snapshot', 'expose', 'busy@s'])
+    const [host, port] = splitPortal(daemon.portal)
+    const initiator = await Initiator.connect(host, port)
+    await initiator.login({
+      initiatorName: 'iqn.2026-11.org.basalt.test:busy',
+      targetName: exposed.iqn,
+    })
+    try {
+      assert.equal(await refusal(daemon, ['snapshot', 'unexpose', 'busy@s']), 'VOLUME_BUSY')
+      assert.equal(
+        await refusal(daemon, ['volume', 'delete', 'busy', '--recursive']),
+        'VOLUME_BUSY',
+      )
+    } finally {
+      await initiator.logout()
+    }
+    // The portal drops the session once the logout completes; the next attempt goes through.
+    let result = await basalt(daemon, ['snapshot', 'unexpose', 'busy@s', '--json'])
+    for (let attempt = 0; attempt < 20 && result.code !== 0; attempt++) {
+      await sleep(100)
+      result = await basalt(daemon, ['snapshot', 'unexpose', 'busy@s', '--json'])
+    }
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(await json(daemon, ['volume', 'delete', 'busy', '--recursive']), {
+      deleted: 'busy',
+    })
   } finally {
     await daemon.stop()
   }
