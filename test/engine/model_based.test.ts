@@ -7,7 +7,7 @@
  * few steps, after a clean close and reopen, and at the end.
  *
  * Replay: `BASALT_SEED=123 node --import tsx --test test/engine/model_based.test.ts`.
- * More seeds: `BASALT_SEEDS=500` (default 40). `BASALT_STEPS` sets the operations per seed.
+ * More seeds: `BASALT_SEEDS=500` (default 12). `BASALT_STEPS` sets the operations per seed.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -34,7 +34,7 @@ const steps = Number(process.env.BASALT_STEPS ?? 300)
 const fullCheckEvery = 50
 const seeds = process.env.BASALT_SEED
   ? [Number(process.env.BASALT_SEED)]
-  : Array.from({ length: Number(process.env.BASALT_SEEDS ?? 24) }, (_, i) => 1000 + i)
+  : Array.from({ length: Number(process.env.BASALT_SEEDS ?? 12) }, (_, i) => 1000 + i)
 /** Outcomes per operation over all seeds (`write:ok`, `deleteSnapshot:SNAPSHOT_IN_USE`, …). */
 const tally = new Map<string, number>()
 
