@@ -67,17 +67,23 @@ export function parseCommand(group: DispatchGroup, request: ScsiRequest): Parsed
   }
 }
 
-export function executeCommand(command: Command, dataOut: Uint8Array | null): Promise<ScsiResult> {
+/**
+ * Not an async function: a handler that answers at once is answered at once (port.ts), and one
+ * that waits costs one promise hop here (the QD 1 path is hop-bound). Our bug throws.
+ */
+export function executeCommand(
+  command: Command,
+  dataOut: Uint8Array | null,
+): ScsiResult | Promise<ScsiResult> {
   assert((dataOut?.length ?? 0) === command.dataOutBytes, 'Data-Out size differs from parse')
-  // Not an async function: one promise hop fewer per command (the QD 1 path is hop-bound).
   let outcome: ScsiResult | Promise<ScsiResult>
   try {
     outcome = command.row.handler(command, dataOut)
   } catch (error) {
-    if (!isSanError(error)) return Promise.reject(error)
-    return Promise.resolve(command.fail(worldFailure(error, command.row)))
+    if (!isSanError(error)) throw error
+    return command.fail(worldFailure(error, command.row))
   }
-  if (!(outcome instanceof Promise)) return Promise.resolve(outcome)
+  if (!(outcome instanceof Promise)) return outcome
   return outcome.then(undefined, (error: unknown) => {
     if (!isSanError(error)) throw error
     return command.fail(worldFailure(error, command.row))

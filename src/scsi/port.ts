@@ -104,8 +104,13 @@ export interface LogicalUnitGroup {
    * transfer length, unit attention, reservation). Synchronous and side-effect free except for
    * consuming a unit attention that it reports. */
   parse(request: ScsiRequest): ParsedCommand
-  /** Phase 2: run the command. `dataOut` has exactly `dataOutBytes` bytes (or is null if 0). */
-  execute(command: ParsedHandle, dataOut: Uint8Array | null): Promise<ScsiResult>
+  /**
+   * Phase 2: run the command. `dataOut` has exactly `dataOutBytes` bytes (or is null if 0). A
+   * command that completes without waiting (a page-cache read, a mode page) answers at once, so
+   * that the transport can send its status in the same turn; one that waits answers a promise.
+   * Either way a failure of the world is a result (CHECK CONDITION), and only our bug throws.
+   */
+  execute(command: ParsedHandle, dataOut: Uint8Array | null): ScsiResult | Promise<ScsiResult>
   /** CHECK CONDITION for a condition the transport found, with sense in `lun`'s format. */
   transportFailure(lun: Uint8Array, condition: TransportCondition): ScsiResult
   /** Task management on behalf of `nexus`. The transport aborts its own task records. */

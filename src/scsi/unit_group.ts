@@ -42,7 +42,7 @@ export class UnitGroup implements LogicalUnitGroup, DispatchGroup {
     return parseCommand(this, request)
   }
 
-  execute(command: ParsedHandle, dataOut: Uint8Array | null): Promise<ScsiResult> {
+  execute(command: ParsedHandle, dataOut: Uint8Array | null): ScsiResult | Promise<ScsiResult> {
     assert(command instanceof Command, 'execute takes what parse returned')
     return executeCommand(command, dataOut)
   }

@@ -123,6 +123,28 @@ test('Read.DataInSplitByInitiatorMrdslWithPhaseCollapse [RFC7143 §11.7, §13.12
   assert.deepEqual(new Uint8Array(joined), pattern(8 * blockBytes, 3))
 })
 
+test('Read.AnsweredAtOnceInCmdSNOrder when execution completes at once [RFC7143 §3.2.2.1]', () => {
+  const { initiator, units } = open()
+  units.answerAtOnce = true
+  units.disk.set(pattern(4 * blockBytes, 5), 0)
+  // CmdSN 2 arrives before 1: it waits, then both run as 1 arrives, in order, with no await.
+  initiator.send(read10(12, 2, 2, 2))
+  assert.equal(initiator.take().length, 0)
+  initiator.send(read10(11, 1, 0, 2))
+  const dataIns = only(initiator.take(), Opcode.dataIn)
+  assert.deepEqual(
+    dataIns.map((d) => d.initiatorTaskTag),
+    [11, 12],
+  )
+  assert.ok(dataIns.every((d) => d.hasStatus))
+  assert.equal(dataIns[1]!.statSN, (dataIns[0]!.statSN + 1) >>> 0)
+  assert.deepEqual(new Uint8Array(dataIns[1]!.data), pattern(4 * blockBytes, 5).slice(1024, 2048))
+  initiator.send(read10(13, 3, 0, 1))
+  const next = only(initiator.take(), Opcode.dataIn)
+  assert.equal(next.length, 1)
+  assert.equal(next[0]!.expCmdSN, 4)
+})
+
 test('Read.UnderflowAndOverflowResiduals [RFC7143 §11.4.5, libiscsi Read10Residuals]', async () => {
   const { initiator } = open()
   initiator.send(read10(1, 1, 0, 1, 10_000))

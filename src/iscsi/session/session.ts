@@ -291,11 +291,23 @@ export class Session {
     }
   }
 
+  /** A command that completes at once is answered at once (port.ts), in this same turn. */
   #execute(task: Task<SessionLink>): void {
     const plan = task.plan
     assert(plan.kind === 'execute')
     task.state = 'executing'
-    this.#units!.execute(plan.command, task.dataOutBytes === 0 ? null : task.buffer).then(
+    let outcome: ScsiResult | Promise<ScsiResult>
+    try {
+      outcome = this.#units!.execute(plan.command, task.dataOutBytes === 0 ? null : task.buffer)
+    } catch (error) {
+      this.#executeFailed(task, error)
+      return
+    }
+    if (!(outcome instanceof Promise)) {
+      this.#executed(task, outcome)
+      return
+    }
+    outcome.then(
       (result) => this.#executed(task, result),
       (error: unknown) => this.#executeFailed(task, error),
     )
@@ -414,8 +426,10 @@ export class Session {
       this.logger.debug('command dropped', { cmdSN: item.pdu.cmdSN, admission })
       return
     }
+    // A delivered command may complete at once, and so may a Logout waiting on it: stop there.
     for (let next = this.window.deliver(); next !== null; next = this.window.deliver()) {
       next.link.deliver(next)
+      if (this.closed) return
     }
   }
 

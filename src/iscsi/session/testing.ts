@@ -48,12 +48,15 @@ interface HeldExecution {
 
 /**
  * A RAM disk behind LUN 0: TEST UNIT READY, INQUIRY (36 bytes), READ(10), WRITE(10). With
- * `holdExecutions` set, execute() waits until the test releases it.
+ * `holdExecutions` set, execute() waits until the test releases it; with `answerAtOnce`, it
+ * answers synchronously.
  */
 export class FakeUnits implements LogicalUnitGroup {
   readonly lunNumbers = [0]
   readonly disk: Uint8Array
   holdExecutions = false
+  /** Answer execute() synchronously, as a page-cache read does (port.ts). */
+  answerAtOnce = false
   readonly held: HeldExecution[] = []
   readonly executed: { opcode: number; dataOut: Uint8Array | null }[] = []
   readonly taskManagementCalls: TaskManagementFunction[] = []
@@ -99,11 +102,12 @@ export class FakeUnits implements LogicalUnitGroup {
     }
   }
 
-  execute(handle: ParsedHandle, dataOut: Uint8Array | null): Promise<ScsiResult> {
+  execute(handle: ParsedHandle, dataOut: Uint8Array | null): ScsiResult | Promise<ScsiResult> {
     const command = handle as FakeCommand
     if (this.holdExecutions) {
       return new Promise((resolve) => this.held.push({ command, dataOut, resolve }))
     }
+    if (this.answerAtOnce) return this.run(command, dataOut)
     return Promise.resolve(this.run(command, dataOut))
   }
 

@@ -241,3 +241,61 @@ test('An unexpected exception from the device propagates (our bug) [STYLE 10]', 
   }
   await assert.rejects(initiator.run(cdb10(0x28, 0, 1)), TypeError)
 })
+
+/** A memory device that also reads at once, as a page-cache-hot file device can (readNow). */
+class ReadsNowDevice extends MemoryBlockDevice {
+  now = true
+  nowCalls = 0
+  failNow: SanError | null = null
+  readNow(lba: number, target: Uint8Array): boolean {
+    this.nowCalls += 1
+    if (this.failNow !== null) throw this.failNow
+    if (!this.now) return false
+    // The memory device's async read copies before its first await: target is filled now.
+    void super.read(lba, target)
+    return true
+  }
+}
+
+async function readsNowSetup() {
+  const device = new ReadsNowDevice(512, blocks)
+  const group = new UnitGroup(new Map([[0, makeUnit(device)]]))
+  const initiator = new TestInitiator(group)
+  await initiator.clearAttentions()
+  const data = pattern(2 * 512, 9)
+  assert.equal((await initiator.run(cdb10(0x2a, 10, 2), data)).status, ScsiStatus.good)
+  const parse = () => {
+    const parsed = group.parse({
+      nexus: initiator.nexus,
+      lun: new Uint8Array(8),
+      cdb: Uint8Array.from(cdb10(0x28, 10, 2)),
+      taskAttribute: 'simple',
+      taskTag: 7,
+    })
+    assert.equal(parsed.kind, 'ready')
+    return parsed.kind === 'ready' ? parsed.command : assert.fail('not ready')
+  }
+  return { device, group, data, parse }
+}
+
+test('Read10 answers at once when the device reads at once [SBC-3 §5.12]', async () => {
+  const { device, group, data, parse } = await readsNowSetup()
+  const outcome = group.execute(parse(), null)
+  assert.ok(!(outcome instanceof Promise), 'a page-cache hit is answered in the same turn')
+  assert.equal(outcome.status, ScsiStatus.good)
+  assert.deepEqual(new Uint8Array(outcome.dataIn!), data)
+  assert.equal(device.nowCalls, 1)
+  device.now = false
+  const later = group.execute(parse(), null)
+  assert.ok(later instanceof Promise, 'a device that cannot read now is waited for')
+  assert.deepEqual(new Uint8Array((await later).dataIn!), data)
+})
+
+test('Read10 whose immediate read fails answers MEDIUM ERROR at once [SBC-3 §4.18]', async () => {
+  const { device, group, parse } = await readsNowSetup()
+  device.failNow = new SanError('IO_ERROR', 'injected')
+  const outcome = group.execute(parse(), null)
+  assert.ok(!(outcome instanceof Promise))
+  assert.equal(outcome.status, ScsiStatus.checkCondition)
+  assert.equal(senseOf(outcome).key, SenseKey.mediumError)
+})
