@@ -42,8 +42,10 @@ interface Attached {
   readonly socket: net.Socket
   readonly connection: Connection
   closingSinceMs: number | null
-  /** Corked until the end of this tick, so that PDUs written together leave in one writev. */
+  /** Corked until the end of this receive or tick, so PDUs written together leave in one writev. */
   corked: boolean
+  /** True while the connection handles a socket read: its writes are sent when it returns. */
+  receiving: boolean
 }
 
 function uncork(attached: Attached): void {
@@ -128,6 +130,7 @@ export class Portal {
       connection: null as unknown as Connection,
       closingSinceMs: null,
       corked: false,
+      receiving: false,
     }
     const connection = new Connection({
       transport: this.#transport(attached),
@@ -142,7 +145,15 @@ export class Portal {
     })
     ;(attached as { connection: Connection }).connection = connection
     this.#attached.add(attached)
-    socket.on('data', (chunk: Buffer) => connection.receive(chunk))
+    socket.on('data', (chunk: Buffer) => {
+      attached.receiving = true
+      try {
+        connection.receive(chunk)
+      } finally {
+        attached.receiving = false
+        if (attached.corked) uncork(attached)
+      }
+    })
     socket.on('drain', () => {
       socket.resume()
       connection.drained()
@@ -155,9 +166,11 @@ export class Portal {
   }
 
   /**
-   * Everything written in one tick leaves in one writev (cork now, uncork on nextTick): a PDU's
-   * header and data segment always, and the responses of commands that finish together. Reading
-   * stops while the peer is not draining our output.
+   * What is written together leaves in one writev: a PDU's header and data segment always, and
+   * the responses of commands that finish together. Writes made while the connection handles a
+   * socket read (a command that completed at once) leave as soon as it returns, before the rest
+   * of the tick's work; writes made later (a completion) are corked until the end of the tick.
+   * Reading stops while the peer is not draining our output.
    */
   #transport(attached: Attached): ConnectionTransport {
     const socket = attached.socket
@@ -168,7 +181,7 @@ export class Portal {
         if (!attached.corked) {
           attached.corked = true
           socket.cork()
-          process.nextTick(uncork, attached)
+          if (!attached.receiving) process.nextTick(uncork, attached)
         }
         for (const piece of pieces) socket.write(piece)
         if (socket.writableLength > queueMax) socket.pause()
