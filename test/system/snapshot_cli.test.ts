@@ -2,7 +2,8 @@
  * The installed CLI's snapshot, clone and pool verbs against the built daemon over the real
  * engine (SURFACE.md, The CLI): every verb with --json, every refusal's stable code on stderr
  * with a non-zero exit and nothing changed, and persistence across a SIGTERM restart and a
- * kill -9 (snapshots, group ids, exposures and their SCSI identity). Needs `npm run build`.
+ * kill -9 (snapshots, group ids, exposures and their SCSI identity), and a data directory made
+ * before the engine (format-1 file volumes) still serving its volume. Needs `npm run build`.
  */
 import assert from 'node:assert/strict'
 import { join } from 'node:path'
@@ -10,13 +11,16 @@ import { after, test } from 'node:test'
 import { Initiator } from '../harness/initiator.ts'
 import {
   BasaltDaemon,
+  ensureDir,
   limits,
+  makeSparseFile,
   makeTempDir,
   removeDir,
   repoRoot,
   run,
   sleep,
   splitPortal,
+  writeBytes,
 } from './harness.ts'
 
 const cliEntry = join(repoRoot, 'bin/basalt.js')
@@ -226,5 +230,45 @@ test('cli: snapshots and exposures survive SIGTERM and kill -9 with their identi
     assert.deepEqual((await json(third, ['snapshot', 'show', 'p@g'])).exposed, exposed)
   } finally {
     await third.service.stop()
+  }
+})
+
+test('cli: a data directory from before the engine keeps its file volumes', async () => {
+  const dataDir = await makeTempDir('snapcli-format1')
+  dataDirs.push(dataDir)
+  const uuid = '0123456789abcdef'.repeat(2)
+  const text = (value: unknown) => new TextEncoder().encode(`${JSON.stringify(value)}\n`)
+  await writeBytes(join(dataDir, 'basalt-data.json'), text({ format: 'basalt-data', version: 1 }))
+  const record = {
+    name: 'old',
+    uuid,
+    blockBytes: 512,
+    sizeBytes: 16 * 2 ** 20,
+    createdAtMs: 1_700_000_000_000,
+    initiators: [],
+    chap: null,
+  }
+  const catalog = { format: 'basalt-catalog', version: 1, volumes: [record], discoveryChap: null }
+  await writeBytes(join(dataDir, 'catalog.json'), text(catalog))
+  await ensureDir(join(dataDir, 'volumes'))
+  await makeSparseFile(join(dataDir, 'volumes', `${uuid}.img`), 16 * 2 ** 20)
+  const daemon = await start(dataDir)
+  try {
+    const old = await json(daemon, ['volume', 'show', 'old'])
+    assert.deepEqual([old.backing, old.serial, old.sizeBytes], ['file', uuid, 16 * 2 ** 20])
+    const url = `iscsi://${daemon.portal}/${old.iqn}/0`
+    const written = await run('qemu-io', ['-f', 'raw', '-c', 'write -P 0x7e 4096 65536', url])
+    assert.equal(written.code, 0, written.stderr)
+    const readBack = await run('qemu-io', ['-f', 'raw', '-c', 'read -P 0x7e 4096 65536', url])
+    assert.doesNotMatch(readBack.stdout + readBack.stderr, /fail|error/i)
+    const failed = await basalt(daemon, ['snapshot', 'create', 'old@s', '--json'])
+    const error = JSON.parse(failed.stderr).error
+    assert.equal(error.code, 'INVALID_ARGUMENT')
+    assert.match(error.message, /file volume/)
+    const fresh = await json(daemon, ['volume', 'create', 'new', '--size', '16MiB'])
+    assert.equal(fresh.backing, 'engine')
+    await json(daemon, ['snapshot', 'create', 'new@s'])
+  } finally {
+    await daemon.service.stop()
   }
 })
