@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ManualClock } from '../../base/clock.ts'
 import { chunkBytes } from './constants.ts'
+import type { PoolFile, PoolMedia } from './media.ts'
 import { SimPoolMedia, splitmix32 } from './media_sim.ts'
 import { Pool } from './pool.ts'
 import type { EngineDevice } from './types.ts'
@@ -187,4 +188,57 @@ test('Pool: limits — 1 000 snapshots of one volume, 100 000 in the pool, then 
   const reopened = await Pool.open({ media, clock: new ManualClock(), limits })
   assert.equal(reopened.space().snapshots, 100_000)
   assert.deepEqual(reopened.recount().drift, [])
+})
+
+/** Holds every write to the data file until `release()`: writes "in flight" for as long as we like. */
+class GatedMedia implements PoolMedia {
+  #gate: Promise<void> | null = null
+  #open: () => void = () => {}
+  constructor(private readonly inner: PoolMedia) {}
+  hold(): void {
+    this.#gate = new Promise((resolve) => (this.#open = resolve))
+  }
+  release(): void {
+    this.#gate = null
+    this.#open()
+  }
+  async open(name: string, create: boolean): Promise<PoolFile> {
+    const file = await this.inner.open(name, create)
+    const write = file.write.bind(file)
+    file.write = async (source, position) => {
+      if (name === 'data' && this.#gate !== null) await this.#gate
+      return write(source, position)
+    }
+    return file
+  }
+  readAll = (name: string) => this.inner.readAll(name)
+  replace = (name: string, bytes: Uint8Array) => this.inner.replace(name, bytes)
+  remove = (name: string) => this.inner.remove(name)
+  list = () => this.inner.list()
+  availableBytes = () => this.inner.availableBytes()
+}
+
+test('Pool: a snapshot taken while writes are in flight is stable once it returns', async () => {
+  const media = new GatedMedia(new SimPoolMedia())
+  const pool = await Pool.open({ media, clock: new ManualClock(), capacityBytes: 256 * MiB })
+  const volume = await pool.createVolume('v', 512, 1024)
+  await volume.write(0, filled(1024 * 512, 0xa), true)
+  media.hold()
+  // Aligned, unaligned, and in-place writes, all held at the disk.
+  const before = [0, 3, 17, 64, 500].map((lba) => volume.write(lba, filled(512 * 9, 0xb), false))
+  const taken = new Uint8Array(1024 * 512)
+  // Let the writes reach the disk (and block there) before the cut.
+  for (let turn = 0; turn < 5; turn += 1) await new Promise((resolve) => setImmediate(resolve))
+  const snapshot = pool
+    .createSnapshots([{ volumeId: 'v', name: 's' }])
+    .then(() => pool.readSnapshot('v', 's', 0, taken))
+  for (let turn = 0; turn < 20; turn += 1) await new Promise((resolve) => setImmediate(resolve))
+  media.release()
+  await Promise.all([...before, snapshot])
+  await volume.write(0, filled(1024 * 512, 0xc), false)
+  const later = new Uint8Array(1024 * 512)
+  await pool.readSnapshot('v', 's', 0, later)
+  assert.deepEqual(later, taken, 'the snapshot changed after it was taken')
+  assert.ok(later.every((byte) => byte === 0xa || byte === 0xb))
+  assert.deepEqual(pool.recount().drift, [])
 })
