@@ -1,0 +1,123 @@
+/**
+ * The shape of a command-table row (FreeBSD CTL's ctl_cmd_entry) and the helpers that build rows:
+ * the CDB USAGE DATA of SPC-4 §6.35.3 and the common CDB fields of SBC-3. Feature files
+ * (sbc/…, spc/…) define their rows with `row()`; cdb_table.ts gathers them into the one table.
+ */
+import { assert } from '../base/assert.ts'
+import type { Command } from './command.ts'
+import type { ScsiResult } from './port.ts'
+
+export type Handler = (
+  command: Command,
+  dataOut: Uint8Array | null,
+) => ScsiResult | Promise<ScsiResult>
+
+/** A big-endian field of the CDB. */
+export interface CdbField {
+  readonly offset: number
+  readonly bytes: 1 | 2 | 3 | 4 | 8
+}
+
+/**
+ * How the data transfer is sized:
+ * - `blocks`: an LBA and a block count; `data` says which way the blocks move ('verify': only
+ *   when BYTCHK asks for a compare). `zero` says what a count of 0 means (SBC-3: 256 blocks for
+ *   READ/WRITE(6), "to the end of the medium" for SYNCHRONIZE CACHE and PRE-FETCH).
+ * - `allocation`: data-in cut to the ALLOCATION LENGTH field.
+ * - `parameterList`: data-out of PARAMETER LIST LENGTH bytes.
+ * - `fixed`: data-in of a fixed size (READ CAPACITY (10)).
+ */
+export type Transfer =
+  | { readonly kind: 'none' }
+  | {
+      readonly kind: 'blocks'
+      readonly lba: CdbField
+      readonly count: CdbField
+      readonly data: 'in' | 'out' | 'none' | 'verify'
+      readonly zero: 'none' | 'is256' | 'toEnd'
+    }
+  | { readonly kind: 'allocation'; readonly field: CdbField }
+  | { readonly kind: 'parameterList'; readonly field: CdbField }
+  | { readonly kind: 'fixed'; readonly bytes: number }
+
+/** Which LUNs a command may address (SAM-5 §5.14, SPC-4 §6.33 well-known LUNs). */
+export type LunScope = 'unit' | 'unitOrWellKnown' | 'any'
+
+export interface CdbRow {
+  readonly opcode: number
+  /** The service action, for opcodes that have them (SERVACTV). */
+  readonly serviceAction: number | null
+  readonly name: string
+  readonly cdbLength: 6 | 10 | 12 | 16
+  /** CDB USAGE DATA, `cdbLength` bytes. */
+  readonly usage: readonly number[]
+  /** Bits of bytes 1.. that may be set (usage plus the service action field). */
+  readonly allowed: Uint8Array
+  readonly transfer: Transfer
+  readonly lunScope: LunScope
+  /** Not reported by a pending unit attention (INQUIRY, REPORT LUNS, REQUEST SENSE). */
+  readonly ignoresUnitAttention: boolean
+  /** Refused with NOT READY while the unit is stopped (SBC-3 §4.20). */
+  readonly mediumAccess: boolean
+  /** Changes the medium: refused with DATA PROTECT when write-protected (SPC-4 §7.5.8 SWP). */
+  readonly writes: boolean
+  /** A device I/O error maps to WRITE ERROR (else UNRECOVERED READ ERROR); defaults to writes. */
+  readonly failsAsWrite: boolean
+  /** Allowed from an I_T nexus that a reservation excludes (for persistent reservations). */
+  readonly allowedUnderReservation: boolean
+  /** Nominal processing time reported with RCTD (SPC-4 §6.35.4). */
+  readonly timeoutSeconds: number
+  readonly handler: Handler
+}
+
+export type RowSpec = Omit<
+  CdbRow,
+  | 'allowed'
+  | 'serviceAction'
+  | 'lunScope'
+  | 'ignoresUnitAttention'
+  | 'mediumAccess'
+  | 'writes'
+  | 'failsAsWrite'
+  | 'allowedUnderReservation'
+  | 'timeoutSeconds'
+> &
+  Partial<CdbRow>
+
+export const serviceActionMask = 0x1f
+
+export function row(spec: RowSpec): CdbRow {
+  assert(spec.usage.length === spec.cdbLength, `${spec.name}: usage length`)
+  assert(spec.usage[0] === spec.opcode, `${spec.name}: usage byte 0 is the opcode`)
+  const serviceAction = spec.serviceAction ?? null
+  const allowed = Uint8Array.from(spec.usage)
+  if (serviceAction !== null) {
+    assert((spec.usage[1]! & serviceActionMask) === serviceAction)
+    allowed[1] = allowed[1]! | serviceActionMask
+  }
+  return {
+    serviceAction,
+    lunScope: 'unit',
+    ignoresUnitAttention: false,
+    mediumAccess: false,
+    writes: false,
+    allowedUnderReservation: false,
+    timeoutSeconds: 1,
+    ...spec,
+    failsAsWrite: spec.failsAsWrite ?? spec.writes ?? false,
+    allowed,
+  }
+}
+
+export const ff4 = [0xff, 0xff, 0xff, 0xff]
+export const ff8 = [...ff4, ...ff4]
+export const lba10: CdbField = { offset: 2, bytes: 4 }
+export const lba16: CdbField = { offset: 2, bytes: 8 }
+export const count10: CdbField = { offset: 7, bytes: 2 }
+export const count12: CdbField = { offset: 6, bytes: 4 }
+export const count16: CdbField = { offset: 10, bytes: 4 }
+/** 21 bits: dispatch masks the top 3 of byte 1. */
+export const read6Lba: CdbField = { offset: 1, bytes: 3 }
+export const count6: CdbField = { offset: 4, bytes: 1 }
+
+export const groupNumber = 0x1f
