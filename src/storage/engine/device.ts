@@ -6,10 +6,11 @@
 import { assert } from '../../base/assert.ts'
 import { SanError } from '../../base/errors.ts'
 import type { Committer } from './commit.ts'
+import { chunkBytes, fullMask, subBlockBytes, subBlocksPerChunk } from './constants.ts'
 import type { DataPath } from './data_path.ts'
 import type { Lineage } from './lineage.ts'
 import type { EngineState } from './state.ts'
-import type { EngineDevice } from './types.ts'
+import type { EngineDevice, ProvisioningRun } from './types.ts'
 
 export class PoolDevice implements EngineDevice {
   readonly thin = true as const
@@ -52,6 +53,33 @@ export class PoolDevice implements EngineDevice {
     const lineage = this.#lineage()
     this.#check(lba, blockCount * this.blockBytes)
     return this.dataPath.unmap(lineage, lba * this.blockBytes, blockCount * this.blockBytes)
+  }
+
+  provisioning(lba: number, blockCount: number, runsMax: number): ProvisioningRun[] {
+    const lineage = this.#lineage()
+    this.#check(lba, blockCount * this.blockBytes)
+    const blockBytes = this.blockBytes
+    const runs: ProvisioningRun[] = []
+    const sources = new Float64Array(subBlocksPerChunk)
+    let at = lba * blockBytes
+    const end = (lba + blockCount) * blockBytes
+    while (at < end) {
+      const chunk = Math.floor(at / chunkBytes)
+      this.dataPath.resolve(lineage, lineage.cur, chunk, fullMask, sources)
+      const subBlock = Math.floor((at % chunkBytes) / subBlockBytes)
+      const next = Math.min(end, chunk * chunkBytes + (subBlock + 1) * subBlockBytes)
+      const mapped = sources[subBlock]! >= 0
+      const blocks = (next - at) / blockBytes
+      const last = runs.at(-1)
+      if (last !== undefined && last.mapped === mapped) {
+        runs[runs.length - 1] = { ...last, blocks: last.blocks + blocks }
+      } else {
+        if (runs.length === runsMax) break
+        runs.push({ lba: at / blockBytes, blocks, mapped })
+      }
+      at = next
+    }
+    return runs
   }
 
   #check(lba: number, bytes: number): void {

@@ -242,3 +242,21 @@ test('Pool: a snapshot taken while writes are in flight is stable once it return
   assert.ok(later.every((byte) => byte === 0xa || byte === 0xb))
   assert.deepEqual(pool.recount().drift, [])
 })
+
+test('Pool: provisioning reports mapped and deallocated runs [SBC-3 §5.7]', async () => {
+  const { pool } = await openPool()
+  const volume = await pool.createVolume('v', 512, 1024)
+  await volume.write(16, filled(512 * 16, 1), false)
+  await volume.write(100, filled(512, 1), false)
+  assert.deepEqual(volume.provisioning(0, 1024, 10), [
+    { lba: 0, blocks: 16, mapped: false },
+    { lba: 16, blocks: 16, mapped: true },
+    { lba: 32, blocks: 64, mapped: false },
+    { lba: 96, blocks: 8, mapped: true },
+    { lba: 104, blocks: 920, mapped: false },
+  ])
+  assert.deepEqual(volume.provisioning(20, 4, 10), [{ lba: 20, blocks: 4, mapped: true }])
+  assert.equal(volume.provisioning(0, 1024, 2).length, 2)
+  await volume.unmap(16, 16)
+  assert.deepEqual(volume.provisioning(0, 96, 10), [{ lba: 0, blocks: 96, mapped: false }])
+})

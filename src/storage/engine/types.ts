@@ -17,10 +17,22 @@ export interface EngineDevice {
   flush(): Promise<void>
   unmap(lba: number, blockCount: number): Promise<void>
   /**
+   * Provisioning status from `lba` (SBC-3 §5.7 GET LBA STATUS): runs of blocks that are mapped
+   * (hold data) or deallocated (read as zeros), covering at most `blockCount` blocks and at most
+   * `runsMax` runs. Granularity is the engine's 4 KiB sub-block.
+   */
+  provisioning(lba: number, blockCount: number, runsMax: number): ProvisioningRun[]
+  /**
    * Called after the device's contents changed under the host (a rollback): the export raises a
    * unit attention so that hosts drop cached data. Set by whoever exports the device.
    */
   onContentsReplaced: (() => void) | null
+}
+
+export interface ProvisioningRun {
+  readonly lba: number
+  readonly blocks: number
+  readonly mapped: boolean
 }
 
 export interface VolumeSpace {
