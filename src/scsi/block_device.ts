@@ -26,4 +26,17 @@ export interface BlockDevice {
   flush(): Promise<void>
   /** Deallocates blocks; later reads return zeros. Only called when `thin`. */
   unmap(lba: number, blockCount: number): Promise<void>
+  /**
+   * Optional: the provisioning status from `lba` (SBC-3 §5.7 GET LBA STATUS) as runs of mapped
+   * or deallocated blocks, in order, covering at most `blockCount` blocks in at most `runsMax`
+   * runs (fewer blocks when the runs ran out). A device without it reports every block mapped.
+   */
+  provisioning?(lba: number, blockCount: number, runsMax: number): ProvisioningRun[]
+}
+
+/** One run of GET LBA STATUS (SBC-3 §5.7.3): `blocks` blocks from `lba`, mapped or not. */
+export interface ProvisioningRun {
+  readonly lba: number
+  readonly blocks: number
+  readonly mapped: boolean
 }

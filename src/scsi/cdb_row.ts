@@ -21,8 +21,12 @@ export interface CdbField {
 /**
  * How the data transfer is sized:
  * - `blocks`: an LBA and a block count; `data` says which way the blocks move ('verify': only
- *   when BYTCHK asks for a compare). `zero` says what a count of 0 means (SBC-3: 256 blocks for
- *   READ/WRITE(6), "to the end of the medium" for SYNCHRONIZE CACHE and PRE-FETCH).
+ *   when BYTCHK asks for a compare; 'compare': Data-Out of twice the blocks, the verify data then
+ *   the write data of COMPARE AND WRITE, SBC-3 §5.2; 'sameBlock': Data-Out of one block, none
+ *   with WRITE SAME (16)'s NDOB bit, SBC-3 §5.42). `zero` says what a count of 0 means (SBC-3: 256
+ *   blocks for READ/WRITE(6), "to the end of the medium" for SYNCHRONIZE CACHE, PRE-FETCH and
+ *   WRITE SAME). `blocksMaxBytes`, when set, caps the count (in bytes, divided by the block size)
+ *   with INVALID FIELD IN CDB on the count field: the VPD B0h limit of the command.
  * - `allocation`: data-in cut to the ALLOCATION LENGTH field.
  * - `parameterList`: data-out of PARAMETER LIST LENGTH bytes.
  * - `fixed`: data-in of a fixed size (READ CAPACITY (10)).
@@ -33,8 +37,9 @@ export type Transfer =
       readonly kind: 'blocks'
       readonly lba: CdbField
       readonly count: CdbField
-      readonly data: 'in' | 'out' | 'none' | 'verify'
+      readonly data: 'in' | 'out' | 'none' | 'verify' | 'compare' | 'sameBlock'
       readonly zero: 'none' | 'is256' | 'toEnd'
+      readonly blocksMaxBytes?: number
     }
   | { readonly kind: 'allocation'; readonly field: CdbField }
   | { readonly kind: 'parameterList'; readonly field: CdbField }

@@ -181,13 +181,24 @@ function sizeBlockTransfer(
   }
   command.lba = lba
   command.blocks = count
+  const blocksMax = transfer.blocksMaxBytes
+  if (blocksMax !== undefined && count > Math.floor(blocksMax / device.blockBytes)) {
+    return command.invalidCdbField(transfer.count.offset)
+  }
   if (transfer.data === 'none') return null
-  if (count > limits.transferBytesMax / device.blockBytes) {
+  // WRITE SAME (SBC-3 §5.42): one block of Data-Out, none with NDOB (byte 1 bit 0, WS16 only).
+  if (transfer.data === 'sameBlock') {
+    command.dataOutBytes = (cdb[1]! & 0x01) !== 0 ? 0 : device.blockBytes
+    return null
+  }
+  const perBlock = transfer.data === 'compare' ? 2 : 1
+  if (count * perBlock > limits.transferBytesMax / device.blockBytes) {
     return command.invalidCdbField(transfer.count.offset)
   }
   const bytes = count * device.blockBytes
   if (transfer.data === 'in') command.dataInBytesMax = bytes
   else if (transfer.data === 'out') command.dataOutBytes = bytes
+  else if (transfer.data === 'compare') command.dataOutBytes = 2 * bytes
   else {
     const byteCheck = verifyByteCheck(cdb)
     if (byteCheck === 2) return command.invalidCdbField(1, 2) // reserved BYTCHK value
@@ -209,10 +220,18 @@ function fitExpectedDataOut(
   command: Command,
   expectedBytes: number | undefined,
 ): ScsiResult | null {
-  if (expectedBytes === undefined || command.dataOutBytes <= expectedBytes) return null
+  if (expectedBytes === undefined) return null
+  const transfer = command.row.transfer
+  // COMPARE AND WRITE and WRITE SAME take exactly their buffer (libiscsi InvalidDataOutSize).
+  const exact =
+    transfer.kind === 'blocks' && (transfer.data === 'compare' || transfer.data === 'sameBlock')
+  if (exact && expectedBytes !== command.dataOutBytes) {
+    command.requestedDataOutBytes = command.dataOutBytes
+    return command.fail('invalidFieldInInformationUnit')
+  }
+  if (command.dataOutBytes <= expectedBytes) return null
   assert(Number.isSafeInteger(expectedBytes) && expectedBytes >= 0)
   command.requestedDataOutBytes = command.dataOutBytes
-  const transfer = command.row.transfer
   if (transfer.kind === 'blocks' && transfer.data === 'out') {
     const blockBytes = command.lu.device.blockBytes
     if (expectedBytes % blockBytes === 0) {

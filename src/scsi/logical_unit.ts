@@ -20,6 +20,7 @@ import type { Clock } from '../base/clock.ts'
 import type { BlockDevice } from './block_device.ts'
 import { ModeParameters } from './mode_parameters.ts'
 import type { Nexus } from './nexus.ts'
+import { RangeLock } from './sbc/range_lock.ts'
 import { type UnitAttention, UnitAttentionQueue } from './unit_attention.ts'
 
 export interface UnitIdentity {
@@ -40,6 +41,8 @@ export class LogicalUnit {
   readonly identity: UnitIdentity
   readonly clock: Clock
   readonly modes = new ModeParameters()
+  /** Makes compound and atomic writes atomic against other I/O (sbc/range_lock.ts). */
+  readonly rangeLock = new RangeLock()
   /** The 16-byte NAA 6 designator (see the file header). */
   readonly naaDesignator: Uint8Array
   /** SBC-3 §4.20: START STOP UNIT with START=0 stops the unit until START=1 (fixed units). */

@@ -8,6 +8,7 @@ import { assert } from '../../base/assert.ts'
 import type { BlockDevice } from '../block_device.ts'
 import { type Command, goodResult } from '../command.ts'
 import { type ScsiResult, ScsiStatus } from '../port.ts'
+import type { RangeHold, RangeLock } from './range_lock.ts'
 
 /** SBC-3 §5.11: FUA bit of byte 1 in READ/WRITE (10/12/16). */
 const fuaBit = 0x08
@@ -56,8 +57,36 @@ export function read(command: Command): ScsiResult | Promise<ScsiResult> {
   if (bytes === 0) return goodResult
   const data = dataInBuffer(bytes)
   const result: ScsiResult = { status: ScsiStatus.good, dataIn: data, sense: null }
-  if (readsNow(device) && device.readNow(command.lba, data)) return result
-  return device.read(command.lba, data).then(() => result)
+  const lock = command.lu.rangeLock
+  // Synchronous reads cannot interleave with anything; with an atomic write in force they wait.
+  if (lock.idle && readsNow(device) && device.readNow(command.lba, data)) return result
+  const hold = lock.shared(command.lba, command.blocks)
+  if (hold instanceof Promise) {
+    return hold.then((granted) => held(lock, granted, device.read(command.lba, data), result))
+  }
+  return held(lock, hold, device.read(command.lba, data), result)
+}
+
+/**
+ * Resolves to `result` once `io` does, ending `hold` either way (sbc/range_lock.ts). One promise
+ * hop, like the unlocked path it replaced.
+ */
+function held(
+  lock: RangeLock,
+  hold: RangeHold,
+  io: Promise<void>,
+  result: ScsiResult,
+): Promise<ScsiResult> {
+  return io.then(
+    () => {
+      lock.release(hold)
+      return result
+    },
+    (error: unknown) => {
+      lock.release(hold)
+      throw error
+    },
+  )
 }
 
 export function write(command: Command, dataOut: Uint8Array | null): Promise<ScsiResult> {
@@ -67,7 +96,14 @@ export function write(command: Command, dataOut: Uint8Array | null): Promise<Scs
   // WRITE(6) has no FUA bit; with WCE=0 (SBC-3 §6.4.5) every write is forced to the medium.
   const fua =
     !unit.modes.writeCacheEnabled || (command.row.cdbLength > 6 && (command.cdb[1]! & fuaBit) !== 0)
-  return unit.device.write(command.lba, dataOut, fua).then(() => goodResult)
+  const lock = unit.rangeLock
+  const hold = lock.shared(command.lba, command.blocks)
+  if (hold instanceof Promise) {
+    return hold.then((granted) =>
+      held(lock, granted, unit.device.write(command.lba, dataOut, fua), goodResult),
+    )
+  }
+  return held(lock, hold, unit.device.write(command.lba, dataOut, fua), goodResult)
 }
 
 /** SBC-3 §5.30: write, then read back (BYTCHK=0 checks readability, 1 compares). */
@@ -78,10 +114,12 @@ export async function writeAndVerify(
   if (command.blocks === 0) return goodResult
   assert(dataOut !== null && dataOut.length === command.dataOutBytes)
   const device = command.lu.device
-  // The verification reads the medium, so the data must be on it first.
-  await device.write(command.lba, dataOut, true)
   const readBack = Buffer.allocUnsafe(dataOut.length)
-  await device.read(command.lba, readBack)
+  // The verification reads the medium, so the data must be on it first.
+  await command.lu.rangeLock.withShared(command.lba, command.blocks, async () => {
+    await device.write(command.lba, dataOut, true)
+    await device.read(command.lba, readBack)
+  })
   if ((command.cdb[1]! & 0x02) === 0) return goodResult
   const offset = firstDifference(readBack, dataOut, 0, dataOut.length)
   if (offset < 0) return goodResult
@@ -122,7 +160,7 @@ export function verifyByteCheck(cdb: Uint8Array): number {
 }
 
 /** The index of the first byte that differs in [start, end), or -1. */
-function firstDifference(left: Uint8Array, right: Uint8Array, start: number, end: number): number {
+export function firstDifference(left: Uint8Array, right: Uint8Array, start: number, end: number): number {
   const leftView = Buffer.from(left.buffer, left.byteOffset + start, end - start)
   const rightView = Buffer.from(right.buffer, right.byteOffset + start, end - start)
   if (leftView.equals(rightView)) return -1
