@@ -53,6 +53,11 @@ export const senseTable = {
     key: SenseKey.illegalRequest,
     code: AdditionalSense.invalidFieldInParameterList,
   },
+  /** SPC-4 §5.9.11.2: a holder's RELEASE names another type or scope. */
+  invalidReleaseOfPersistentReservation: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.invalidReleaseOfPersistentReservation,
+  },
   savingParametersNotSupported: {
     key: SenseKey.illegalRequest,
     code: AdditionalSense.savingParametersNotSupported,
@@ -76,6 +81,19 @@ export const senseTable = {
   mediumMayHaveChanged: {
     key: SenseKey.unitAttention,
     code: AdditionalSense.notReadyToReadyChangeMediumMayHaveChanged,
+  },
+  /** SPC-4 §5.9.11: what another I_T nexus's PR OUT did to this nexus's reservation. */
+  reservationsPreempted: {
+    key: SenseKey.unitAttention,
+    code: AdditionalSense.reservationsPreempted,
+  },
+  reservationsReleased: {
+    key: SenseKey.unitAttention,
+    code: AdditionalSense.reservationsReleased,
+  },
+  registrationsPreempted: {
+    key: SenseKey.unitAttention,
+    code: AdditionalSense.registrationsPreempted,
   },
   /** SBC-3 §5.10: an eject or load while PREVENT ALLOW MEDIUM REMOVAL holds the medium. */
   mediumRemovalPrevented: {

@@ -12,6 +12,9 @@ export type UnitAttention =
   | 'capacityDataHasChanged'
   | 'modeParametersChanged'
   | 'mediumMayHaveChanged'
+  | 'reservationsPreempted'
+  | 'reservationsReleased'
+  | 'registrationsPreempted'
 
 const priority: Record<UnitAttention, number> = {
   powerOnResetOccurred: 0,
@@ -19,6 +22,9 @@ const priority: Record<UnitAttention, number> = {
   capacityDataHasChanged: 1,
   modeParametersChanged: 1,
   mediumMayHaveChanged: 1,
+  reservationsPreempted: 1,
+  reservationsReleased: 1,
+  registrationsPreempted: 1,
 }
 
 export const unitAttentionsPendingMax = 8

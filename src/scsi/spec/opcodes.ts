@@ -26,6 +26,8 @@ export const OpCode = {
   unmap: 0x42,
   sanitize: 0x48,
   modeSelect10: 0x55,
+  reserve10: 0x56,
+  release10: 0x57,
   modeSense10: 0x5a,
   persistentReserveIn: 0x5e,
   persistentReserveOut: 0x5f,
