@@ -6,6 +6,7 @@
 import { assert } from '../base/assert.ts'
 import type { Command } from './command.ts'
 import type { ScsiResult } from './port.ts'
+import type { ReservationAccess } from './reservations_access.ts'
 
 export type Handler = (
   command: Command,
@@ -28,7 +29,8 @@ export interface CdbField {
  *   WRITE SAME). `blocksMaxBytes`, when set, caps the count (in bytes, divided by the block size)
  *   with INVALID FIELD IN CDB on the count field: the VPD B0h limit of the command.
  * - `allocation`: data-in cut to the ALLOCATION LENGTH field.
- * - `parameterList`: data-out of PARAMETER LIST LENGTH bytes.
+ * - `parameterList`: data-out of PARAMETER LIST LENGTH bytes; above `bytesMax` (when given) the
+ *   command fails with PARAMETER LIST LENGTH ERROR before any data moves.
  * - `fixed`: data-in of a fixed size (READ CAPACITY (10)).
  */
 export type Transfer =
@@ -42,7 +44,7 @@ export type Transfer =
       readonly blocksMaxBytes?: number
     }
   | { readonly kind: 'allocation'; readonly field: CdbField }
-  | { readonly kind: 'parameterList'; readonly field: CdbField }
+  | { readonly kind: 'parameterList'; readonly field: CdbField; readonly bytesMax?: number }
   | { readonly kind: 'fixed'; readonly bytes: number }
 
 /** Which LUNs a command may address (SAM-5 §5.14, SPC-4 §6.33 well-known LUNs). */
@@ -70,6 +72,13 @@ export interface CdbRow {
   readonly failsAsWrite: boolean
   /** Allowed from an I_T nexus that a reservation excludes (for persistent reservations). */
   readonly allowedUnderReservation: boolean
+  /**
+   * The command's column pattern in SPC-4 table 66 / SBC-3 table 13 (reservations_access.ts).
+   * Defaults: `allowed` with allowedUnderReservation; `read` for a block command that does not
+   * change the medium (READ, VERIFY, PRE-FETCH: neither writes nor failsAsWrite); else
+   * `exclusive`, the safe choice for a new command.
+   */
+  readonly reservationAccess: ReservationAccess
   /** Nominal processing time reported with RCTD (SPC-4 §6.35.4). */
   readonly timeoutSeconds: number
   readonly handler: Handler
@@ -85,6 +94,7 @@ export type RowSpec = Omit<
   | 'writes'
   | 'failsAsWrite'
   | 'allowedUnderReservation'
+  | 'reservationAccess'
   | 'timeoutSeconds'
 > &
   Partial<CdbRow>
@@ -110,8 +120,19 @@ export function row(spec: RowSpec): CdbRow {
     timeoutSeconds: 1,
     ...spec,
     failsAsWrite: spec.failsAsWrite ?? spec.writes ?? false,
+    reservationAccess: spec.reservationAccess ?? defaultReservationAccess(spec),
     allowed,
   }
+}
+
+/**
+ * A row that any LUN may address and that a reservation allows is INQUIRY, REPORT LUNS or
+ * REQUEST SENSE: SPC-2 §5.5.1's list of commands no reservation excludes, hence `exempt`.
+ */
+function defaultReservationAccess(spec: RowSpec): ReservationAccess {
+  if (spec.allowedUnderReservation === true) return spec.lunScope === 'any' ? 'exempt' : 'allowed'
+  const failsAsWrite = spec.failsAsWrite ?? spec.writes ?? false
+  return spec.transfer.kind === 'blocks' && !failsAsWrite ? 'read' : 'exclusive'
 }
 
 export const ff4 = [0xff, 0xff, 0xff, 0xff]

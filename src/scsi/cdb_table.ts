@@ -30,6 +30,7 @@ import { read, verify, write, writeAndVerify } from './sbc/read_write.ts'
 import { preventAllowMediumRemoval, startStopUnit } from './sbc/start_stop.ts'
 import { inquiry } from './spc/inquiry.ts'
 import { modeSelect, modeSense } from './spc/mode_sense.ts'
+import { reservationRows } from './spc/persistent_reserve_rows.ts'
 import { reportLuns } from './spc/report_luns.ts'
 import {
   reportSupportedOperationCodes,
@@ -384,4 +385,4 @@ export class CdbTable {
   }
 }
 
-export const cdbTable = new CdbTable([...spcRows(), ...sbcRows()])
+export const cdbTable = new CdbTable([...spcRows(), ...sbcRows(), ...reservationRows()])

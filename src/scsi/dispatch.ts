@@ -5,7 +5,7 @@
  *   check (SBC-3 §4.5) and the MAXIMUM TRANSFER LENGTH check (SBC-3 §6.5.3) → the fit to the
  *   transport's expected Data-Out length (SAM-5 §5.4.3) → unit attention (SAM-5 §5.14) →
  *   medium present (SBC-3 §5.25) → stopped unit (SBC-3 §4.20) → write protection (SPC-4 §7.5.8
- *   SWP) → reservation gate (a no-op until persistent reservations land).
+ *   SWP) → reservation gate (SPC-4 §5.9.1, SPC-2 §5.5.1: RESERVATION CONFLICT).
  * `executeCommand` runs the handler and turns the world's failures (SanError) into sense data;
  * any other exception is our bug and propagates.
  */
@@ -18,6 +18,7 @@ import { limits } from './limits.ts'
 import type { LogicalUnit } from './logical_unit.ts'
 import { decodeLun, lunNumberMax, reportLunsWellKnownLun } from './lun.ts'
 import type { ParsedCommand, ScsiRequest, ScsiResult } from './port.ts'
+import { reservationConflictResult } from './reservations.ts'
 import { verifyByteCheck } from './sbc/read_write.ts'
 import type { SenseReason } from './sense.ts'
 
@@ -149,6 +150,8 @@ function sizeTransfer(command: Command): ScsiResult | null {
       return null
     case 'parameterList':
       command.allocationLength = readField(cdb, transfer.field)!
+      if (transfer.bytesMax !== undefined && command.allocationLength > transfer.bytesMax)
+        return command.fail('parameterListLengthError')
       command.dataOutBytes = command.allocationLength
       return null
     case 'fixed':
@@ -257,7 +260,11 @@ function unitChecks(command: Command, unit: LogicalUnit): ScsiResult | null {
   return reservationGate(command)
 }
 
-/** The persistent-reservation gate (SPC-4 §5.9): open until PERSISTENT RESERVE lands. */
-function reservationGate(_command: Command): ScsiResult | null {
-  return null
+/**
+ * The reservation gate (SPC-4 §5.9.1 table 66, SBC-3 table 13, SPC-2 §5.5.1): the row's
+ * `reservationAccess` class against the unit's reservations (reservations.ts).
+ */
+function reservationGate(command: Command): ScsiResult | null {
+  const excluded = command.lu.reservations.conflicts(command.row.reservationAccess, command.nexus)
+  return excluded ? reservationConflictResult : null
 }

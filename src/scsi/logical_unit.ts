@@ -2,8 +2,8 @@
  * One logical unit: a BlockDevice plus its identity (SPC-4 §7.8.6 device identification, §7.8.16
  * unit serial number), its mode parameters, its started/stopped state (SBC-3 §4.20 / §5.25), its
  * medium (present or ejected, for a removable unit, SBC-3 §5.25), the medium removal prevention
- * held per I_T nexus (SBC-3 §5.10 PREVENT ALLOW MEDIUM REMOVAL) and the unit attentions
- * pending per I_T nexus (SAM-5 §5.14).
+ * held per I_T nexus (SBC-3 §5.10 PREVENT ALLOW MEDIUM REMOVAL), the unit attentions
+ * pending per I_T nexus (SAM-5 §5.14) and its reservations (reservations.ts, SPC-4 §5.9).
  *
  * A removable unit (INQUIRY RMB=1) is opt-in per volume. Ejecting its medium is logical only: the
  * data stay untouched, and the next load serves them again.
@@ -20,6 +20,7 @@ import type { Clock } from '../base/clock.ts'
 import type { BlockDevice } from './block_device.ts'
 import { ModeParameters } from './mode_parameters.ts'
 import type { Nexus } from './nexus.ts'
+import { itNexusKey, type ReservationStore, Reservations } from './reservations.ts'
 import { RangeLock } from './sbc/range_lock.ts'
 import { type UnitAttention, UnitAttentionQueue } from './unit_attention.ts'
 
@@ -51,6 +52,8 @@ export class LogicalUnit {
   readonly removable: boolean
   /** False once a removable unit's medium was ejected; a fixed unit always has its medium. */
   mediumPresent = true
+  /** Persistent (SPC-4 §5.9) and SPC-2 reservations; APTPL state comes from the store. */
+  readonly reservations: Reservations
   readonly #attentions = new Map<string, UnitAttentionQueue>()
   /** The I_T nexuses that prevent medium removal (SBC-3 §5.10: PREVENT=01b). */
   readonly #preventing = new Set<string>()
@@ -60,6 +63,8 @@ export class LogicalUnit {
     identity: UnitIdentity
     clock: Clock
     removable?: boolean
+    /** Where APTPL registrations and reservations persist (control/reservations.ts). */
+    reservationStore?: ReservationStore
   }) {
     const { identity } = options
     assert(/^[0-9a-fA-F]{32}$/.test(identity.uuid), 'uuid must be 32 hex digits')
@@ -70,6 +75,7 @@ export class LogicalUnit {
     this.clock = options.clock
     this.naaDesignator = naaFromUuid(identity.uuid)
     this.removable = options.removable ?? false
+    this.reservations = new Reservations(options.reservationStore ?? null)
   }
 
   /** SBC-3 §5.10: medium removal is prevented while any I_T nexus prevents it. */
@@ -114,10 +120,16 @@ export class LogicalUnit {
     this.#attentions.set(nexusKey(nexus), queue)
   }
 
-  /** SBC-3 §5.10: an I_T nexus loss ends its prevention. */
+  /** SBC-3 §5.10: an I_T nexus loss ends its prevention, and its SPC-2 reservation. */
   nexusRemoved(nexus: Nexus): void {
     this.#attentions.delete(nexusKey(nexus))
     this.#preventing.delete(nexusKey(nexus))
+    this.reservations.nexusLost(nexusKey(nexus))
+  }
+
+  /** Establishes `condition` for the I_T nexuses named by key (itNexusKey) that are known. */
+  establishFor(keys: Iterable<string>, condition: UnitAttention): void {
+    for (const key of keys) this.#attentions.get(key)?.establish(condition)
   }
 
   /** Establishes `condition` for every known nexus except `except`. */
@@ -133,9 +145,11 @@ export class LogicalUnit {
    * removal ends (SBC-3 §5.10), and the mode parameters return to their default values, there
    * being no saved ones (SPC-4 §7.5: after a logical unit reset the current values are the
    * saved values, or the defaults when saving is not supported). The medium stays as it was.
+   * An SPC-2 reservation ends (SPC-2 §5.5.1); persistent reservations stay (SPC-4 §5.9.1).
    */
   reset(): void {
     this.#preventing.clear()
+    this.reservations.reset()
     this.modes.restoreDefaults()
     this.establishForAll('busDeviceResetFunctionOccurred', null)
   }
@@ -151,7 +165,7 @@ const nexusKeys = new WeakMap<Nexus, string>()
 function nexusKey(nexus: Nexus): string {
   let key = nexusKeys.get(nexus)
   if (key === undefined) {
-    key = `${nexus.initiatorPort}\u0000${nexus.targetPort}`
+    key = itNexusKey(nexus.initiatorPort, nexus.targetPort)
     nexusKeys.set(nexus, key)
   }
   return key
