@@ -27,10 +27,10 @@ import {
 import { preFetch, synchronizeCache } from './sbc/cache.ts'
 import { readCapacity10, readCapacity10Bytes, readCapacity16 } from './sbc/capacity.ts'
 import { read, verify, write, writeAndVerify } from './sbc/read_write.ts'
+import { atomicWriteRows, provisioningRows } from './sbc/provisioning_rows.ts'
 import { preventAllowMediumRemoval, startStopUnit } from './sbc/start_stop.ts'
 import { inquiry } from './spc/inquiry.ts'
 import { modeSelect, modeSense } from './spc/mode_sense.ts'
-import { reservationRows } from './spc/persistent_reserve_rows.ts'
 import { reportLuns } from './spc/report_luns.ts'
 import {
   reportSupportedOperationCodes,
@@ -385,4 +385,9 @@ export class CdbTable {
   }
 }
 
-export const cdbTable = new CdbTable([...spcRows(), ...sbcRows(), ...reservationRows()])
+export const cdbTable = new CdbTable([
+  ...spcRows(),
+  ...sbcRows(),
+  ...atomicWriteRows(),
+  ...provisioningRows(),
+])

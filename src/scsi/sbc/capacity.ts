@@ -1,7 +1,7 @@
 /**
- * READ CAPACITY (10) (SBC-3 §5.15) and READ CAPACITY (16) (SBC-3 §5.16). Provisioning bits stay
- * clear (LBPME=0, LBPRZ=0) until deallocation commands (UNMAP, WRITE SAME with UNMAP) are in the
- * command table; VPD B2h says the same. No protection information (PROT_EN=0).
+ * READ CAPACITY (10) (SBC-3 §5.15) and READ CAPACITY (16) (SBC-3 §5.16). A thin unit sets LBPME
+ * (UNMAP and WRITE SAME deallocate) and LBPRZ (deallocated blocks read as zeros), as VPD B2h
+ * does. No protection information (PROT_EN=0).
  */
 import { writeU32, writeU64 } from '../../base/bytes.ts'
 import type { Command } from '../command.ts'
@@ -30,6 +30,7 @@ export function readCapacity16(command: Command): ScsiResult {
   writeU64(data, 0, device.blockCount - 1)
   writeU32(data, 8, device.blockBytes)
   // Byte 12: P_TYPE/PROT_EN = 0. Byte 13: P_I_EXPONENT = 0, LBPPBE = 0 (one LB per PB).
-  // Bytes 14-15: LBPME = 0, LBPRZ = 0, LOWEST ALIGNED LBA = 0.
+  // Bytes 14-15: LBPME, LBPRZ (thin units only), LOWEST ALIGNED LBA = 0.
+  if (device.thin) data[14] = 0x80 | 0x40
   return command.dataIn(data)
 }

@@ -151,7 +151,11 @@ function conflicts(left: RangeHold, right: RangeHold): boolean {
   return left.lba < right.end && right.lba < left.end
 }
 
-function settleThenRelease<T>(lock: RangeLock, hold: RangeHold, work: () => Promise<T>): Promise<T> {
+function settleThenRelease<T>(
+  lock: RangeLock,
+  hold: RangeHold,
+  work: () => Promise<T>,
+): Promise<T> {
   let running: Promise<T>
   try {
     running = work()

@@ -160,7 +160,12 @@ export function verifyByteCheck(cdb: Uint8Array): number {
 }
 
 /** The index of the first byte that differs in [start, end), or -1. */
-export function firstDifference(left: Uint8Array, right: Uint8Array, start: number, end: number): number {
+export function firstDifference(
+  left: Uint8Array,
+  right: Uint8Array,
+  start: number,
+  end: number,
+): number {
   const leftView = Buffer.from(left.buffer, left.byteOffset + start, end - start)
   const rightView = Buffer.from(right.buffer, right.byteOffset + start, end - start)
   if (leftView.equals(rightView)) return -1

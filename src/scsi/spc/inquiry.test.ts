@@ -109,24 +109,40 @@ test('Inquiry.DeviceId: target port designators come from the nexus [SPC-4 §7.8
   assert.equal(name.value.toString('utf8').replace(/\0+$/, ''), makeNexus(1).targetPort)
 })
 
-test('Inquiry.BlockLimits: SBC-3 length, no UNMAP/WRITE SAME limits [SBC-3 §6.5.3]', async () => {
+test('Inquiry.BlockLimits: SBC-3 length and the limits of a thin unit [SBC-3 §6.5.3]', async () => {
   const page = Buffer.from((await setup().run(inquiryCdb(1, 0xb0, 255))).dataIn!)
   assert.equal(page[3], 0x3c)
   assert.equal(page.readUInt32BE(8), (8 * 1024 * 1024) / 512) // MAXIMUM TRANSFER LENGTH
-  assert.equal(page.readUInt32BE(20), 0) // MAXIMUM UNMAP LBA COUNT
-  assert.equal(page.readUInt32BE(24), 0) // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
-  assert.equal(page[5], 0) // MAXIMUM COMPARE AND WRITE LENGTH
-  assert.equal(page.readBigUInt64BE(36), 0n) // MAXIMUM WRITE SAME LENGTH
+  assert.equal(page.readUInt32BE(20), 0xffff_ffff) // MAXIMUM UNMAP LBA COUNT: no limit
+  assert.equal(page.readUInt32BE(24), 256) // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
+  assert.equal(page.readUInt32BE(28), 8) // OPTIMAL UNMAP GRANULARITY: 4 KiB
+  assert.equal(page[32], 0x80) // UGAVALID, alignment 0
+  assert.equal(page[5], 255) // MAXIMUM COMPARE AND WRITE LENGTH
+  assert.equal(page.readBigUInt64BE(36), 32768n) // MAXIMUM WRITE SAME LENGTH: 16 MiB
+  assert.equal(page.readUInt32BE(44), 2048) // MAXIMUM ATOMIC TRANSFER LENGTH: 1 MiB
+  assert.ok(page.readUInt32BE(44) <= page.readUInt32BE(8))
 })
 
-test('Inquiry.LBP page agrees with READ CAPACITY(16) LBPME=0 [SBC-3 §6.5.4]', async () => {
+test('Inquiry.LBP page agrees with READ CAPACITY(16) LBPME=1 LBPRZ=1 [SBC-3 §6.5.4]', async () => {
   const initiator = setup()
   const page = (await initiator.run(inquiryCdb(1, 0xb2, 255))).dataIn!
-  assert.equal(page[5], 0) // LBPU, LBPWS, LBPWS10, LBPRZ
+  assert.equal(page[5], 0xe4) // LBPU, LBPWS, LBPWS10, LBPRZ; ANC_SUP=0, DP=0
+  assert.equal(page[6]! & 0x07, 0x02) // thin provisioned
   await initiator.clearAttentions()
   const capacityCdb = [0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0]
   const data = (await initiator.run(capacityCdb)).dataIn!
-  assert.equal(data[14]! & 0xc0, 0)
+  assert.equal(data[14]! & 0xc0, 0xc0)
+})
+
+test('Inquiry.LBP: a fully provisioned unit clears every bit [SBC-3 §6.5.4]', async () => {
+  const device = Object.assign(new MemoryBlockDevice(512, 4096), { thin: false })
+  const initiator = new TestInitiator(new UnitGroup(new Map([[0, makeUnit(device)]])))
+  const page = (await initiator.run(inquiryCdb(1, 0xb2, 255))).dataIn!
+  assert.equal(page[5], 0)
+  assert.equal(page[6], 0)
+  const limits = Buffer.from((await initiator.run(inquiryCdb(1, 0xb0, 255))).dataIn!)
+  assert.equal(limits.readUInt32BE(20), 0) // no UNMAP: no UNMAP limits
+  assert.equal(limits.readUInt32BE(24), 0)
 })
 
 test('Inquiry at a LUN with no unit: qualifier 011b, type 1Fh [SPC-4 §6.6.2]', async () => {

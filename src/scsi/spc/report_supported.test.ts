@@ -25,15 +25,22 @@ const golden = `
 2f - 10 VERIFY(10)
 34 - 10 PRE-FETCH(10)
 35 - 10 SYNCHRONIZE CACHE(10)
+41 - 10 WRITE SAME(10)
+42 - 10 UNMAP
 55 - 10 MODE SELECT(10)
 5a - 10 MODE SENSE(10)
 88 - 16 READ(16)
+89 - 16 COMPARE AND WRITE
 8a - 16 WRITE(16)
+8b - 16 ORWRITE(16)
 8e - 16 WRITE AND VERIFY(16)
 8f - 16 VERIFY(16)
 90 - 16 PRE-FETCH(16)
 91 - 16 SYNCHRONIZE CACHE(16)
+93 - 16 WRITE SAME(16)
+9c - 16 WRITE ATOMIC(16)
 9e 10 16 READ CAPACITY(16)
+9e 12 16 GET LBA STATUS
 a0 - 12 REPORT LUNS
 a3 0c 12 REPORT SUPPORTED OPERATION CODES
 a3 0d 12 REPORT SUPPORTED TASK MANAGEMENT FUNCTIONS
@@ -143,7 +150,7 @@ test('ReportSupportedOpcodes: DPO/FUA usage bits match DPOFUA [SBC-3 §6.4.1]', 
 
 test('ReportSupportedOpcodes: unsupported opcode reads SUPPORT 001b [SPC-4 §6.35.3]', async () => {
   const initiator = await setup()
-  const data = (await initiator.run(rsoc(1, 0x42))).dataIn!
+  const data = (await initiator.run(rsoc(1, 0x04))).dataIn! // FORMAT UNIT
   assert.equal(data[1]! & 0x07, 0x01)
   const option3 = (await initiator.run(rsoc(3, 0x9e, 0x10))).dataIn!
   assert.equal(option3[1]! & 0x07, 0x03)

@@ -1,13 +1,15 @@
 /**
  * Vital product data pages (SPC-4 §7.8, SBC-3 §6.5): 00h supported pages, 80h unit serial
  * number, 83h device identification, 86h extended INQUIRY data, B0h block limits, B1h block
- * device characteristics, B2h logical block provisioning. Limits are advertised only for
- * commands in the command table (no UNMAP, WRITE SAME, COMPARE AND WRITE yet: their limits are 0).
+ * device characteristics, B2h logical block provisioning. The limits of COMPARE AND WRITE, WRITE
+ * ATOMIC, WRITE SAME and UNMAP come from sbc/block_limits.ts; the UNMAP ones only on a thin unit,
+ * where UNMAP is supported (LBPU=1).
  */
-import { writeU16, writeU32 } from '../../base/bytes.ts'
+import { writeU16, writeU32, writeU64 } from '../../base/bytes.ts'
 import type { Command } from '../command.ts'
 import { limits } from '../limits.ts'
 import type { LogicalUnit } from '../logical_unit.ts'
+import { blocksOf, blockLimits as sbcLimits } from '../sbc/block_limits.ts'
 import {
   DesignatorAssociation,
   DesignatorCodeSet,
@@ -44,7 +46,7 @@ export function vpdPage(command: Command, unit: LogicalUnit, page: number): Uint
     case VpdPage.blockDeviceCharacteristics:
       return blockDeviceCharacteristics()
     case VpdPage.logicalBlockProvisioning:
-      return logicalBlockProvisioning()
+      return logicalBlockProvisioning(unit)
     default:
       return null
   }
@@ -133,11 +135,21 @@ function blockLimits(unit: LogicalUnit): Uint8Array {
   const data = new Uint8Array(4 + sixtyFourBytePageLength)
   data[1] = VpdPage.blockLimits
   data[3] = sixtyFourBytePageLength
-  // Byte 5, MAXIMUM COMPARE AND WRITE LENGTH: 0 (not supported).
+  // Byte 4 WSNZ=0: a WRITE SAME of 0 blocks runs to the last LBA.
+  data[5] = sbcLimits.compareAndWriteBlocksMax // MAXIMUM COMPARE AND WRITE LENGTH
   writeU16(data, 6, Math.max(1, limits.physicalBlockBytes / blockBytes)) // OPTIMAL GRANULARITY
   writeU32(data, 8, limits.transferBytesMax / blockBytes) // MAXIMUM TRANSFER LENGTH
   writeU32(data, 12, limits.transferBytesOptimal / blockBytes) // OPTIMAL TRANSFER LENGTH
-  // MAXIMUM PREFETCH LENGTH 0 (no limit); UNMAP and WRITE SAME limits 0 (not supported).
+  // MAXIMUM PREFETCH LENGTH 0 (no limit).
+  if (unit.device.thin) {
+    writeU32(data, 20, sbcLimits.unmapBlocksMax) // MAXIMUM UNMAP LBA COUNT
+    writeU32(data, 24, sbcLimits.unmapDescriptorsMax) // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
+    writeU32(data, 28, blocksOf(sbcLimits.unmapGranularityBytes, blockBytes)) // OPTIMAL UNMAP G.
+    data[32] = 0x80 // UGAVALID, UNMAP GRANULARITY ALIGNMENT 0
+  }
+  writeU64(data, 36, blocksOf(sbcLimits.writeSameBytesMax, blockBytes)) // MAX WRITE SAME LENGTH
+  // SBC-4 §6.6.4: MAXIMUM ATOMIC TRANSFER LENGTH; ATOMIC ALIGNMENT and GRANULARITY 0 (none).
+  writeU32(data, 44, blocksOf(sbcLimits.atomicTransferBytesMax, blockBytes))
   return data
 }
 
@@ -151,12 +163,19 @@ function blockDeviceCharacteristics(): Uint8Array {
 }
 
 /**
- * SBC-3 §6.5.4: no deallocation command is implemented, so LBPU, LBPWS, LBPWS10 and LBPRZ are
- * 0 and the provisioning type is 000b, matching READ CAPACITY (16)'s LBPME=0.
+ * SBC-3 §6.5.4. A thin unit (READ CAPACITY (16) LBPME=1) deallocates with UNMAP (LBPU), WRITE
+ * SAME (16) and (10) with UNMAP=1 (LBPWS, LBPWS10), reads deallocated blocks as zeros (LBPRZ),
+ * and is thin provisioned (010b). ANC_SUP=0 (no anchored state), DP=0 (no provisioning group
+ * descriptor), THRESHOLD EXPONENT 0 (thresholds are the pool's, not per unit). Any other unit
+ * is fully provisioned: all zero.
  */
-function logicalBlockProvisioning(): Uint8Array {
+function logicalBlockProvisioning(unit: LogicalUnit): Uint8Array {
   const data = new Uint8Array(8)
   data[1] = VpdPage.logicalBlockProvisioning
   data[3] = 4
+  if (unit.device.thin) {
+    data[5] = 0x80 | 0x40 | 0x20 | 0x04 // LBPU, LBPWS, LBPWS10, LBPRZ
+    data[6] = 0x02 // PROVISIONING TYPE: thin
+  }
   return data
 }
