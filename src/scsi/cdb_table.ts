@@ -31,6 +31,7 @@ import { atomicWriteRows, provisioningRows } from './sbc/provisioning_rows.ts'
 import { preventAllowMediumRemoval, startStopUnit } from './sbc/start_stop.ts'
 import { inquiry } from './spc/inquiry.ts'
 import { modeSelect, modeSense } from './spc/mode_sense.ts'
+import { reservationRows } from './spc/persistent_reserve_rows.ts'
 import { reportLuns } from './spc/report_luns.ts'
 import {
   reportSupportedOperationCodes,
@@ -388,6 +389,7 @@ export class CdbTable {
 export const cdbTable = new CdbTable([
   ...spcRows(),
   ...sbcRows(),
+  ...reservationRows(),
   ...atomicWriteRows(),
   ...provisioningRows(),
 ])
