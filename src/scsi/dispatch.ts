@@ -226,10 +226,14 @@ function fitExpectedDataOut(
   if (expectedBytes === undefined) return null
   const transfer = command.row.transfer
   // COMPARE AND WRITE and WRITE SAME take exactly their buffer (libiscsi InvalidDataOutSize).
+  // For COMPARE AND WRITE the block count is what disagrees with the buffer: INVALID FIELD IN
+  // CDB at NUMBER OF LOGICAL BLOCKS (as LIO answers; libiscsi's CompareAndWrite.Simple sends 256
+  // blocks of data with the one-byte count wrapped to 0).
   const exact =
     transfer.kind === 'blocks' && (transfer.data === 'compare' || transfer.data === 'sameBlock')
   if (exact && expectedBytes !== command.dataOutBytes) {
     command.requestedDataOutBytes = command.dataOutBytes
+    if (transfer.data === 'compare') return command.invalidCdbField(transfer.count.offset)
     return command.fail('invalidFieldInInformationUnit')
   }
   if (command.dataOutBytes <= expectedBytes) return null

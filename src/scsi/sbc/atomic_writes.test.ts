@@ -102,7 +102,7 @@ test('CompareAndWrite.InvalidDataOutSize: the transfer must be exactly 2 x block
   const { initiator } = await setup()
   for (const expected of [4 * 512, 512]) {
     const result = await initiator.run(cawCdb(0, 1), { expectedDataOutBytes: expected })
-    assert.equal(senseOf(result).code, AdditionalSense.invalidFieldInInformationUnit)
+    assert.deepEqual(senseOf(result).field, { inCdb: true, byte: 13, bit: null })
   }
 })
 

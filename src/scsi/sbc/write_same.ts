@@ -3,12 +3,12 @@
  * the range; NUMBER OF LOGICAL BLOCKS 0 means "to the last LBA" (WSNZ=0), and dispatch caps the
  * count at MAXIMUM WRITE SAME LENGTH (VPD B0h).
  *
- * UNMAP=1 asks to deallocate the range instead (SBC-3 §4.7.3.4). Deallocated blocks read as zeros
- * (LBPRZ=1), so the range is unmapped only when that reads back as what was asked for: the
- * Data-Out block is all zeros, or WRITE SAME (16) has NDOB=1 (no Data-Out: zeros). A non-zero
- * block with UNMAP=1 is written, which SBC-3 permits (the device server may write instead of
- * unmapping). ANCHOR is refused by the usage data (ANC_SUP=0); WRPROTECT likewise (no
- * protection information). A device that is not thin writes the zeros.
+ * UNMAP=1 asks to deallocate the range instead (SBC-3 §4.7.3.4), and on a thin unit it always
+ * does, whatever the Data-Out block holds: the range then reads as zeros (LBPRZ=1). That is what
+ * LIO does and what libiscsi's WriteSame10.UnmapUntilEnd checks (it sends a block of FFh with
+ * UNMAP=1 and expects zeros back). WRITE SAME (16) with NDOB=1 has no Data-Out: the block is
+ * zeros. ANCHOR is refused by the usage data (ANC_SUP=0); WRPROTECT likewise (no protection
+ * information). A unit that is not thin writes the block.
  */
 import { assert } from '../../base/assert.ts'
 import { type Command, goodResult } from '../command.ts'
@@ -28,7 +28,7 @@ export async function writeSame(command: Command, dataOut: Uint8Array | null): P
   const block = noDataOut ? new Uint8Array(blockBytes) : dataOut
   assert(block !== null && block.length === blockBytes)
   const unmapAsked = (command.cdb[1]! & writeSameBits.unmap) !== 0
-  if (unmapAsked && device.thin && isZero(block)) {
+  if (unmapAsked && device.thin) {
     await unmapExtent(command, command.lba, command.blocks)
     return goodResult
   }
@@ -47,9 +47,4 @@ export async function writeSame(command: Command, dataOut: Uint8Array | null): P
     await unit.rangeLock.withShared(at, count, () => device.write(at, slice, fua))
   }
   return goodResult
-}
-
-export function isZero(bytes: Uint8Array): boolean {
-  for (let index = 0; index < bytes.length; index++) if (bytes[index] !== 0) return false
-  return true
 }
