@@ -14,11 +14,20 @@ import type {
   DiffExtent,
   EngineDevice,
   PoolSpace,
+  ProvisioningRun,
   SnapshotInfo,
   VolumeSpace,
 } from '../storage/engine/types.ts'
 
-export type { Damage, DiffExtent, EngineDevice, PoolSpace, SnapshotInfo, VolumeSpace }
+export type {
+  Damage,
+  DiffExtent,
+  EngineDevice,
+  PoolSpace,
+  ProvisioningRun,
+  SnapshotInfo,
+  VolumeSpace,
+}
 
 export interface SnapshotRequest {
   readonly volumeId: string

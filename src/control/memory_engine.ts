@@ -14,6 +14,7 @@ import type {
   DiffExtent,
   EngineDevice,
   PoolSpace,
+  ProvisioningRun,
   SnapshotInfo,
   SnapshotRequest,
   VolumeEngine,
@@ -56,6 +57,20 @@ class MemoryImage implements EngineDevice {
 
   async flush(): Promise<void> {}
 
+  /** Mapped or deallocated runs, per block (GET LBA STATUS). */
+  provisioning(lba: number, blockCount: number, runsMax: number): ProvisioningRun[] {
+    const runs: ProvisioningRun[] = []
+    const end = Math.min(this.blockCount, lba + blockCount)
+    for (let block = lba; block < end && runs.length <= runsMax; block++) {
+      const mapped = this.blocks.has(block)
+      const last = runs.at(-1)
+      if (last !== undefined && last.mapped === mapped && last.lba + last.blocks === block)
+        runs[runs.length - 1] = { ...last, blocks: last.blocks + 1 }
+      else runs.push({ lba: block, blocks: 1, mapped })
+    }
+    return runs.slice(0, runsMax)
+  }
+
   async unmap(lba: number, blockCount: number): Promise<void> {
     this.#check(lba, blockCount * this.blockBytes)
     for (let index = 0; index < blockCount; index++) this.blocks.delete(lba + index)
@@ -68,6 +83,8 @@ class MemoryImage implements EngineDevice {
 }
 
 interface MemorySnapshot {
+  /** Creation order across the pool: lists are oldest first. */
+  readonly sequence: number
   readonly name: string
   readonly createdAtMs: number
   readonly groupId: string | null
@@ -85,6 +102,7 @@ interface MemoryVolume {
 export class MemoryEngine implements VolumeEngine {
   readonly #volumes = new Map<string, MemoryVolume>()
   #groups = 0
+  #sequence = 0
 
   constructor(
     private readonly clock: Clock,
@@ -142,6 +160,7 @@ export class MemoryEngine implements VolumeEngine {
       const blocks = new Map(volume.head.blocks)
       const { blockCount } = volume.head
       volume.snapshots.push({
+        sequence: ++this.#sequence,
         name: item.name,
         createdAtMs,
         groupId,
@@ -155,7 +174,10 @@ export class MemoryEngine implements VolumeEngine {
 
   snapshots(volumeId?: string): SnapshotInfo[] {
     const ids = volumeId === undefined ? [...this.#volumes.keys()] : [volumeId]
-    return ids.flatMap((id) => this.#volume(id).snapshots.map((s) => this.#info(id, s)))
+    return ids
+      .flatMap((id) => this.#volume(id).snapshots.map((s) => ({ id, s })))
+      .sort((a, b) => a.s.sequence - b.s.sequence)
+      .map(({ id, s }) => this.#info(id, s))
   }
 
   async deleteSnapshot(volumeId: string, name: string): Promise<void> {

@@ -11,6 +11,7 @@
  *   DATA/api.token          bearer token for the management API
  *   DATA/pool/              the volume engine's files (storage/engine, docs/engine.md)
  *   DATA/volumes/UUID.img   one sparse file per volume made before the engine (format 1)
+ *   DATA/reservations/UUID.json  a volume's APTPL persistent reservations (control/reservations.ts)
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -24,6 +25,7 @@ export const dataDirLayout = {
   token: 'api.token',
   volumes: 'volumes',
   pool: 'pool',
+  reservations: 'reservations',
 } as const
 
 const marker = { format: 'basalt-data', version: 1 } as const
@@ -132,6 +134,45 @@ export class DataDir {
       const code = ['ENOSPC', 'EDQUOT'].includes(errnoOf(error) ?? '') ? 'NO_SPACE' : 'IO_ERROR'
       throw new SanError(code, `cannot write ${dataDirLayout.catalog}: ${String(error)}`)
     })
+  }
+
+  /**
+   * Every `NAME.json` document in the subdirectory `folder` (created if missing), by NAME; a
+   * document that is not valid JSON reads as null.
+   */
+  async readDocuments(folder: keyof typeof dataDirLayout): Promise<Map<string, unknown>> {
+    const directory = join(this.path, dataDirLayout[folder])
+    const documents = new Map<string, unknown>()
+    try {
+      await fs.mkdir(directory, { recursive: true, mode: 0o700 })
+      for (const entry of await fs.readdir(directory)) {
+        if (!entry.endsWith('.json')) continue
+        const text = await fs.readFile(join(directory, entry), 'utf8')
+        documents.set(entry.slice(0, -'.json'.length), parseJson(text))
+      }
+    } catch (error) {
+      throw invalid(this.path, `cannot read ${dataDirLayout[folder]} (${errnoOf(error)})`)
+    }
+    return documents
+  }
+
+  /** Replaces `folder/NAME.json` atomically (temp file, fsync, rename, fsync directory). */
+  async writeDocument(
+    folder: keyof typeof dataDirLayout,
+    name: string,
+    document: unknown,
+  ): Promise<void> {
+    const directory = join(this.path, dataDirLayout[folder])
+    const text = `${JSON.stringify(document, null, 1)}\n`
+    await writeAtomically(directory, `${name}.json`, text).catch((error) => {
+      const code = ['ENOSPC', 'EDQUOT'].includes(errnoOf(error) ?? '') ? 'NO_SPACE' : 'IO_ERROR'
+      throw new SanError(code, `cannot write ${dataDirLayout[folder]}/${name}.json: ${error}`)
+    })
+  }
+
+  /** Removes `folder/NAME.json` if it is there. */
+  async removeDocument(folder: keyof typeof dataDirLayout, name: string): Promise<void> {
+    await fs.rm(join(this.path, dataDirLayout[folder], `${name}.json`), { force: true })
   }
 
   /** Removes a file from the directory if it is there (a deleted volume's data). */

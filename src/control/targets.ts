@@ -12,6 +12,7 @@ import { LogicalUnit, type UnitIdentity } from '../scsi/logical_unit.ts'
 import type { LogicalUnitGroup } from '../scsi/port.ts'
 import { UnitGroup } from '../scsi/unit_group.ts'
 import type { ChapRecord } from './catalog_format.ts'
+import type { ReservationFiles } from './reservations.ts'
 
 /** RFC 7143 §13.9: every export is reached through the one portal group, tag 1. */
 export const portalGroupTag = 1
@@ -23,6 +24,8 @@ export interface ExportedUnits {
   capacityChanged(): void
   /** Raises MEDIUM MAY HAVE CHANGED after a rollback replaced the contents (SPC-4 §4.5.6). */
   contentsReplaced(): void
+  /** The volume is deleted: forget what outlives it (its APTPL reservations). */
+  discard?(): Promise<void>
 }
 
 /** What a unit is, for its identity and INQUIRY: a volume or an exposed snapshot. */
@@ -48,15 +51,30 @@ export function unitIdentity(spec: UnitSpec): UnitIdentity {
   }
 }
 
-/** The real factory: one LogicalUnit as LUN 0 of a one-unit group. */
-export function logicalUnitFactory(clock: Clock): UnitFactory {
+/**
+ * The real factory: one LogicalUnit as LUN 0 of a one-unit group. A volume's persistent
+ * reservations persist through `reservations` when an initiator asks (APTPL); an exposed
+ * snapshot's live only as long as the daemon.
+ */
+export function logicalUnitFactory(
+  clock: Clock,
+  reservations: ReservationFiles | null = null,
+): UnitFactory {
   return (device, spec) => {
     const identity = unitIdentity(spec)
-    const unit = new LogicalUnit({ device, identity, clock, removable: spec.removable })
+    const files = spec.kind === 'volume' ? reservations : null
+    const unit = new LogicalUnit({
+      device,
+      identity,
+      clock,
+      removable: spec.removable,
+      ...(files === null ? {} : { reservationStore: files.storeFor(spec.uuid) }),
+    })
     return {
       units: new UnitGroup(new Map([[0, unit]])),
       capacityChanged: () => unit.capacityChanged(),
       contentsReplaced: () => unit.contentsReplaced(),
+      discard: async () => await files?.remove(spec.uuid),
     }
   }
 }

@@ -434,6 +434,7 @@ export class VolumeRegistry {
   }
 
   async #removeData(volume: LiveVolume, exposures: LiveExposure[]): Promise<void> {
+    await volume.exported.discard?.()
     if (volume.file !== null) {
       await volume.file.close()
       await this.options.dataDir.removeFile(volume.file.path)
