@@ -1,16 +1,19 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { MemoryBlockDevice } from '../../storage/memory_device.ts'
 import { ScsiStatus } from '../port.ts'
 import { AdditionalSense, SenseKey } from '../spec/sense_codes.ts'
 import { cdb6, lunBytes, senseOf } from '../testing/initiator.ts'
 import { PrOutAction as Out, PrType } from './persistent_reserve_spec.ts'
 import { fixture, prIn, prOut, readKeys, readReservation } from './persistent_reserve_testing.ts'
 
+const disk = () => new MemoryBlockDevice(512, 1024)
+
 const conflict = ScsiStatus.reservationConflict
 const good = ScsiStatus.good
 
 test('ProutRegister: unregistered nexus registers with key 0, else conflict [SPC-4 §5.9.6]', async () => {
-  const { hosts } = await fixture(2)
+  const { hosts } = await fixture(disk(), 2)
   const [a] = hosts
   assert.equal((await prOut(a!, Out.register, { key: 5n, serviceActionKey: 7n })).status, conflict)
   assert.equal((await prOut(a!, Out.register, { serviceActionKey: 7n })).status, good)
@@ -27,7 +30,7 @@ test('ProutRegister: unregistered nexus registers with key 0, else conflict [SPC
 })
 
 test('ProutRegisterAndIgnore: the RESERVATION KEY is ignored [SPC-4 §5.9.7]', async () => {
-  const { hosts } = await fixture(2)
+  const { hosts } = await fixture(disk(), 2)
   const [a, b] = hosts
   assert.equal(
     (await prOut(a!, Out.registerAndIgnoreExistingKey, { key: 99n, serviceActionKey: 1n })).status,
@@ -45,7 +48,7 @@ test('ProutRegisterAndIgnore: the RESERVATION KEY is ignored [SPC-4 §5.9.7]', a
 })
 
 test('ProutReserve: every type reserves, reads back, and releases [SPC-4 §5.9.8, §6.15.3]', async () => {
-  const { hosts } = await fixture(1)
+  const { hosts } = await fixture(disk(), 1)
   const [a] = hosts
   await prOut(a!, Out.register, { serviceActionKey: 0xabcn })
   for (const type of Object.values(PrType)) {
@@ -69,7 +72,7 @@ test('ProutReserve: every type reserves, reads back, and releases [SPC-4 §5.9.8
 })
 
 test('ProutReserve: bad scope or type is INVALID FIELD IN CDB [SPC-4 §6.16.2]', async () => {
-  const { hosts } = await fixture(1)
+  const { hosts } = await fixture(disk(), 1)
   const [a] = hosts
   await prOut(a!, Out.register, { serviceActionKey: 1n })
   const scope = senseOf(await prOut(a!, Out.reserve, { key: 1n, type: 1, scope: 2 }))
@@ -80,7 +83,7 @@ test('ProutReserve: bad scope or type is INVALID FIELD IN CDB [SPC-4 §6.16.2]',
 })
 
 test('ProutRelease: holder with another type gets INVALID RELEASE [SPC-4 §5.9.11.2]', async () => {
-  const { hosts } = await fixture(2)
+  const { hosts } = await fixture(disk(), 2)
   const [a, b] = hosts
   await prOut(a!, Out.register, { serviceActionKey: 1n })
   await prOut(b!, Out.register, { serviceActionKey: 2n })
@@ -98,7 +101,7 @@ test('ProutRelease: holder with another type gets INVALID RELEASE [SPC-4 §5.9.1
 })
 
 test('ProutClear: removes everything, others get RESERVATIONS PREEMPTED [SPC-4 §5.9.11.6]', async () => {
-  const { hosts } = await fixture(3)
+  const { hosts } = await fixture(disk(), 3)
   const [a, b, c] = hosts
   await prOut(a!, Out.register, { serviceActionKey: 1n })
   await prOut(b!, Out.register, { serviceActionKey: 2n })
@@ -113,7 +116,7 @@ test('ProutClear: removes everything, others get RESERVATIONS PREEMPTED [SPC-4 �
 })
 
 test('ProutPreempt.RemoveRegistration: no reservation, key removed, gen+1 [SPC-4 §5.9.11.4]', async () => {
-  const { hosts } = await fixture(2)
+  const { hosts } = await fixture(disk(), 2)
   const [a, b] = hosts
   await prOut(a!, Out.registerAndIgnoreExistingKey, { serviceActionKey: 0x11n })
   await prOut(b!, Out.registerAndIgnoreExistingKey, { serviceActionKey: 0x22n })
@@ -131,7 +134,7 @@ test('ProutPreempt.RemoveRegistration: no reservation, key removed, gen+1 [SPC-4
 })
 
 test("ProutPreempt: taking over the holder's reservation with a new type [SPC-4 §5.9.11.4]", async () => {
-  const { hosts } = await fixture(3)
+  const { hosts } = await fixture(disk(), 3)
   const [a, b, c] = hosts
   await prOut(a!, Out.register, { serviceActionKey: 1n })
   await prOut(b!, Out.register, { serviceActionKey: 2n })
@@ -146,7 +149,7 @@ test("ProutPreempt: taking over the holder's reservation with a new type [SPC-4 
 })
 
 test('ProutPreempt: SA key 0 ends an all-registrants reservation [SPC-4 §5.9.11.4.3]', async () => {
-  const { hosts } = await fixture(3)
+  const { hosts } = await fixture(disk(), 3)
   const [a, b, c] = hosts
   await prOut(a!, Out.register, { serviceActionKey: 1n })
   await prOut(b!, Out.register, { serviceActionKey: 2n })
@@ -160,7 +163,7 @@ test('ProutPreempt: SA key 0 ends an all-registrants reservation [SPC-4 §5.9.11
 
 test('ProutReserve.Ownership: unregistering ends a single-holder reservation only [SPC-4 §5.9.11.2]', async () => {
   for (const type of Object.values(PrType)) {
-    const { hosts } = await fixture(2)
+    const { hosts } = await fixture(disk(), 2)
     const [a, b] = hosts
     await prOut(a!, Out.register, { serviceActionKey: 1n })
     await prOut(b!, Out.register, { serviceActionKey: 2n })
@@ -193,7 +196,7 @@ test('ProutReserve.Access: the access rules of the six types [SPC-4 §5.9.1 tabl
   const modeSense6 = [0x1a, 0, 0x3f, 0, 255, 0]
   for (const [typeText, expected] of Object.entries(accessTable)) {
     const type = Number(typeText)
-    const { hosts } = await fixture(3)
+    const { hosts } = await fixture(disk(), 3)
     const [holder, registrant, stranger] = hosts
     await prOut(holder!, Out.register, { serviceActionKey: 1n })
     await prOut(registrant!, Out.register, { serviceActionKey: 2n })
@@ -222,7 +225,7 @@ test('ProutReserve.Access: the access rules of the six types [SPC-4 §5.9.1 tabl
 })
 
 test('PrinReportCapabilities: CRH, PTPL_C, TMV, all six types [SPC-4 §6.15.4]', async () => {
-  const { hosts } = await fixture(1)
+  const { hosts } = await fixture(disk(), 1)
   const data = (await prIn(hosts[0]!, 2)).dataIn!
   assert.deepEqual([...data], [0, 8, 0x11, 0x90, 0xea, 0x01, 0, 0])
   await prOut(hosts[0]!, Out.register, { serviceActionKey: 1n, aptpl: true })
@@ -230,7 +233,7 @@ test('PrinReportCapabilities: CRH, PTPL_C, TMV, all six types [SPC-4 §6.15.4]',
 })
 
 test('PrinReadFullStatus: descriptors with iSCSI TransportIDs [SPC-4 §6.15.5, §7.6.4.6]', async () => {
-  const { hosts } = await fixture(2)
+  const { hosts } = await fixture(disk(), 2)
   const [a, b] = hosts
   await prOut(a!, Out.register, { serviceActionKey: 0x1234n })
   await prOut(b!, Out.register, { serviceActionKey: 0x5678n })
@@ -260,7 +263,7 @@ test('PrinReadFullStatus: descriptors with iSCSI TransportIDs [SPC-4 §6.15.5, �
 })
 
 test('PrinReadKeys.Truncate: ADDITIONAL LENGTH is whole, data cut [SPC-4 §6.15.2]', async () => {
-  const { hosts } = await fixture(2)
+  const { hosts } = await fixture(disk(), 2)
   await prOut(hosts[0]!, Out.register, { serviceActionKey: 1n })
   await prOut(hosts[1]!, Out.register, { serviceActionKey: 2n })
   const data = (await prIn(hosts[0]!, 0, 12)).dataIn!
@@ -269,7 +272,7 @@ test('PrinReadKeys.Truncate: ADDITIONAL LENGTH is whole, data cut [SPC-4 §6.15.
 })
 
 test('PrinServiceactionRange: actions 4..31 are INVALID FIELD IN CDB [SPC-4 §6.15.1]', async () => {
-  const { hosts } = await fixture(1)
+  const { hosts } = await fixture(disk(), 1)
   for (let action = 0; action < 32; action++) {
     const result = await prIn(hosts[0]!, action)
     if (action < 4) assert.equal(result.status, good)
@@ -278,7 +281,7 @@ test('PrinServiceactionRange: actions 4..31 are INVALID FIELD IN CDB [SPC-4 §6.
 })
 
 test('ProutRegisterAndMove: the holder hands its reservation over [SPC-4 §5.9.9]', async () => {
-  const { hosts } = await fixture(2)
+  const { hosts } = await fixture(disk(), 2)
   const [a, b] = hosts
   await prOut(a!, Out.register, { serviceActionKey: 1n })
   await prOut(a!, Out.reserve, { key: 1n, type: PrType.exclusiveAccess })
@@ -304,7 +307,7 @@ test('ProutRegisterAndMove: the holder hands its reservation over [SPC-4 §5.9.9
 })
 
 test('ProutRegister: bad parameter lists are refused whole [SPC-4 §6.16.3]', async () => {
-  const { hosts } = await fixture(1)
+  const { hosts } = await fixture(disk(), 1)
   const [a] = hosts
   const short = await a!.run([0x5f, 0, 0, 0, 0, 0, 0, 0, 20, 0], new Uint8Array(20))
   assert.equal(senseOf(short).code, AdditionalSense.parameterListLengthError)
@@ -320,7 +323,7 @@ test('ProutRegister: bad parameter lists are refused whole [SPC-4 §6.16.3]', as
 })
 
 test('Reservations: the same state from two target ports (multipath) [SAM-5 §4.6]', async () => {
-  const { group, hosts } = await fixture(1)
+  const { group, hosts } = await fixture(disk(), 1)
   const [a] = hosts
   const { TestInitiator, makeNexus } = await import('../testing/initiator.ts')
   const otherPort = new TestInitiator(group, {

@@ -3,7 +3,7 @@
  * lists, and a small fixture of one unit with several I_T nexuses. Test-only.
  */
 import { assert } from '../../base/assert.ts'
-import { MemoryBlockDevice } from '../../storage/memory_device.ts'
+import type { BlockDevice } from '../block_device.ts'
 import type { ReservationStore } from '../reservations.ts'
 import { LogicalUnit } from '../logical_unit.ts'
 import { ManualClock } from '../../base/clock.ts'
@@ -63,9 +63,12 @@ export interface Fixture {
   readonly hosts: TestInitiator[]
 }
 
-/** One unit, `count` I_T nexuses (ISIDs 1..count), attentions cleared. */
-export async function fixture(count = 3, store?: ReservationStore): Promise<Fixture> {
-  const device = new MemoryBlockDevice(512, 1024)
+/** One unit on `device`, `count` I_T nexuses (ISIDs 1..count), attentions cleared. */
+export async function fixture(
+  device: BlockDevice,
+  count = 3,
+  store?: ReservationStore,
+): Promise<Fixture> {
   const clock = new ManualClock()
   const unit = new LogicalUnit({
     device,
