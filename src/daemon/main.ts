@@ -15,6 +15,7 @@ import { RealClock } from '../base/clock.ts'
 import { isSanError } from '../base/errors.ts'
 import type { Logger } from '../base/log.ts'
 import { DataDir } from '../control/store.ts'
+import { ReservationFiles } from '../control/reservations.ts'
 import { logicalUnitFactory } from '../control/targets.ts'
 import { type SessionSummary, VolumeRegistry } from '../control/volumes.ts'
 import { Portal } from '../iscsi/portal.ts'
@@ -107,7 +108,7 @@ async function start(
       iqnBase: config.iqnBase,
       clock,
       logger: logger.child({ part: 'control' }),
-      unitFactory: logicalUnitFactory(clock),
+      unitFactory: logicalUnitFactory(clock, await ReservationFiles.open(dataDir, logger)),
       engine: pool,
     })
     const catalog = registry.catalog
