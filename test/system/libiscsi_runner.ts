@@ -40,6 +40,14 @@ export const conformanceSuites = [
   'iSCSIdatasn',
   'iSCSIResiduals',
   'iSCSITMF',
+  // Issue 3: compound and atomic writes, thin provisioning.
+  'CompareAndWrite',
+  'OrWrite',
+  'WriteAtomic16',
+  'Unmap',
+  'WriteSame10',
+  'WriteSame16',
+  'GetLBAStatus',
 ] as const
 
 /**
