@@ -118,10 +118,23 @@ async function main(): Promise<void> {
   const media = new CountingMedia(await FsPoolMedia.open(directory))
   const pool = await Pool.open({ media, clock: new RealClock() })
   const ticker = setInterval(() => pool.tick(), 10)
-  const b: Bench = { pool, media, rng: new Rng(o.seed), o, rows: [], raw: {}, sequence: 0 }
+  const b: Bench = {
+    directory,
+    pool,
+    media,
+    rng: new Rng(o.seed),
+    o,
+    rows: [],
+    raw: {},
+    sequence: 0,
+  }
   const started = performance.now()
   try {
-    await measure(b, directory)
+    await measure(b, directory).catch(async (error: unknown) => {
+      // Print what was measured before the failure, then fail.
+      await output(b, { date, info, started })
+      throw error
+    })
     clearInterval(ticker)
     await pool.close()
     await metadata(b, directory, 'after close (checkpointed)')

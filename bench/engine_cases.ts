@@ -5,6 +5,8 @@
  * delete and reclamation under a foreground load, rollback, and the space calls. Each returns
  * table rows and stores its raw samples in `b.raw`. docs/benchmarks.md describes the method.
  */
+import { stat } from 'node:fs/promises'
+import path from 'node:path'
 import type { Pool } from '../src/storage/engine/pool.ts'
 import type { EngineDevice } from '../src/storage/engine/types.ts'
 import {
@@ -56,6 +58,8 @@ export interface Row {
 }
 
 export interface Bench {
+  /** The pool's directory. */
+  readonly directory: string
   readonly pool: Pool
   readonly media: CountingMedia
   readonly rng: Rng
@@ -73,6 +77,24 @@ const sizeLabel = (bytes: number) =>
     : bytes >= 2 ** 30
       ? `${bytes / 2 ** 30} GiB`
       : `${bytes / MiB} MiB`
+
+/**
+ * Waits until the data file's allocated size has not changed for a second (the engine returns
+ * freed chunks to the filesystem from its tick, in runs); returns how long that took, in ms.
+ */
+export async function punchingDone(b: Bench, limitMs = 120_000): Promise<number> {
+  const start = performance.now()
+  let last = -1
+  let stableSince = start
+  while (performance.now() - start < limitMs) {
+    const blocks = (await stat(path.join(b.directory, 'data'))).blocks
+    if (blocks !== last) stableSince = performance.now()
+    else if (performance.now() - stableSince >= 1000) break
+    last = blocks
+    await sleep(100)
+  }
+  return stableSince - start
+}
 
 /** A 4 KiB-block volume, optionally filled end to end and given random 4 KiB writes. */
 export async function makeVolume(
@@ -235,6 +257,7 @@ export async function writeIops(b: Bench): Promise<void> {
     await b.pool.deleteSnapshot('w', `touch-${repeat}`)
     await b.pool.deleteSnapshot('w', `pass-${repeat}`)
     await b.pool.settle()
+    await punchingDone(b) // so that hole punching does not overlap the next measurement
   }
   b.raw['write.iops'] = series
   b.raw['write.dataReadBytes'] = readBytes
