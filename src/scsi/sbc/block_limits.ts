@@ -27,8 +27,12 @@ export const blockLimits = {
   writeSameSliceBytes: 1024 * 1024,
   /** What one device unmap covers: a whole-volume UNMAP yields to the event loop between. */
   unmapSliceBytes: 1024 * 1024 * 1024,
-  /** GET LBA STATUS describes at most this much address space per command (SBC-3 §5.7). */
-  lbaStatusScanBytesMax: 64 * 1024 * 1024,
+  /**
+   * GET LBA STATUS describes at most this much address space per command (SBC-3 §5.7); the
+   * initiator asks again from where the last descriptor ends. The engine's provisioning() costs
+   * about 2 ms per MiB scanned, so this bounds a command at ~10 ms of the event loop.
+   */
+  lbaStatusScanBytesMax: 4 * 1024 * 1024,
   /** GET LBA STATUS descriptors per command, at most. */
   lbaStatusDescriptorsMax: 64,
 } as const
