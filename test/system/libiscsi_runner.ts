@@ -48,6 +48,15 @@ export const conformanceSuites = [
   'WriteSame10',
   'WriteSame16',
   'GetLBAStatus',
+  // Issue 3: persistent reservations and SPC-2 RESERVE/RELEASE.
+  'PrinReadKeys',
+  'PrinServiceactionRange',
+  'PrinReportCapabilities',
+  'ProutRegister',
+  'ProutReserve',
+  'ProutClear',
+  'ProutPreempt',
+  'Reserve6',
 ] as const
 
 /**
