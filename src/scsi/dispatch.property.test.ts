@@ -13,6 +13,7 @@ const allowedStatus: ReadonlySet<number> = new Set([
   ScsiStatus.good,
   ScsiStatus.checkCondition,
   ScsiStatus.conditionMet,
+  ScsiStatus.reservationConflict, // a PR OUT or RESERVE that another nexus's state refuses
 ])
 
 /** An arbitrary CDB: any opcode, random bytes, length 0..32; small LBAs sometimes. */
