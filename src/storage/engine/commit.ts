@@ -131,9 +131,13 @@ export class Committer {
     const bytes = this.#recordBytes
     this.#records = []
     this.#recordBytes = 0
+    const dataDirty = this.#dataDirty
     this.#dataDirty = false
-    await this.files.data.sync()
-    await this.files.tags.sync()
+    // A management change with no data written since the last commit syncs only the journal.
+    if (dataDirty) {
+      await this.files.data.sync()
+      await this.files.tags.sync()
+    }
     if (records.length === 0) return
     const batch = new Uint8Array(bytes)
     let offset = 0

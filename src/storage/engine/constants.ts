@@ -27,8 +27,11 @@ export const defaultLimits: EngineLimits = {
   snapshotsPerPool: 131_072,
 }
 
-/** A commit happens at least this often while anything is pending (dm-thin's default). */
-export const commitIntervalMs = 1000
+/**
+ * A commit happens at least this often while anything is pending. dm-thin uses 1 s; a shorter
+ * interval bounds how much dirty data a snapshot taken under load has to flush first.
+ */
+export const commitIntervalMs = 250
 /** The journal is folded into a checkpoint once it grows past this. */
 export const checkpointJournalBytes = 32 * 1024 * 1024
 /**
@@ -37,6 +40,8 @@ export const checkpointJournalBytes = 32 * 1024 * 1024
  * minute's worth of written regions.
  */
 export const checkpointIntervalMs = 60_000
+/** Chunks whose head view one lineage caches (~200 bytes each); the cache is reset when full. */
+export const headSourcesMax = 65_536
 /** How long one tick may spend on background reclamation (foreground I/O keeps the rest). */
 export const reclaimBudgetMs = 2
 /** Versions examined between two clock reads in the reclaim job. */

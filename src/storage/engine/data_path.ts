@@ -20,6 +20,8 @@ import type { ChunkAllocator } from './allocator.ts'
 import type { Committer } from './commit.ts'
 import {
   chunkBytes,
+  fullMask,
+  headSourcesMax,
   neverKilled,
   regionChunks,
   subBlockBytes,
@@ -80,6 +82,8 @@ export class DataPath {
   readonly #regionWrites = new Map<number, number>()
   readonly #drains = new Map<number, Map<number, Drain>>()
   readonly dirtyRegions = new Set<number>()
+  /** Regions whose REGION_DIRTY record is not yet durable, with the commit that makes it so. */
+  readonly #regionsMarking = new Map<number, Promise<void>>()
   checksumFailures = 0
 
   constructor(
@@ -115,14 +119,29 @@ export class DataPath {
     }
   }
 
+  /** The head's sources for a whole chunk, cached on the lineage (see Lineage.headSources). */
+  headSources(lineage: Lineage, chunk: number): Sources {
+    let sources = lineage.headSources.get(chunk)
+    if (sources === undefined) {
+      sources = new Float64Array(subBlocksPerChunk)
+      this.resolve(lineage, lineage.cur, chunk, fullMask, sources)
+      if (lineage.headSources.size >= headSourcesMax) lineage.headSources.clear()
+      lineage.headSources.set(chunk, sources)
+    }
+    return sources
+  }
+
   /** Reads whole sub-blocks at `offset` (aligned) of the image into `target`. */
   async readAligned(lineage: Lineage, epoch: number, offset: number, target: Uint8Array) {
     const ticket = this.#ioStart()
     try {
-      const sources: Sources = new Float64Array(subBlocksPerChunk)
+      const scratch: Sources = new Float64Array(subBlocksPerChunk)
+      const head = epoch === lineage.cur
       const reads: Promise<void>[] = []
       for (const piece of piecesOf(offset, target.length)) {
-        this.resolve(lineage, epoch, piece.chunk, piece.mask, sources)
+        let sources = scratch
+        if (head) sources = this.headSources(lineage, piece.chunk)
+        else this.resolve(lineage, epoch, piece.chunk, piece.mask, scratch)
         let bit = piece.first
         const end = piece.first + piece.count
         while (bit < end) {
@@ -258,7 +277,10 @@ export class DataPath {
         const list = lineage.chunks.get(piece.chunk)
         const top = list?.[list.length - 1]
         if (top !== undefined && top.birth === lineage.cur) {
-          if (top.phys < 0) lineage.setPhys(top, this.allocator.allocate())
+          if (top.phys < 0) {
+            lineage.setPhys(top, this.allocator.allocate())
+            lineage.changed(piece.chunk)
+          }
           planned.push({ ...piece, version: top, phys: top.phys, fresh: false })
           continue
         }
@@ -292,17 +314,22 @@ export class DataPath {
   }
 
   async #markRegionsDirty(planned: readonly PlannedPiece[]): Promise<void> {
-    let added = false
+    const waits = new Set<Promise<void>>()
     for (const piece of planned) {
       const region = Math.floor(piece.phys / regionChunks)
       this.#regionWrites.set(region, (this.#regionWrites.get(region) ?? 0) + 1)
+      const marking = this.#regionsMarking.get(region)
+      if (marking !== undefined) waits.add(marking)
       if (this.dirtyRegions.has(region)) continue
       this.dirtyRegions.add(region)
       this.committer.append({ type: recordType.regionDirty, region })
-      added = true
+      // The region must be known dirty on disk before its data can tear (engine.md §5.9), also
+      // for every other write that reaches it before that commit is done.
+      const durable = this.committer.commit().finally(() => this.#regionsMarking.delete(region))
+      this.#regionsMarking.set(region, durable)
+      waits.add(durable)
     }
-    // The region must be known dirty on disk before its data can tear (engine.md §5.9).
-    if (added) await this.committer.commit()
+    if (waits.size > 0) await Promise.all(waits)
   }
 
   async #writePiece(piece: PlannedPiece, buffer: Uint8Array): Promise<void> {
@@ -332,6 +359,7 @@ export class DataPath {
     if (valid === version.valid && zero === version.zero) return
     version.valid = valid
     version.zero = zero
+    lineage.changed(piece.chunk)
     this.putVersion(lineage, piece.chunk, version)
     this.killCovered(lineage, piece.chunk)
   }
@@ -344,7 +372,9 @@ export class DataPath {
     if (start >= end) return this.write(lineage, offset, new Uint8Array(length))
     if (start > offset) await this.write(lineage, offset, new Uint8Array(start - offset))
     if (offset + length > end) await this.write(lineage, end, new Uint8Array(offset + length - end))
-    const pieces = piecesOf(start, end - start)
+    // Only chunks that hold something (here or in a parent) need a change: the cost follows the
+    // data, not the range (a 100 GiB UNMAP of a mostly empty volume touches a few chunks).
+    const pieces = this.#piecesWithData(lineage, start, end)
     await this.#lock(lineage, pieces)
     try {
       this.committer.checkHealthy()
@@ -354,12 +384,42 @@ export class DataPath {
     }
   }
 
+  /** The pieces of [start, end) (sub-block aligned) in chunks that have versions on the chain. */
+  #piecesWithData(lineage: Lineage, start: number, end: number): Piece[] {
+    const first = Math.floor(start / chunkBytes)
+    const last = Math.floor((end - 1) / chunkBytes)
+    const chunks = this.chunksWithData(lineage, first, last)
+    return chunks.map((chunk) => {
+      const from = Math.max(start, chunk * chunkBytes)
+      const to = Math.min(end, (chunk + 1) * chunkBytes)
+      const [piece] = piecesOf(from, to - from)
+      return { ...piece!, at: from - start }
+    })
+  }
+
+  /** Chunks in [first, last] with a version in `lineage` or the lineages it reads through. */
+  chunksWithData(lineage: Lineage, first: number, last: number): number[] {
+    const found = new Set<number>()
+    let level: Lineage | undefined = lineage
+    while (level !== undefined) {
+      const map = level.chunks
+      if (map.size <= last - first + 1) {
+        for (const chunk of map.keys()) if (chunk >= first && chunk <= last) found.add(chunk)
+      } else {
+        for (let chunk = first; chunk <= last; chunk += 1) if (map.has(chunk)) found.add(chunk)
+      }
+      level = level.parent === null ? undefined : this.state.lineages.get(level.parent.lineage)
+    }
+    return [...found].sort((a, b) => a - b)
+  }
+
   #unmapPiece(lineage: Lineage, piece: Piece): void {
     const list = lineage.chunks.get(piece.chunk)
     const top = list?.[list.length - 1]
     if (top !== undefined && top.birth === lineage.cur) {
       top.valid &= ~piece.mask
       top.zero |= piece.mask
+      lineage.changed(piece.chunk)
       // A write to other sub-blocks of this chunk may still be landing in it: keep the chunk.
       const writing = top.phys >= 0 && (this.#physWrites.get(top.phys) ?? 0) > 0
       const alone = list!.length === 1 && lineage.parent === null
@@ -370,6 +430,7 @@ export class DataPath {
       if (top.valid === 0 && top.phys >= 0 && !writing) {
         this.allocator.free(top.phys, this.committer.ticket)
         lineage.setPhys(top, -1)
+        lineage.changed(piece.chunk)
       }
       this.putVersion(lineage, piece.chunk, top)
       this.killCovered(lineage, piece.chunk)

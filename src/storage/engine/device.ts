@@ -60,24 +60,36 @@ export class PoolDevice implements EngineDevice {
     this.#check(lba, blockCount * this.blockBytes)
     const blockBytes = this.blockBytes
     const runs: ProvisioningRun[] = []
-    const sources = new Float64Array(subBlocksPerChunk)
-    let at = lba * blockBytes
-    const end = (lba + blockCount) * blockBytes
-    while (at < end) {
-      const chunk = Math.floor(at / chunkBytes)
-      this.dataPath.resolve(lineage, lineage.cur, chunk, fullMask, sources)
-      const subBlock = Math.floor((at % chunkBytes) / subBlockBytes)
-      const next = Math.min(end, chunk * chunkBytes + (subBlock + 1) * subBlockBytes)
-      const mapped = sources[subBlock]! >= 0
-      const blocks = (next - at) / blockBytes
+    const add = (from: number, to: number, mapped: boolean): boolean => {
       const last = runs.at(-1)
+      const blocks = (to - from) / blockBytes
       if (last !== undefined && last.mapped === mapped) {
         runs[runs.length - 1] = { ...last, blocks: last.blocks + blocks }
-      } else {
-        if (runs.length === runsMax) break
-        runs.push({ lba: at / blockBytes, blocks, mapped })
+        return true
       }
-      at = next
+      if (runs.length === runsMax) return false
+      runs.push({ lba: from / blockBytes, blocks, mapped })
+      return true
+    }
+    const start = lba * blockBytes
+    const end = (lba + blockCount) * blockBytes
+    const first = Math.floor(start / chunkBytes)
+    const last = Math.floor((end - 1) / chunkBytes)
+    // Chunks without data anywhere on the chain are one deallocated stretch: skip them at once.
+    const sources = new Float64Array(subBlocksPerChunk)
+    let at = start
+    for (const chunk of [...this.dataPath.chunksWithData(lineage, first, last), last + 1]) {
+      const chunkStart = Math.min(end, chunk * chunkBytes)
+      if (chunkStart > at && !add(at, chunkStart, false)) return runs
+      at = Math.max(at, chunkStart)
+      if (chunk > last) break
+      this.dataPath.resolve(lineage, lineage.cur, chunk, fullMask, sources)
+      while (at < end && at < (chunk + 1) * chunkBytes) {
+        const subBlock = Math.floor((at % chunkBytes) / subBlockBytes)
+        const next = Math.min(end, chunk * chunkBytes + (subBlock + 1) * subBlockBytes)
+        if (!add(at, next, sources[subBlock]! >= 0)) return runs
+        at = next
+      }
     }
     return runs
   }

@@ -45,6 +45,12 @@ export class Lineage {
   /** Epochs of snapshots that still need their image (active or held), ascending. */
   readonly liveSnapshotEpochs: number[] = []
   versionCount = 0
+  /**
+   * The head's resolved sources per chunk (what `DataPath.resolve` finds at `cur`), so a head
+   * read costs one lookup however many versions a chunk has. Dropped for a chunk whenever its
+   * versions change; what a parent shows at the fork epoch never changes.
+   */
+  readonly headSources = new Map<number, Float64Array>()
 
   constructor(
     readonly id: number,
@@ -91,6 +97,7 @@ export class Lineage {
       this.births.set(version.birth, born)
     }
     born.add(chunk)
+    this.headSources.delete(chunk)
     this.versionCount += 1
     this.#count(version, versionBytes(version))
   }
@@ -102,6 +109,7 @@ export class Lineage {
     assert(at >= 0, 'removing an unknown version')
     list.splice(at, 1)
     version.gone = true
+    this.headSources.delete(chunk)
     if (list.length === 0) this.chunks.delete(chunk)
     const born = this.births.get(version.birth)
     born?.delete(chunk)
@@ -114,6 +122,11 @@ export class Lineage {
     this.#count(version, -versionBytes(version))
     version.killedAt = killedAt
     this.#count(version, versionBytes(version))
+  }
+
+  /** A version of `chunk` changed its masks: the head's view of it must be resolved again. */
+  changed(chunk: number): void {
+    this.headSources.delete(chunk)
   }
 
   setPhys(version: Version, phys: number): void {

@@ -260,3 +260,30 @@ test('Pool: provisioning reports mapped and deallocated runs [SBC-3 §5.7]', asy
   await volume.unmap(16, 16)
   assert.deepEqual(volume.provisioning(0, 96, 10), [{ lba: 0, blocks: 96, mapped: false }])
 })
+
+test('Pool: listing computes the same space figures as one snapshot at a time', async () => {
+  const { pool } = await openPool()
+  const volume = await pool.createVolume('v', 4096, 256)
+  for (let round = 0; round < 40; round += 1) {
+    await volume.write((round * 7) % 256, filled(4096 * (1 + (round % 5)), round), false)
+    await pool.createSnapshots([{ volumeId: 'v', name: `s${round}` }])
+    if (round % 9 === 4) await pool.deleteSnapshot('v', `s${round - 2}`)
+  }
+  await volume.write(0, filled(4096 * 30, 99), false)
+  await pool.settle()
+  const listed = pool.snapshots('v')
+  // One at a time (the path createSnapshots uses) and all at once agree.
+  const [fresh] = await pool.createSnapshots([{ volumeId: 'v', name: 'fresh' }])
+  assert.deepEqual(pool.snapshots('v').at(-1), fresh)
+  await pool.deleteSnapshot('v', 'fresh')
+  await pool.settle()
+  // Exclusive bytes really are what deleting frees.
+  for (const info of listed.slice(0, 10)) {
+    const before = pool.space().usedBytes
+    await pool.deleteSnapshot('v', info.name)
+    await pool.settle()
+    const now = pool.snapshots('v')
+    assert.equal(before - pool.space().usedBytes, info.exclusiveBytes, info.name)
+    assert.ok(now.every((other) => other.name !== info.name))
+  }
+})

@@ -29,7 +29,14 @@ import { PoolDevice } from './device.ts'
 import { diffImages, type Image, recount, scrubPool } from './inspect.ts'
 import { recordType, type TableChange } from './journal.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
-import { deadBytes, exclusiveBytes, Reclaimer, referencedBytes } from './reclaim.ts'
+import {
+  deadBytes,
+  type EpochSpace,
+  epochSpace,
+  exclusiveBytes,
+  Reclaimer,
+  referencedBytes,
+} from './reclaim.ts'
 import { recoverState, referencedChunks, retagRegions } from './recovery.ts'
 import { type EngineState, lineageRow, type SnapshotRow, type VolumeRow } from './state.ts'
 import { TagStore } from './tags.ts'
@@ -254,13 +261,22 @@ export class Pool {
   }
 
   snapshots(volumeId?: string): SnapshotInfo[] {
-    if (volumeId !== undefined) this.#state.volume(volumeId)
-    return [...this.#state.snapshots.values()]
-      .filter(
-        (row) => row.state === 'active' && (volumeId === undefined || row.volumeId === volumeId),
-      )
+    const rows =
+      volumeId === undefined
+        ? [...this.#state.snapshots.values()]
+        : this.#state.snapshotsOf(volumeId)
+    const spaces = new Map<number, Map<number, EpochSpace>>()
+    return rows
+      .filter((row) => row.state === 'active')
       .sort((a, b) => a.id - b.id)
-      .map((row) => this.#snapshotInfo(row))
+      .map((row) => {
+        let space = spaces.get(row.lineage)
+        if (space === undefined) {
+          space = epochSpace(this.#state.lineage(row.lineage))
+          spaces.set(row.lineage, space)
+        }
+        return this.#snapshotInfo(row, space.get(row.epoch))
+      })
   }
 
   /** Marks a snapshot deleted and returns; its space is reclaimed in the background. */
@@ -551,9 +567,10 @@ export class Pool {
     return { lineage: lineage.id, epoch: lineage.cur, blockCount: row.blockCount }
   }
 
-  #snapshotInfo(row: SnapshotRow): SnapshotInfo {
+  #snapshotInfo(row: SnapshotRow, space?: EpochSpace): SnapshotInfo {
     const lineage = this.#state.lineage(row.lineage)
-    const exclusive = exclusiveBytes(lineage, row.epoch)
+    const exclusive = space?.exclusive ?? exclusiveBytes(lineage, row.epoch)
+    const referenced = space?.referenced ?? referencedBytes(lineage, row.epoch)
     return {
       volumeId: row.volumeId,
       name: row.name,
@@ -561,7 +578,7 @@ export class Pool {
       groupId: row.groupId,
       sizeBytes: row.blockCount * this.#state.volume(row.volumeId).blockBytes,
       exclusiveBytes: exclusive,
-      sharedBytes: referencedBytes(lineage, row.epoch) - exclusive,
+      sharedBytes: referenced - exclusive,
       exposedAs: this.#state.viewOf(row.id)?.id ?? null,
       clones: this.#state.clonesOf(row.id).map((volume) => volume.id),
     }

@@ -81,6 +81,7 @@ function replay(state: EngineState, record: JournalRecord, dirtyRegions: Set<num
       lineage.setKilled(version, record.killedAt)
       version.valid = record.valid
       version.zero = record.zero
+      lineage.changed(record.chunk)
       return
     }
     case recordType.mapDelete: {
