@@ -27,7 +27,7 @@ const root = mkdtempSync(join(tmpdir(), 'basalt-agree-'))
 after(() => rmSync(root, { recursive: true, force: true }))
 let counter = 0
 const volumeBytes = 256 * 1024
-const steps = Number(process.env.BASALT_AGREE_STEPS ?? 160)
+const steps = Number(process.env.BASALT_AGREE_STEPS ?? 120)
 
 interface Side {
   readonly registry: VolumeRegistry
