@@ -32,7 +32,7 @@ import type { Lineage, Version } from './lineage.ts'
 import type { PoolFile } from './media.ts'
 import type { EngineState } from './state.ts'
 import { SubBlockLocks } from './sub_block_locks.ts'
-import type { TagStore } from './tags.ts'
+import { subBlockTag, type TagStore } from './tags.ts'
 
 /** Where each sub-block of a chunk comes from: a data-file chunk, or -1 for zeros. */
 export type Sources = Float64Array
@@ -161,6 +161,38 @@ export class DataPath {
     } finally {
       this.#ioEnd(ticket)
     }
+  }
+
+  /**
+   * A head read done at once when every piece is a page-cache hit (see PoolFile.readNow): true
+   * when `target` holds the data; false, with nothing promised about `target`, when the caller
+   * must take the promise path (which also reports checksum failures).
+   */
+  readNow(lineage: Lineage, offset: number, target: Uint8Array): boolean {
+    const data = this.data
+    if (data.readNow === undefined) return false
+    if (offset % subBlockBytes !== 0 || target.length % subBlockBytes !== 0) return false
+    for (const piece of piecesOf(offset, target.length)) {
+      const sources = this.headSources(lineage, piece.chunk)
+      for (let index = 0; index < piece.count; index += 1) {
+        const bit = piece.first + index
+        const at = piece.at + index * subBlockBytes
+        const slice = target.subarray(at, at + subBlockBytes)
+        const phys = sources[bit]!
+        if (phys < 0) {
+          slice.fill(0)
+          continue
+        }
+        if (!data.readNow(slice, phys * chunkBytes + bit * subBlockBytes)) return false
+        if (!this.#tagMatches(slice, phys, bit)) return false
+      }
+    }
+    return true
+  }
+
+  #tagMatches(slice: Uint8Array, phys: number, subBlock: number): boolean {
+    const tag = subBlockTag(slice, phys, subBlock)
+    return tag === this.tags.get(phys, subBlock) || (this.#physWrites.get(phys) ?? 0) > 0
   }
 
   async #readVerified(phys: number, subBlock: number, slice: Uint8Array): Promise<void> {

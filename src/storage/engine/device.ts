@@ -38,6 +38,13 @@ export class PoolDevice implements EngineDevice {
     return this.dataPath.read(lineage, lineage.cur, lba * this.blockBytes, target)
   }
 
+  /** The synchronous read of scsi/sbc/read_write.ts's fast path: true when `target` is filled. */
+  readNow(lba: number, target: Uint8Array): boolean {
+    const lineage = this.#lineage()
+    this.#check(lba, target.length)
+    return this.dataPath.readNow(lineage, lba * this.blockBytes, target)
+  }
+
   async write(lba: number, source: Uint8Array, fua: boolean): Promise<void> {
     const lineage = this.#lineage()
     this.#check(lba, source.length)

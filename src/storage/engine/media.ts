@@ -13,6 +13,11 @@
 export interface PoolFile {
   /** Reads `target.length` bytes at `position`; bytes beyond the end of the file read as 0. */
   read(target: Uint8Array, position: number): Promise<void>
+  /**
+   * Reads at once on the caller's stack when that is cheap now (a page-cache hit on the real
+   * filesystem) and returns true; otherwise returns false having done nothing. Optional.
+   */
+  readNow?(target: Uint8Array, position: number): boolean
   /** Writes all of `source` at `position`, growing the file if needed. */
   write(source: Uint8Array, position: number): Promise<void>
   /** Makes every write that resolved before the call durable (fdatasync). */

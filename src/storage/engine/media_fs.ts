@@ -221,6 +221,19 @@ class FsPoolFile implements PoolFile {
     return resolved
   }
 
+  readNow(target: Uint8Array, position: number): boolean {
+    this.#check(position)
+    if (!this.gate.syncAllowed(target.length)) return false
+    const startMs = this.gate.clock.monotonicMs()
+    try {
+      readFullySync(this.fd, target, position)
+    } catch {
+      return false // the promise path reads again and reports the error
+    }
+    this.gate.timed(startMs, target.length)
+    return true
+  }
+
   write(source: Uint8Array, position: number): Promise<void> {
     this.#check(position)
     const end = position + source.length

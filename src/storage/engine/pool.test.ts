@@ -4,10 +4,14 @@
  * crash tests live in test/engine/.
  */
 import assert from 'node:assert/strict'
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import { ManualClock } from '../../base/clock.ts'
 import { chunkBytes } from './constants.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
+import { FsPoolMedia } from './media_fs.ts'
 import { SimPoolMedia, splitmix32 } from './media_sim.ts'
 import { Pool } from './pool.ts'
 import type { EngineDevice } from './types.ts'
@@ -285,5 +289,36 @@ test('Pool: listing computes the same space figures as one snapshot at a time', 
     const now = pool.snapshots('v')
     assert.equal(before - pool.space().usedBytes, info.exclusiveBytes, info.name)
     assert.ok(now.every((other) => other.name !== info.name))
+  }
+})
+
+test('Pool: page-cache-hot head reads complete at once (readNow), and fall back when damaged', async () => {
+  const directory = mkdtempSync(join(tmpdir(), 'basalt-readnow-'))
+  try {
+    const media = await FsPoolMedia.open(directory)
+    const pool = await Pool.open({ media, clock: new ManualClock(), capacityBytes: 256 * MiB })
+    const volume = (await pool.createVolume('v', 512, 1024)) as EngineDevice & {
+      readNow(lba: number, target: Uint8Array): boolean
+    }
+    await volume.write(8, filled(4096, 7), false)
+    const target = new Uint8Array(8192)
+    assert.equal(volume.readNow(0, target), true)
+    assert.deepEqual(target.subarray(0, 4096), new Uint8Array(4096))
+    assert.deepEqual(target.subarray(4096), filled(4096, 7))
+    assert.equal(volume.readNow(1, new Uint8Array(512)), false, 'unaligned: the promise path')
+    await pool.close()
+    const file = openSync(join(directory, 'data'), 'r+')
+    writeSync(file, Uint8Array.of(0xff), 0, 1, 4096 + 10) // inside the written sub-block
+    closeSync(file)
+    const reopened = await Pool.open({
+      media: await FsPoolMedia.open(directory),
+      clock: new ManualClock(),
+    })
+    const again = reopened.device('v') as typeof volume
+    assert.equal(again.readNow(8, new Uint8Array(4096)), false)
+    await assert.rejects(again.read(8, new Uint8Array(4096)), { code: 'CHECKSUM_MISMATCH' })
+    await reopened.close()
+  } finally {
+    rmSync(directory, { recursive: true, force: true })
   }
 })
