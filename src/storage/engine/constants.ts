@@ -46,5 +46,7 @@ export const headSourcesMax = 65_536
 export const reclaimBudgetMs = 2
 /** Versions examined between two clock reads in the reclaim job. */
 export const reclaimBatch = 256
+/** A freed chunk is given back to the filesystem only after staying free this long. */
+export const punchDelayMs = 10_000
 /** Freed chunks are returned to the filesystem (hole punching) in runs of at most this many. */
 export const punchRunChunksMax = 256

@@ -22,6 +22,7 @@ import {
   commitIntervalMs,
   defaultLimits,
   type EngineLimits,
+  punchDelayMs,
   reclaimBudgetMs,
 } from './constants.ts'
 import { DataPath } from './data_path.ts'
@@ -84,7 +85,8 @@ export class Pool {
   readonly #collecting = new Set<number>()
   #lastCommitMs: number
   #checkpointing = false
-  #punching = false
+  /** The hole punch in flight (one at a time: each is a process). */
+  #punching: Promise<boolean> | null = null
   #closed = false
   #checkpointBytes = 0
   #lastCheckpointMs: number
@@ -119,7 +121,12 @@ export class Pool {
     const used = referencedChunks(recovered.state)
     const highWater = Math.ceil(data.size() / chunkBytes)
     const capacity = options.capacityBytes ?? data.size() + (await media.availableBytes())
-    const allocator = new ChunkAllocator(Math.floor(capacity / chunkBytes), used.keys(), highWater)
+    const allocator = new ChunkAllocator(
+      Math.floor(capacity / chunkBytes),
+      used.keys(),
+      highWater,
+      () => options.clock.monotonicMs(),
+    )
     const retagged = await retagRegions(recovered.dirtyRegions, used, data, tags)
     const files = { media, data, tags: tagsFile, journal }
     const committer = new Committer(files, recovered.sequence, recovered.journalTail)
@@ -493,7 +500,7 @@ export class Pool {
       void this.#committer.commit().catch(() => {})
     }
     this.#release()
-    this.#punch()
+    void this.#punch()
   }
 
   /** Runs background work to completion (tests and clean shutdown). */
@@ -501,6 +508,7 @@ export class Pool {
     while (this.#reclaimer.busy) this.#reclaimer.run(50)
     await this.#committer.commit()
     this.#release()
+    while (await this.#punch(0));
   }
 
   async close(): Promise<void> {
@@ -656,20 +664,22 @@ export class Pool {
   }
 
   /** Returns one run of free chunks to the filesystem, in the background. */
-  #punch(): void {
-    if (this.#punching) return
-    const run = this.#allocator.takePunchRun()
-    if (run === null) return
-    this.#punching = true
+  /** Returns one run of chunks free for `minAgeMs` to the filesystem; false when none. */
+  #punch(minAgeMs = punchDelayMs): Promise<boolean> {
+    if (this.#punching !== null) return this.#punching
+    const run = this.#allocator.takePunchRun(minAgeMs)
+    if (run === null) return Promise.resolve(false)
     const [data] = this.#files
     // The tags of a free chunk are a few bytes; only its data is worth giving back.
-    void data!
+    this.#punching = data!
       .punchHole(run.start * chunkBytes, run.count * chunkBytes)
       .catch((error) => this.#logger.warn('hole punching failed', { error: String(error) }))
+      .then(() => true)
       .finally(() => {
         this.#allocator.returnPunchRun(run)
-        this.#punching = false
+        this.#punching = null
       })
+    return this.#punching
   }
 
   async #checkpoint(): Promise<void> {
