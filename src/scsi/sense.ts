@@ -24,6 +24,41 @@ export const senseTable = {
     key: SenseKey.notReady,
     code: AdditionalSense.logicalUnitNotReadyInitializingCommandRequired,
   },
+  /** SBC-3 §4.11.2: media access while a SANITIZE runs (with the progress indication). */
+  sanitizeInProgress: {
+    key: SenseKey.notReady,
+    code: AdditionalSense.logicalUnitNotReadySanitizeInProgress,
+  },
+  /** SBC-3 §4.11.3: a SANITIZE failed or was interrupted; media access until a new one ends. */
+  sanitizeFailed: { key: SenseKey.mediumError, code: AdditionalSense.sanitizeCommandFailed },
+  /** SPC-4 §6.3.7: a segment of an EXTENDED COPY failed (the segment pointer says where). */
+  copyAborted: { key: SenseKey.copyAborted, code: AdditionalSense.noAdditionalSenseInformation },
+  copyAbortedUnreachableTarget: {
+    key: SenseKey.copyAborted,
+    code: AdditionalSense.unreachableCopyTarget,
+  },
+  /** SPC-4 §6.3.3: EXTENDED COPY parameter lists beyond the advertised limits or types. */
+  tooManyTargetDescriptors: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.tooManyTargetDescriptors,
+  },
+  tooManySegmentDescriptors: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.tooManySegmentDescriptors,
+  },
+  unsupportedTargetDescriptorTypeCode: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.unsupportedTargetDescriptorTypeCode,
+  },
+  unsupportedSegmentDescriptorTypeCode: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.unsupportedSegmentDescriptorTypeCode,
+  },
+  /** SBC-3 §4.7.3.6: the pool passed its soft threshold (once per crossing). */
+  thinProvisioningSoftThresholdReached: {
+    key: SenseKey.unitAttention,
+    code: AdditionalSense.thinProvisioningSoftThresholdReached,
+  },
   /** SBC-3 §5.25: the medium was ejected (START STOP UNIT with LOEJ=1, START=0). */
   mediumNotPresent: { key: SenseKey.notReady, code: AdditionalSense.mediumNotPresent },
   unrecoveredReadError: { key: SenseKey.mediumError, code: AdditionalSense.unrecoveredReadError },
@@ -130,12 +165,21 @@ export interface FieldPointer {
   readonly byte: number
   /** 0..7; omitted when the whole byte is wrong (BPV = 0). */
   readonly bit?: number
+  /**
+   * COPY ABORTED's segment pointer (SPC-4 §4.5.2.4.5): SD=1, `byte` counts from the start of the
+   * failed segment descriptor (its number is the COMMAND-SPECIFIC INFORMATION). `inCdb` is false.
+   */
+  readonly segment?: boolean
 }
 
 export interface SenseDetail {
   readonly field?: FieldPointer
   /** The INFORMATION field (e.g. the miscompare offset, SBC-3 §5.33). */
   readonly information?: number
+  /** The COMMAND-SPECIFIC INFORMATION field (EXTENDED COPY: the failed segment's number). */
+  readonly commandSpecific?: number
+  /** The progress indication (SPC-4 §4.5.2.4.3): 0..65535 of 65536, with no field pointer. */
+  readonly progress?: number
 }
 
 export const fixedSenseBytes = 18
@@ -157,11 +201,21 @@ function fieldPointerBytes(field: FieldPointer): [number, number, number] {
   assert(Number.isInteger(field.byte) && field.byte >= 0 && field.byte <= 0xffff)
   let first = 0x80 // SKSV
   if (field.inCdb) first |= 0x40 // C/D
+  if (field.segment === true) first |= 0x20 // SD
   if (field.bit !== undefined) {
     assert(field.bit >= 0 && field.bit <= 7)
     first |= 0x08 | field.bit // BPV and BIT POINTER
   }
   return [first, field.byte >>> 8, field.byte & 0xff]
+}
+
+/** The three sense-key-specific bytes: a field pointer or a progress indication. */
+function senseKeySpecificBytes(detail: SenseDetail | undefined): [number, number, number] | null {
+  if (detail?.field !== undefined) return fieldPointerBytes(detail.field)
+  const progress = detail?.progress
+  if (progress === undefined) return null
+  assert(Number.isInteger(progress) && progress >= 0 && progress <= 0xffff)
+  return [0x80, progress >>> 8, progress & 0xff]
 }
 
 /** SPC-4 §4.5.3: fixed format, 18 bytes. */
@@ -182,16 +236,26 @@ function buildFixedSense(code: SenseCode, detail?: SenseDetail): Uint8Array {
     sense[5] = (information >>> 8) & 0xff
     sense[6] = information & 0xff
   }
-  if (detail?.field !== undefined) sense.set(fieldPointerBytes(detail.field), 15)
+  const commandSpecific = detail?.commandSpecific
+  if (commandSpecific !== undefined) {
+    assert(Number.isInteger(commandSpecific) && commandSpecific >= 0)
+    new DataView(sense.buffer).setUint32(8, commandSpecific)
+  }
+  const specific = senseKeySpecificBytes(detail)
+  if (specific !== null) sense.set(specific, 15)
   return sense
 }
 
 /** SPC-4 §4.5.2: descriptor format with information and sense-key-specific descriptors. */
 function buildDescriptorSense(code: SenseCode, detail?: SenseDetail): Uint8Array {
   const information = detail?.information
-  const field = detail?.field
+  const commandSpecific = detail?.commandSpecific
+  const specific = senseKeySpecificBytes(detail)
   const length =
-    descriptorHeaderBytes + (information !== undefined ? 12 : 0) + (field !== undefined ? 8 : 0)
+    descriptorHeaderBytes +
+    (information !== undefined ? 12 : 0) +
+    (commandSpecific !== undefined ? 12 : 0) +
+    (specific !== null ? 8 : 0)
   const sense = new Uint8Array(length)
   sense[0] = SenseResponseCode.descriptorCurrent
   sense[1] = code.key
@@ -210,10 +274,18 @@ function buildDescriptorSense(code: SenseCode, detail?: SenseDetail): Uint8Array
     new DataView(sense.buffer).setUint32(at + 8, low)
     at += 12
   }
-  if (field !== undefined) {
+  if (commandSpecific !== undefined) {
+    assert(Number.isSafeInteger(commandSpecific) && commandSpecific >= 0)
+    sense[at] = SenseDescriptorType.commandSpecificInformation
+    sense[at + 1] = 0x0a
+    new DataView(sense.buffer).setUint32(at + 4, Math.floor(commandSpecific / 0x1_0000_0000))
+    new DataView(sense.buffer).setUint32(at + 8, commandSpecific % 0x1_0000_0000)
+    at += 12
+  }
+  if (specific !== null) {
     sense[at] = SenseDescriptorType.senseKeySpecific
     sense[at + 1] = 0x06
-    sense.set(fieldPointerBytes(field), at + 4)
+    sense.set(specific, at + 4)
   }
   return sense
 }

@@ -15,6 +15,7 @@ export type UnitAttention =
   | 'reservationsPreempted'
   | 'reservationsReleased'
   | 'registrationsPreempted'
+  | 'thinProvisioningSoftThresholdReached'
 
 const priority: Record<UnitAttention, number> = {
   powerOnResetOccurred: 0,
@@ -25,6 +26,7 @@ const priority: Record<UnitAttention, number> = {
   reservationsPreempted: 1,
   reservationsReleased: 1,
   registrationsPreempted: 1,
+  thinProvisioningSoftThresholdReached: 1,
 }
 
 export const unitAttentionsPendingMax = 8

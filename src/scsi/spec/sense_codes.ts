@@ -11,6 +11,7 @@ export const SenseKey = {
   illegalRequest: 0x5,
   unitAttention: 0x6,
   dataProtect: 0x7,
+  copyAborted: 0xa,
   abortedCommand: 0xb,
   miscompare: 0xe,
 } as const
@@ -20,6 +21,8 @@ export type SenseKey = (typeof SenseKey)[keyof typeof SenseKey]
 export const AdditionalSense = {
   noAdditionalSenseInformation: 0x0000,
   logicalUnitNotReadyInitializingCommandRequired: 0x0402,
+  logicalUnitNotReadySanitizeInProgress: 0x041b,
+  unreachableCopyTarget: 0x0804,
   writeError: 0x0c00,
   invalidFieldInInformationUnit: 0x0e03,
   unrecoveredReadError: 0x1100,
@@ -32,6 +35,10 @@ export const AdditionalSense = {
   invalidFieldInParameterList: 0x2600,
   parameterValueInvalid: 0x2602,
   invalidReleaseOfPersistentReservation: 0x2604,
+  tooManyTargetDescriptors: 0x2606,
+  unsupportedTargetDescriptorTypeCode: 0x2607,
+  tooManySegmentDescriptors: 0x2608,
+  unsupportedSegmentDescriptorTypeCode: 0x2609,
   writeProtected: 0x2700,
   spaceAllocationFailedWriteProtect: 0x2707,
   notReadyToReadyChangeMediumMayHaveChanged: 0x2800,
@@ -42,6 +49,8 @@ export const AdditionalSense = {
   reservationsReleased: 0x2a04,
   registrationsPreempted: 0x2a05,
   capacityDataHasChanged: 0x2a09,
+  sanitizeCommandFailed: 0x3103,
+  thinProvisioningSoftThresholdReached: 0x3807,
   savingParametersNotSupported: 0x3900,
   mediumNotPresent: 0x3a00,
   internalTargetFailure: 0x4400,
@@ -59,5 +68,6 @@ export const SenseResponseCode = {
 /** SPC-4 §4.5.2.1: sense data descriptor types used here. */
 export const SenseDescriptorType = {
   information: 0x00,
+  commandSpecificInformation: 0x01,
   senseKeySpecific: 0x02,
 } as const
