@@ -322,3 +322,29 @@ test('Pool: page-cache-hot head reads complete at once (readNow), and fall back 
     rmSync(directory, { recursive: true, force: true })
   }
 })
+
+test('Pool: limits count active snapshots, not those being reclaimed or held', async () => {
+  const media = new SimPoolMedia()
+  const limits = { snapshotsPerVolume: 2 }
+  const pool = await Pool.open({
+    media,
+    clock: new ManualClock(),
+    capacityBytes: 256 * MiB,
+    limits,
+  })
+  await pool.createVolume('v', 512, 2048)
+  await pool.createSnapshots([{ volumeId: 'v', name: 's1' }])
+  await pool.createSnapshots([{ volumeId: 'v', name: 's2' }])
+  await assert.rejects(pool.createSnapshots([{ volumeId: 'v', name: 'x' }]), {
+    code: 'LIMIT_REACHED',
+  })
+  await pool.deleteSnapshot('v', 's1')
+  await pool.createSnapshots([{ volumeId: 'v', name: 's3' }])
+  await pool.rollback('v', 's2')
+  await pool.deleteSnapshot('v', 's2') // held: the volume reads through it
+  await pool.createSnapshots([{ volumeId: 'v', name: 's4' }])
+  assert.deepEqual(
+    pool.snapshots('v').map((info) => info.name),
+    ['s3', 's4'],
+  )
+})

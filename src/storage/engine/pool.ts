@@ -556,11 +556,15 @@ export class Pool {
       const existing = this.#state.snapshotsOf(volumeId)
       if (existing.some((row) => row.name === name && row.state === 'active'))
         throw new SanError('SNAPSHOT_EXISTS', `volume ${volumeId} already has a snapshot ${name}`)
-      if (existing.length + 1 > this.#limits.snapshotsPerVolume)
-        throw new SanError('LIMIT_REACHED', `volume ${volumeId} has ${existing.length} snapshots`)
+      // The limits count what people see (active snapshots); one being reclaimed, or held only
+      // because a rolled-back volume reads through it, does not keep a new one from being taken.
+      const active = existing.filter((row) => row.state === 'active').length
+      if (active + 1 > this.#limits.snapshotsPerVolume)
+        throw new SanError('LIMIT_REACHED', `volume ${volumeId} has ${active} snapshots`)
     }
-    if (this.#state.snapshots.size + items.length > this.#limits.snapshotsPerPool)
-      throw new SanError('LIMIT_REACHED', `the pool holds ${this.#state.snapshots.size} snapshots`)
+    const pooled = this.space().snapshots
+    if (pooled + items.length > this.#limits.snapshotsPerPool)
+      throw new SanError('LIMIT_REACHED', `the pool holds ${pooled} snapshots`)
   }
 
   #addDevice(id: string, kind: 'volume' | 'view'): PoolDevice {
