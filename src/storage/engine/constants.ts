@@ -43,7 +43,7 @@ export const checkpointIntervalMs = 60_000
 /** Chunks whose head view one lineage caches (~200 bytes each); the cache is reset when full. */
 export const headSourcesMax = 65_536
 /** How long one tick may spend on background reclamation (foreground I/O keeps the rest). */
-export const reclaimBudgetMs = 2
+export const reclaimBudgetMs = 1
 /** Versions examined between two clock reads in the reclaim job. */
 export const reclaimBatch = 256
 /** A freed chunk is given back to the filesystem only after staying free this long. */
