@@ -34,6 +34,16 @@ export interface UnitIdentity {
   readonly serial: string
 }
 
+/**
+ * The other logical units an EXTENDED COPY may name (SPC-4 §6.3.6.2 identification CSCD
+ * descriptors): control/ implements it over every exported unit. Without it, a copy can only
+ * name the unit it was sent to.
+ */
+export interface CopyTargets {
+  /** The unit whose VPD 83h NAA designator is `designator`, or null. */
+  byNaa(designator: Uint8Array): LogicalUnit | null
+}
+
 /** See the file header: not an IEEE assignment, locally administered by construction. */
 export const naaCompanyId = 0x02ba5a
 
@@ -54,6 +64,8 @@ export class LogicalUnit {
   mediumPresent = true
   /** Persistent (SPC-4 §5.9) and SPC-2 reservations; APTPL state comes from the store. */
   readonly reservations: Reservations
+  /** Where EXTENDED COPY resolves other units (null: only this one). */
+  readonly copyTargets: CopyTargets | null
   readonly #attentions = new Map<string, UnitAttentionQueue>()
   /** The I_T nexuses that prevent medium removal (SBC-3 §5.10: PREVENT=01b). */
   readonly #preventing = new Set<string>()
@@ -65,6 +77,7 @@ export class LogicalUnit {
     removable?: boolean
     /** Where APTPL registrations and reservations persist (control/reservations.ts). */
     reservationStore?: ReservationStore
+    copyTargets?: CopyTargets
   }) {
     const { identity } = options
     assert(/^[0-9a-fA-F]{32}$/.test(identity.uuid), 'uuid must be 32 hex digits')
@@ -76,6 +89,7 @@ export class LogicalUnit {
     this.naaDesignator = naaFromUuid(identity.uuid)
     this.removable = options.removable ?? false
     this.reservations = new Reservations(options.reservationStore ?? null)
+    this.copyTargets = options.copyTargets ?? null
   }
 
   /** SBC-3 §5.10: medium removal is prevented while any I_T nexus prevents it. */
