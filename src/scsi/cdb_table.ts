@@ -31,6 +31,7 @@ import { atomicWriteRows, provisioningRows } from './sbc/provisioning_rows.ts'
 import { preventAllowMediumRemoval, startStopUnit } from './sbc/start_stop.ts'
 import { inquiry } from './spc/inquiry.ts'
 import { modeSelect, modeSense } from './spc/mode_sense.ts'
+import { copyRows } from './spc/extended_copy_rows.ts'
 import { reservationRows } from './spc/persistent_reserve_rows.ts'
 import { reportLuns } from './spc/report_luns.ts'
 import {
@@ -392,4 +393,5 @@ export const cdbTable = new CdbTable([
   ...reservationRows(),
   ...atomicWriteRows(),
   ...provisioningRows(),
+  ...copyRows(),
 ])

@@ -55,7 +55,7 @@ test('Inquiry.SupportedVPD lists ascending pages that all read back [SPC-4 §7.8
   const initiator = setup()
   const list = (await initiator.run(inquiryCdb(1, 0x00, 255))).dataIn!
   const pages = [...list.subarray(4, 4 + list[3]!)]
-  assert.deepEqual(pages, [0x00, 0x80, 0x83, 0x86, 0xb0, 0xb1, 0xb2])
+  assert.deepEqual(pages, [0x00, 0x80, 0x83, 0x86, 0x8f, 0xb0, 0xb1, 0xb2])
   for (const page of pages) {
     const result = await initiator.run(inquiryCdb(1, page, 255))
     assert.equal(result.status, ScsiStatus.good)

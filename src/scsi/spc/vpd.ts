@@ -1,6 +1,7 @@
 /**
  * Vital product data pages (SPC-4 §7.8, SBC-3 §6.5): 00h supported pages, 80h unit serial
- * number, 83h device identification, 86h extended INQUIRY data, B0h block limits, B1h block
+ * number, 83h device identification, 86h extended INQUIRY data, 8Fh third-party copy
+ * (third_party_copy_vpd.ts), B0h block limits, B1h block
  * device characteristics, B2h logical block provisioning. The limits of COMPARE AND WRITE, WRITE
  * ATOMIC, WRITE SAME and UNMAP come from sbc/block_limits.ts; the UNMAP ones only on a thin unit,
  * where UNMAP is supported (LBPU=1).
@@ -10,6 +11,7 @@ import type { Command } from '../command.ts'
 import { limits } from '../limits.ts'
 import type { LogicalUnit } from '../logical_unit.ts'
 import { blocksOf, blockLimits as sbcLimits } from '../sbc/block_limits.ts'
+import { thirdPartyCopyBody } from './third_party_copy_vpd.ts'
 import {
   DesignatorAssociation,
   DesignatorCodeSet,
@@ -23,6 +25,7 @@ export const supportedVpdPages: readonly number[] = [
   VpdPage.unitSerialNumber,
   VpdPage.deviceIdentification,
   VpdPage.extendedInquiryData,
+  VpdPage.thirdPartyCopy,
   VpdPage.blockLimits,
   VpdPage.blockDeviceCharacteristics,
   VpdPage.logicalBlockProvisioning,
@@ -41,6 +44,8 @@ export function vpdPage(command: Command, unit: LogicalUnit, page: number): Uint
       return withHeader(page, deviceIdentification(command, unit))
     case VpdPage.extendedInquiryData:
       return extendedInquiryData()
+    case VpdPage.thirdPartyCopy:
+      return withHeader(page, thirdPartyCopyBody())
     case VpdPage.blockLimits:
       return blockLimits(unit)
     case VpdPage.blockDeviceCharacteristics:

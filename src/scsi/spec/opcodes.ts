@@ -32,6 +32,7 @@ export const OpCode = {
   persistentReserveIn: 0x5e,
   persistentReserveOut: 0x5f,
   extendedCopy: 0x83,
+  receiveCopyResults: 0x84,
   read16: 0x88,
   compareAndWrite: 0x89,
   write16: 0x8a,

@@ -4,6 +4,7 @@ export const VpdPage = {
   unitSerialNumber: 0x80,
   deviceIdentification: 0x83,
   extendedInquiryData: 0x86,
+  thirdPartyCopy: 0x8f,
   blockLimits: 0xb0,
   blockDeviceCharacteristics: 0xb1,
   logicalBlockProvisioning: 0xb2,
