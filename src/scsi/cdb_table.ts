@@ -28,6 +28,7 @@ import { preFetch, synchronizeCache } from './sbc/cache.ts'
 import { readCapacity10, readCapacity10Bytes, readCapacity16 } from './sbc/capacity.ts'
 import { read, verify, write, writeAndVerify } from './sbc/read_write.ts'
 import { atomicWriteRows, provisioningRows } from './sbc/provisioning_rows.ts'
+import { sanitizeRows } from './sbc/sanitize_rows.ts'
 import { preventAllowMediumRemoval, startStopUnit } from './sbc/start_stop.ts'
 import { inquiry } from './spc/inquiry.ts'
 import { modeSelect, modeSense } from './spc/mode_sense.ts'
@@ -394,4 +395,5 @@ export const cdbTable = new CdbTable([
   ...atomicWriteRows(),
   ...provisioningRows(),
   ...copyRows(),
+  ...sanitizeRows(),
 ])

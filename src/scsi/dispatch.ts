@@ -4,7 +4,7 @@
  *   LUN + opcode lookup → CDB usage mask → LUN scope → transfer sizing with the LBA range
  *   check (SBC-3 §4.5) and the MAXIMUM TRANSFER LENGTH check (SBC-3 §6.5.3) → the fit to the
  *   transport's expected Data-Out length (SAM-5 §5.4.3) → unit attention (SAM-5 §5.14) →
- *   medium present (SBC-3 §5.25) → stopped unit (SBC-3 §4.20) → write protection (SPC-4 §7.5.8
+ *   sanitize state (SBC-3 §4.11) → medium present (SBC-3 §5.25) → stopped unit (SBC-3 §4.20) → write protection (SPC-4 §7.5.8
  *   SWP) → reservation gate (SPC-4 §5.9.1, SPC-2 §5.5.1: RESERVATION CONFLICT).
  * `executeCommand` runs the handler and turns the world's failures (SanError) into sense data;
  * any other exception is our bug and propagates.
@@ -20,6 +20,7 @@ import { decodeLun, lunNumberMax, reportLunsWellKnownLun } from './lun.ts'
 import type { ParsedCommand, ScsiRequest, ScsiResult } from './port.ts'
 import { reservationConflictResult } from './reservations.ts'
 import { verifyByteCheck } from './sbc/read_write.ts'
+import { sanitizeRefusal } from './sbc/sanitize_state.ts'
 import type { SenseReason } from './sense.ts'
 
 export interface DispatchGroup extends GroupView {
@@ -256,6 +257,10 @@ function unitChecks(command: Command, unit: LogicalUnit): ScsiResult | null {
   if (!row.ignoresUnitAttention) {
     const attention = unit.attentionsFor(command.nexus).take()
     if (attention !== undefined) return command.fail(attention)
+    // SBC-3 §4.11: while a SANITIZE runs only INQUIRY, REPORT LUNS and REQUEST SENSE go on;
+    // after one failed, media access waits for a new SANITIZE (or EXIT FAILURE MODE).
+    const sanitizing = sanitizeRefusal(unit, row.mediumAccess)
+    if (sanitizing !== null) return command.fail(sanitizing.reason, sanitizing.detail)
   }
   // SBC-3 §5.25 / SPC-4 §6.47: once the medium is ejected, media access is NOT READY.
   if (row.mediumAccess && !unit.mediumPresent) return command.fail('mediumNotPresent')

@@ -51,11 +51,10 @@ function copyList(listId: number, usage: number, cscds: Buffer[], segments: Buff
 }
 
 function xcopyCdb(length: number): number[] {
-  const cdb = new Array<number>(16).fill(0)
+  const cdb = Buffer.alloc(16)
   cdb[0] = 0x83
-  Buffer.from([length >>> 24, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff])
-    .forEach((byte, index) => (cdb[10 + index] = byte))
-  return cdb
+  cdb.writeUInt32BE(length, 10)
+  return [...cdb]
 }
 
 function rcrCdb(serviceAction: number, listId: number, allocation = 1024): number[] {
@@ -99,7 +98,10 @@ test('ExtendedCopy.Simple: blocks copied within one unit, COPY STATUS held [SPC-
   const list = copyList(7, 0, [cscd(first.unit)], [segment(0, 0, 64, 0, blocks - 64)])
   const result = await initiator.run(xcopyCdb(list.length), list)
   assert.equal(result.status, ScsiStatus.good)
-  assert.deepEqual(await readBlocks(first.device, blocks - 64, 64), Buffer.alloc(64 * blockBytes, 0x41))
+  assert.deepEqual(
+    await readBlocks(first.device, blocks - 64, 64),
+    Buffer.alloc(64 * blockBytes, 0x41),
+  )
   const status = await initiator.run(rcrCdb(0x00, 7))
   assert.equal(status.status, ScsiStatus.good)
   const data = Buffer.from(status.dataIn!)
@@ -123,7 +125,7 @@ test('ExtendedCopy across two units named by NAA; the source is unchanged [SPC-4
 
 test('ExtendedCopy overlapping forwards on one unit copies like memmove [SPC-4 §6.3.7.5]', async () => {
   const { first, initiator } = await setup()
-  const pattern = Buffer.alloc(4096 * blockBytes / 2)
+  const pattern = Buffer.alloc((4096 * blockBytes) / 2)
   for (let index = 0; index < pattern.length; index++) pattern[index] = (index * 7) & 0xff
   await first.device.write(0, pattern, false)
   const count = 4096 / 2
@@ -204,7 +206,9 @@ test('parseCopyList never throws and refuses with a pointer inside the list (pro
 })
 
 test('parseCopyList: a valid list with one field mutated never yields an out-of-list segment (property)', () => {
-  const unitLike = { naaDesignator: Buffer.from('6'.padEnd(32, '1'), 'hex') } as unknown as LogicalUnit
+  const unitLike = {
+    naaDesignator: Buffer.from('6'.padEnd(32, '1'), 'hex'),
+  } as unknown as LogicalUnit
   const base = copyList(1, 0, [cscd(unitLike)], [segment(0, 0, 8, 0, 8)])
   fc.assert(
     fc.property(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 }), (at, value) => {

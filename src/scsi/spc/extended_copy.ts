@@ -59,7 +59,12 @@ export class CopyResults {
   }
 
   begin(key: string): CopyRecord {
-    const record: CopyRecord = { status: 'running', segmentsProcessed: 0, bytesTransferred: 0, sense: null }
+    const record: CopyRecord = {
+      status: 'running',
+      segmentsProcessed: 0,
+      bytesTransferred: 0,
+      sense: null,
+    }
     this.#records.delete(key)
     this.#records.set(key, record)
     if (this.#records.size > heldResultsMax) {
@@ -160,7 +165,10 @@ export function planCopy(command: Command, list: CopyList): Step[] | Refusal {
         : null
     if (unit === null) return { reason: 'copyAbortedUnreachableTarget', detail: pointer }
     if (unit.device.blockBytes !== cscd.blockBytes) {
-      return { reason: 'invalidFieldInParameterList', detail: { field: { inCdb: false, byte: cscd.at + 29 } } }
+      return {
+        reason: 'invalidFieldInParameterList',
+        detail: { field: { inCdb: false, byte: cscd.at + 29 } },
+      }
     }
     return unit
   })
@@ -200,8 +208,13 @@ function planSegment(
     return { reason: 'invalidFieldInParameterList', detail }
   }
   const sourceByte = byteAddress(source, segment.sourceLba, segment.sourceOffset)
-  if (sourceByte === null || sourceByte + bytes > capacityBytes(source)) return aborted('copyAborted', 12)
-  const destinationByte = byteAddress(destination, segment.destinationLba, segment.destinationOffset)
+  if (sourceByte === null || sourceByte + bytes > capacityBytes(source))
+    return aborted('copyAborted', 12)
+  const destinationByte = byteAddress(
+    destination,
+    segment.destinationLba,
+    segment.destinationOffset,
+  )
   if (destinationByte === null || destinationByte + bytes > capacityBytes(destination))
     return aborted('copyAborted', 20)
   // A block-to-block segment moves whole destination blocks (no residue, SPC-4 §6.3.7.5).

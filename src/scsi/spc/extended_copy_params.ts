@@ -125,7 +125,10 @@ export function parseCopyList(list: Uint8Array): CopyParse {
 }
 
 /** SPC-4 §6.3.6.2: the identification CSCD descriptor (E4h). */
-function parseCscd(list: Uint8Array, at: number): CscdDescriptor | Extract<CopyParse, { ok: false }> {
+function parseCscd(
+  list: Uint8Array,
+  at: number,
+): CscdDescriptor | Extract<CopyParse, { ok: false }> {
   const fail = (reason: SenseReason, byte: number) =>
     refuse(reason, byte) as Extract<CopyParse, { ok: false }>
   if (list[at] !== CopyDescriptorType.identification)

@@ -49,7 +49,7 @@ export function vpdPage(command: Command, unit: LogicalUnit, page: number): Uint
     case VpdPage.blockLimits:
       return blockLimits(unit)
     case VpdPage.blockDeviceCharacteristics:
-      return blockDeviceCharacteristics()
+      return blockDeviceCharacteristics(unit)
     case VpdPage.logicalBlockProvisioning:
       return logicalBlockProvisioning(unit)
     default:
@@ -159,11 +159,14 @@ function blockLimits(unit: LogicalUnit): Uint8Array {
 }
 
 /** SBC-3 §6.5.2: non-rotating medium. */
-function blockDeviceCharacteristics(): Uint8Array {
+function blockDeviceCharacteristics(unit: LogicalUnit): Uint8Array {
   const data = new Uint8Array(4 + sixtyFourBytePageLength)
   data[1] = VpdPage.blockDeviceCharacteristics
   data[3] = sixtyFourBytePageLength
   writeU16(data, 4, 0x0001)
+  // WABEREQ 01b: after SANITIZE BLOCK ERASE (thin units only) reads succeed (they return
+  // zeros); WACEREQ 00b: no CRYPTOGRAPHIC ERASE (sbc/sanitize.ts).
+  if (unit.device.thin) data[7] = 0x40
   return data
 }
 
