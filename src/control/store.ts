@@ -26,6 +26,10 @@ export const dataDirLayout = {
   volumes: 'volumes',
   pool: 'pool',
   reservations: 'reservations',
+  /** SANITIZE journal: one document per volume whose sanitize is incomplete. */
+  sanitize: 'sanitize',
+  /** Pool settings (the thin-provisioning soft threshold). */
+  settings: 'settings',
 } as const
 
 const marker = { format: 'basalt-data', version: 1 } as const
