@@ -9,10 +9,13 @@ import type { Clock } from '../base/clock.ts'
 import type { ChapPolicy, ExportedTarget, TargetCatalog } from '../iscsi/catalog.ts'
 import type { BlockDevice } from '../scsi/block_device.ts'
 import { LogicalUnit, type UnitIdentity } from '../scsi/logical_unit.ts'
+import { attachSanitize } from '../scsi/sbc/sanitize_state.ts'
 import type { LogicalUnitGroup } from '../scsi/port.ts'
 import { UnitGroup } from '../scsi/unit_group.ts'
 import type { ChapRecord } from './catalog_format.ts'
 import type { ReservationFiles } from './reservations.ts'
+import type { SanitizeFiles } from './sanitize_journal.ts'
+import type { UnitDirectory } from './unit_directory.ts'
 
 /** RFC 7143 §13.9: every export is reached through the one portal group, tag 1. */
 export const portalGroupTag = 1
@@ -52,6 +55,17 @@ export function unitIdentity(spec: UnitSpec): UnitIdentity {
 }
 
 /**
+ * Copy offload and SANITIZE wiring: every unit joins `directory` (EXTENDED COPY targets, the
+ * soft threshold, paced sanitizes); a volume's SANITIZE is journaled in `sanitize`.
+ */
+export interface UnitServices {
+  readonly directory: UnitDirectory
+  readonly sanitize: SanitizeFiles | null
+  /** The SANITIZE OVERWRITE bandwidth per unit (docs/api.md), bytes per second. */
+  readonly sanitizeBytesPerSecond?: number
+}
+
+/**
  * The real factory: one LogicalUnit as LUN 0 of a one-unit group. A volume's persistent
  * reservations persist through `reservations` when an initiator asks (APTPL); an exposed
  * snapshot's live only as long as the daemon.
@@ -59,22 +73,38 @@ export function unitIdentity(spec: UnitSpec): UnitIdentity {
 export function logicalUnitFactory(
   clock: Clock,
   reservations: ReservationFiles | null = null,
+  services: UnitServices | null = null,
 ): UnitFactory {
   return (device, spec) => {
     const identity = unitIdentity(spec)
     const files = spec.kind === 'volume' ? reservations : null
+    const journals = spec.kind === 'volume' ? (services?.sanitize ?? null) : null
     const unit = new LogicalUnit({
       device,
       identity,
       clock,
       removable: spec.removable,
       ...(files === null ? {} : { reservationStore: files.storeFor(spec.uuid) }),
+      ...(services === null ? {} : { copyTargets: services.directory }),
     })
+    if (services !== null) {
+      services.directory.add(unit)
+      attachSanitize(unit, {
+        ...(journals === null ? {} : { journal: journals.journalFor(spec.uuid) }),
+        ...(services.sanitizeBytesPerSecond === undefined
+          ? {}
+          : { bytesPerSecond: services.sanitizeBytesPerSecond }),
+      })
+    }
     return {
       units: new UnitGroup(new Map([[0, unit]])),
       capacityChanged: () => unit.capacityChanged(),
       contentsReplaced: () => unit.contentsReplaced(),
-      discard: async () => await files?.remove(spec.uuid),
+      discard: async () => {
+        services?.directory.remove(unit)
+        await files?.remove(spec.uuid)
+        await journals?.remove(spec.uuid)
+      },
     }
   }
 }
