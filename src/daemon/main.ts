@@ -16,7 +16,10 @@ import { isSanError } from '../base/errors.ts'
 import type { Logger } from '../base/log.ts'
 import { DataDir } from '../control/store.ts'
 import { ReservationFiles } from '../control/reservations.ts'
+import { PoolSettingsFile } from '../control/pool_settings.ts'
+import { SanitizeFiles } from '../control/sanitize_journal.ts'
 import { logicalUnitFactory } from '../control/targets.ts'
+import { UnitDirectory } from '../control/unit_directory.ts'
 import { type SessionSummary, VolumeRegistry } from '../control/volumes.ts'
 import { Portal } from '../iscsi/portal.ts'
 import { FsPoolMedia } from '../storage/engine/media_fs.ts'
@@ -102,13 +105,24 @@ async function start(
   const portals: Portal[] = []
   try {
     pool = await openPool(dataDir, clock, logger)
-    ticker = tickEvery(pool, logger)
+    const directory = new UnitDirectory()
+    const poolSettings = await PoolSettingsFile.open(dataDir, directory)
+    ticker = tickEvery(pool, directory, logger)
+    const services = {
+      directory,
+      sanitize: await SanitizeFiles.open(dataDir, logger),
+      sanitizeBytesPerSecond,
+    }
     registry = await VolumeRegistry.open({
       dataDir,
       iqnBase: config.iqnBase,
       clock,
       logger: logger.child({ part: 'control' }),
-      unitFactory: logicalUnitFactory(clock, await ReservationFiles.open(dataDir, logger)),
+      unitFactory: logicalUnitFactory(
+        clock,
+        await ReservationFiles.open(dataDir, logger),
+        services,
+      ),
       engine: pool,
     })
     const catalog = registry.catalog
@@ -150,11 +164,25 @@ async function openPool(dataDir: DataDir, clock: RealClock, logger: Logger): Pro
   return Pool.open({ media, clock, logger: logger.child({ part: 'engine' }) })
 }
 
-/** The pool's periodic work; a failure is logged, and the next tick tries again. */
-function tickEvery(pool: Pool, logger: Logger): ReturnType<typeof setInterval> {
+/**
+ * SANITIZE OVERWRITE's bandwidth per volume (docs/api.md): a whole-volume overwrite leaves the
+ * pool's bandwidth to the other volumes.
+ */
+const sanitizeBytesPerSecond = 16 * 1024 * 1024
+
+/**
+ * The pool's periodic work, then the units' (the soft threshold against the pool's space, paced
+ * sanitizes); a failure is logged, and the next tick tries again.
+ */
+function tickEvery(
+  pool: Pool,
+  directory: UnitDirectory,
+  logger: Logger,
+): ReturnType<typeof setInterval> {
   return setInterval(() => {
     try {
       pool.tick()
+      directory.tick(pool)
     } catch (error) {
       logger.error('pool tick failed', { error: String(error) })
     }
