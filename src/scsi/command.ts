@@ -14,6 +14,9 @@ import { buildSense, type SenseDetail, type SenseReason } from './sense.ts'
 export interface GroupView {
   readonly lunNumbers: readonly number[]
   readonly table: CdbTable
+  /** Aborts the tasks of these I_T nexuses on `lun` but `except` (unit_group.ts); absent where
+   * no transport registered task handles. */
+  abortTasks?(nexusKeys: readonly string[], lun: number, except: ParsedHandle | null): Promise<void>
 }
 
 export const goodResult: ScsiResult = Object.freeze({

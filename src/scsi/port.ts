@@ -97,6 +97,19 @@ export type TaskManagementFunction =
 /** SAM-5 §7.11 / RFC 7143 §11.6.1 outcomes the SCSI layer can give. */
 export type TaskManagementOutcome = 'complete' | 'lunDoesNotExist' | 'notSupported' | 'rejected'
 
+/**
+ * The transport's handle on the tasks of one I_T nexus, for aborts the SCSI layer itself starts:
+ * PREEMPT AND ABORT aborts the preempted nexuses' tasks on the unit (SPC-4 §5.9.11.5, SAM-5 §5.6).
+ */
+export interface NexusTasks {
+  /**
+   * Aborts every task of this nexus whose 8-byte LUN field `onLun` accepts, except the one
+   * carrying `except` (the command asking). Aborted tasks never answer; the promise resolves once
+   * none of them can still answer or touch the medium.
+   */
+  abortTasks(onLun: (lun: Uint8Array) => boolean, except: ParsedHandle | null): Promise<void>
+}
+
 export interface LogicalUnitGroup {
   /** LUN numbers served (REPORT LUNS draws on the same list). */
   readonly lunNumbers: readonly number[]
@@ -115,7 +128,8 @@ export interface LogicalUnitGroup {
   transportFailure(lun: Uint8Array, condition: TransportCondition): ScsiResult
   /** Task management on behalf of `nexus`. The transport aborts its own task records. */
   taskManagement(fn: TaskManagementFunction, nexus: Nexus, lun: Uint8Array): TaskManagementOutcome
-  /** A nexus came into existence (login) or went away (session closed). */
-  nexusAdded(nexus: Nexus): void
-  nexusRemoved(nexus: Nexus): void
+  /** A nexus came into existence (login) or went away (session closed). `tasks` is the
+   * transport's handle on the nexus's tasks (absent from transports that cannot abort). */
+  nexusAdded(nexus: Nexus, tasks?: NexusTasks): void
+  nexusRemoved(nexus: Nexus, tasks?: NexusTasks): void
 }

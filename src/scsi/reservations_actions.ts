@@ -5,14 +5,14 @@
  * touches the unit: reservations.ts makes the state current (after saving it, under APTPL), and
  * the handler establishes the unit attentions.
  */
-import type { SenseReason } from './sense.ts'
-import type { FieldPointer } from './sense.ts'
+
 import {
   itNexusKey,
   type PersistentReservation,
   type PrState,
   type Registration,
 } from './reservations.ts'
+import type { FieldPointer, SenseReason } from './sense.ts'
 import {
   isAllRegistrants,
   isPrType,
@@ -62,7 +62,11 @@ export type PrOutcome =
       readonly kind: 'done'
       readonly state: PrState
       readonly effects: readonly PrEffect[]
-      /** PREEMPT AND ABORT: the I_T nexuses whose tasks are aborted (SPC-4 §5.9.11.5). */
+      /**
+       * PREEMPT AND ABORT: the I_T nexuses whose tasks are aborted (SPC-4 §5.9.11.5): those whose
+       * registrations or reservation were preempted, the sender's own among them when it preempted
+       * its own key or an all-registrants reservation (its PR OUT command itself is spared).
+       */
       readonly preempted: readonly string[]
     }
 
@@ -238,7 +242,12 @@ function preempt(state: PrState, actor: Actor, request: PrOutRequest): PrOutcome
       effects.push({ condition: 'reservationsReleased', nexusKeys: remaining })
     }
   }
-  return done(next(state, { registrations, reservation }), effects, victims)
+  // §5.9.11.5: the sender's own nexus is associated with what it preempts when it names its own
+  // key, or key 0 under an all-registrants reservation that it holds with the others.
+  const own =
+    state.registrations.get(actor.key)?.key === target || (allRegistrants && target === 0n)
+  const preempted = own ? [...victims, actor.key] : victims
+  return done(next(state, { registrations, reservation }), effects, preempted)
 }
 
 /**

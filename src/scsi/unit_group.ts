@@ -1,7 +1,8 @@
 /**
  * The logical units behind one target, as the transport sees them (port.ts): parse and execute
  * through dispatch.ts, task management (SAM-5 §7), and the I_T nexus lifecycle that seeds each
- * unit's POWER ON unit attention.
+ * unit's POWER ON unit attention, and the transport's task handles that PREEMPT AND ABORT uses
+ * (SPC-4 §5.9.11.5).
  */
 import { assert } from '../base/assert.ts'
 import { type CdbTable, cdbTable } from './cdb_table.ts'
@@ -12,6 +13,7 @@ import { decodeLun, lunNumberMax } from './lun.ts'
 import type { Nexus } from './nexus.ts'
 import type {
   LogicalUnitGroup,
+  NexusTasks,
   ParsedCommand,
   ParsedHandle,
   ScsiRequest,
@@ -20,11 +22,14 @@ import type {
   TaskManagementOutcome,
   TransportCondition,
 } from './port.ts'
+import { keyOf } from './reservations.ts'
 
 export class UnitGroup implements LogicalUnitGroup, DispatchGroup {
   readonly lunNumbers: readonly number[]
   readonly table: CdbTable = cdbTable
   readonly #units: ReadonlyMap<number, LogicalUnit>
+  /** The transport's task handles per I_T nexus key (a reinstated session briefly overlaps). */
+  readonly #tasks = new Map<string, NexusTasks[]>()
 
   constructor(units: ReadonlyMap<number, LogicalUnit>) {
     for (const lun of units.keys()) {
@@ -86,11 +91,38 @@ export class UnitGroup implements LogicalUnitGroup, DispatchGroup {
     }
   }
 
-  nexusAdded(nexus: Nexus): void {
+  nexusAdded(nexus: Nexus, tasks?: NexusTasks): void {
     for (const unit of this.#units.values()) unit.nexusAdded(nexus)
+    if (tasks === undefined) return
+    const key = keyOf(nexus)
+    this.#tasks.set(key, [...(this.#tasks.get(key) ?? []), tasks])
   }
 
-  nexusRemoved(nexus: Nexus): void {
+  nexusRemoved(nexus: Nexus, tasks?: NexusTasks): void {
     for (const unit of this.#units.values()) unit.nexusRemoved(nexus)
+    if (tasks === undefined) return
+    const key = keyOf(nexus)
+    const left = (this.#tasks.get(key) ?? []).filter((handle) => handle !== tasks)
+    if (left.length > 0) this.#tasks.set(key, left)
+    else this.#tasks.delete(key)
+  }
+
+  /**
+   * SAM-5 §5.6 on behalf of the device server (PREEMPT AND ABORT, SPC-4 §5.9.11.5): aborts the
+   * tasks of the nexuses `nexusKeys` on `lun`, sparing the command `except`; resolves once they
+   * have all settled.
+   */
+  async abortTasks(
+    nexusKeys: readonly string[],
+    lun: number,
+    except: ParsedHandle | null,
+  ): Promise<void> {
+    const onLun = (field: Uint8Array): boolean => decodeLun(field) === lun
+    const pending: Promise<void>[] = []
+    for (const key of new Set(nexusKeys)) {
+      for (const handle of this.#tasks.get(key) ?? [])
+        pending.push(handle.abortTasks(onLun, except))
+    }
+    await Promise.all(pending)
   }
 }

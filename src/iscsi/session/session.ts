@@ -128,8 +128,8 @@ export class Session {
     }
     this.#units = identity.target?.units ?? null
     this.nexus = identity.target === null ? null : nexusOf(identity, identity.target)
-    if (this.nexus !== null) this.#units?.nexusAdded(this.nexus)
     this.tmf = new TaskManagement(this)
+    if (this.nexus !== null) this.#units?.nexusAdded(this.nexus, this.tmf)
   }
 
   get tsih(): number {
@@ -463,7 +463,7 @@ export class Session {
     const links = [...this.links.values()]
     this.links.clear()
     for (const link of links) link.drop(reason)
-    if (this.nexus !== null) this.#units?.nexusRemoved(this.nexus)
+    if (this.nexus !== null) this.#units?.nexusRemoved(this.nexus, this.tmf)
     this.peers.sessionClosed(this)
   }
 }

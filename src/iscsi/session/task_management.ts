@@ -4,10 +4,17 @@
  * LOGICAL UNIT RESET and the target resets), the ABORT TASK rules for tasks not found (RefCmdSN
  * inside the window → consumed and "function complete"; outside → "task does not exist"), and the
  * ordering rule: aborted tasks never answer, and the TMF response leaves only after every aborted
- * task that was executing has settled.
+ * task that was executing has settled. The same abort serves the SCSI layer's own aborts of a
+ * nexus's tasks (PREEMPT AND ABORT, SPC-4 §5.9.11.5) through `NexusTasks`.
  */
-import type { TaskManagementFunction as ScsiTmf, TaskManagementOutcome } from '../../scsi/port.ts'
+
 import { serialLt } from '../../base/serial.ts'
+import type {
+  NexusTasks,
+  ParsedHandle,
+  TaskManagementFunction as ScsiTmf,
+  TaskManagementOutcome,
+} from '../../scsi/port.ts'
 import type { TaskManagementRequest } from '../pdu/types.ts'
 import { TaskManagementFunction, TaskManagementResponseCode } from '../spec/task_management.ts'
 import type { Session, SessionLink } from './session.ts'
@@ -35,10 +42,20 @@ interface Barrier {
   readonly send: () => void
 }
 
-export class TaskManagement {
+export class TaskManagement implements NexusTasks {
   #barriers = new Map<Task<SessionLink>, Barrier[]>()
 
   constructor(private readonly session: Session) {}
+
+  /** NexusTasks (port.ts): this session's tasks on the LUNs `onLun` accepts, `except` spared. */
+  abortTasks(onLun: (lun: Uint8Array) => boolean, except: ParsedHandle | null): Promise<void> {
+    const victims: Task<SessionLink>[] = []
+    for (const task of this.session.tasks.values()) {
+      const spared = task.plan.kind === 'execute' && task.plan.command === except
+      if (!spared && onLun(task.lun)) victims.push(task)
+    }
+    return new Promise((resolve) => this.#abort(victims, resolve))
+  }
 
   receive(link: SessionLink, pdu: TaskManagementRequest): void {
     const respond = (code: number): void =>
@@ -68,7 +85,8 @@ export class TaskManagement {
   #abortTask(pdu: TaskManagementRequest, respond: (code: number) => void): void {
     const session = this.session
     const task = session.tasks.get(pdu.referencedTaskTag)
-    if (task !== undefined && !task.aborted) {
+    // A task another function already aborted still holds this response until it settles.
+    if (task !== undefined) {
       this.#abort([task], () => respond(TaskManagementResponseCode.functionComplete))
       return
     }
@@ -115,7 +133,7 @@ export class TaskManagement {
     const victims: Task<SessionLink>[] = []
     for (const s of sessions) {
       for (const task of s.tasks.values()) {
-        if (!task.aborted && (wholeTarget || sameLun(task.lun, lun))) victims.push(task)
+        if (wholeTarget || sameLun(task.lun, lun)) victims.push(task)
       }
     }
     return victims
@@ -129,7 +147,8 @@ export class TaskManagement {
     for (const s of [...this.session.peers.sessionsOfTarget(target)]) s.close('target cold reset')
   }
 
-  /** Marks tasks aborted; `then` runs once none of them can still produce a response. */
+  /** Marks tasks aborted (again, for tasks an earlier function aborted); `then` runs once none
+   * of them can still produce a response or touch the medium. */
   #abort(tasks: readonly Task<SessionLink>[], then: () => void): void {
     const barrier: Barrier = { pending: 0, send: then }
     for (const task of tasks) {

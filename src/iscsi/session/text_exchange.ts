@@ -4,12 +4,13 @@
  * continuation both ways — requests gathered up to a bound, long responses cut to the
  * initiator's MaxRecvDataSegmentLength and fetched with the Target Transfer Tag.
  */
-import { TextAccumulator, encodeTextData, parseTextData } from '../text/key_value.ts'
-import { KeyAnswer } from '../text/keys.ts'
-import { type NegotiationContext, negotiate, type TargetOffer } from '../text/negotiate.ts'
+
 import { type SendTargetsContext, sendTargets } from '../login/discovery.ts'
 import type { TextRequest } from '../pdu/types.ts'
 import { reservedTag } from '../spec/opcodes.ts'
+import { encodeTextData, parseTextData, TextAccumulator } from '../text/key_value.ts'
+import { KeyAnswer } from '../text/keys.ts'
+import { type NegotiationContext, negotiate, type TargetOffer } from '../text/negotiate.ts'
 
 export interface TextContext {
   readonly sendTargets: SendTargetsContext
