@@ -168,7 +168,7 @@ async function openPool(dataDir: DataDir, clock: RealClock, logger: Logger): Pro
  * SANITIZE OVERWRITE's bandwidth per volume (docs/api.md): a whole-volume overwrite leaves the
  * pool's bandwidth to the other volumes.
  */
-const sanitizeBytesPerSecond = 16 * 1024 * 1024
+const sanitizeBytesPerSecond = 8 * 1024 * 1024
 
 /**
  * The pool's periodic work, then the units' (the soft threshold against the pool's space, paced

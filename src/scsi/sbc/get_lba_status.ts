@@ -39,7 +39,28 @@ export function getLbaStatus(command: Command): ScsiResult {
     scanBlocks,
     descriptorsMax,
   ) ?? [{ lba, blocks: scanBlocks, mapped: true }]
-  return command.dataIn(encodeLbaStatus(runs))
+  return command.dataIn(encodeLbaStatus(extendDeallocated(command, runs)))
+}
+
+/**
+ * A deallocated run that reaches the end of the scan goes on as far as the deallocated blocks
+ * do: skipping chunks without data costs the engine next to nothing (a sanitized or fresh
+ * volume is then one descriptor, which libiscsi's Sanitize.BlockErase expects), while mapped
+ * ranges stay bounded by the scan limit. One run, capped to the 32-bit descriptor field.
+ */
+function extendDeallocated(
+  command: Command,
+  runs: readonly ProvisioningRun[],
+): readonly ProvisioningRun[] {
+  const device = command.lu.device
+  const last = runs.at(-1)
+  if (last === undefined || last.mapped || device.provisioning === undefined) return runs
+  const end = last.lba + last.blocks
+  const room = Math.min(device.blockCount - end, 0xffff_ffff - last.blocks)
+  if (room <= 0) return runs
+  const next = device.provisioning(end, room, 1)[0]
+  if (next === undefined || next.mapped) return runs
+  return [...runs.slice(0, -1), { ...last, blocks: last.blocks + next.blocks }]
 }
 
 /** The parameter data (SBC-3 §5.7.3): PARAMETER DATA LENGTH, then the descriptors. */
