@@ -26,13 +26,13 @@ import {
 } from './cdb_row.ts'
 import { preFetch, synchronizeCache } from './sbc/cache.ts'
 import { readCapacity10, readCapacity10Bytes, readCapacity16 } from './sbc/capacity.ts'
-import { read, verify, write, writeAndVerify } from './sbc/read_write.ts'
 import { atomicWriteRows, provisioningRows } from './sbc/provisioning_rows.ts'
+import { read, verify, write, writeAndVerify } from './sbc/read_write.ts'
 import { sanitizeRows } from './sbc/sanitize_rows.ts'
 import { preventAllowMediumRemoval, startStopUnit } from './sbc/start_stop.ts'
+import { copyRows } from './spc/extended_copy_rows.ts'
 import { inquiry } from './spc/inquiry.ts'
 import { modeSelect, modeSense } from './spc/mode_sense.ts'
-import { copyRows } from './spc/extended_copy_rows.ts'
 import { reservationRows } from './spc/persistent_reserve_rows.ts'
 import { reportLuns } from './spc/report_luns.ts'
 import {
@@ -40,6 +40,7 @@ import {
   reportSupportedTaskManagementFunctions,
 } from './spc/report_supported.ts'
 import { requestSense, testUnitReady } from './spc/request_sense.ts'
+import { targetPortGroupRows } from './spc/target_port_groups.ts'
 import { MaintenanceIn, OpCode, ServiceActionIn16 } from './spec/opcodes.ts'
 
 export type { CdbField, CdbRow, Handler, LunScope, Transfer } from './cdb_row.ts'
@@ -396,4 +397,5 @@ export const cdbTable = new CdbTable([
   ...provisioningRows(),
   ...copyRows(),
   ...sanitizeRows(),
+  ...targetPortGroupRows(),
 ])

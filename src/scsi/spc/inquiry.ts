@@ -8,6 +8,7 @@ import type { Command } from '../command.ts'
 import { reportLunsWellKnownLun } from '../lun.ts'
 import type { ScsiResult } from '../port.ts'
 import { Peripheral, VersionDescriptor, VpdPage } from '../spec/vpd_pages.ts'
+import { tpgsImplicit } from './target_port_groups.ts'
 import { vpdPage, withHeader } from './vpd.ts'
 
 const standardInquiryBytes = 96
@@ -45,7 +46,8 @@ function standardInquiry(command: Command, peripheral: number): Uint8Array {
   data[2] = 0x06 // VERSION: SPC-4
   data[3] = 0x12 // NORMACA=0, HISUP=1, RESPONSE DATA FORMAT=2
   data[4] = standardInquiryBytes - 5 // ADDITIONAL LENGTH
-  data[5] = 0x00 // SCCS, ACC, TPGS=00b (no ALUA), 3PC, PROTECT all 0
+  // SCCS, ACC, 3PC, PROTECT 0; TPGS=01b: implicit ALUA, one active/optimized group (SPC-4 §5.16)
+  data[5] = tpgsImplicit
   data[6] = 0x00
   data[7] = 0x02 // CMDQUE
   writeAscii(data, 8, identity?.vendorId ?? 'BASALT', 8)

@@ -11,13 +11,14 @@ import type { Command } from '../command.ts'
 import { limits } from '../limits.ts'
 import type { LogicalUnit } from '../logical_unit.ts'
 import { blocksOf, blockLimits as sbcLimits } from '../sbc/block_limits.ts'
-import { thirdPartyCopyBody } from './third_party_copy_vpd.ts'
 import {
   DesignatorAssociation,
   DesignatorCodeSet,
   DesignatorType,
   VpdPage,
 } from '../spec/vpd_pages.ts'
+import { targetPortGroupId } from './target_port_groups.ts'
+import { thirdPartyCopyBody } from './third_party_copy_vpd.ts'
 
 /** Ascending, as SPC-4 §7.8.15 requires. */
 export const supportedVpdPages: readonly number[] = [
@@ -85,12 +86,17 @@ function designator(
   return bytes
 }
 
-/** SPC-4 §7.8.6: LU designators (NAA, T10 vendor id), then the target port's (from the nexus). */
+/**
+ * SPC-4 §7.8.6: LU designators (NAA, T10 vendor id), then the target port's (from the nexus):
+ * relative target port, target port group (§7.8.6.8, ALUA: target_port_groups.ts) and SCSI name.
+ */
 function deviceIdentification(command: Command, unit: LogicalUnit): Uint8Array {
   const { identity } = unit
   const vendorSpecific = ascii(`${identity.vendorId.padEnd(8).slice(0, 8)}${identity.uuid}`)
   const relativePort = new Uint8Array(4)
   writeU16(relativePort, 2, command.nexus.relativeTargetPort & 0xffff)
+  const portGroup = new Uint8Array(4)
+  writeU16(portGroup, 2, targetPortGroupId)
   // SPC-4 §7.8.6.11: a SCSI name string is null-terminated and padded to a multiple of 4.
   const name = Buffer.from(command.nexus.targetPort, 'utf8')
   const nameBytes = new Uint8Array((name.length + 4) & ~3)
@@ -113,6 +119,12 @@ function deviceIdentification(command: Command, unit: LogicalUnit): Uint8Array {
       DesignatorAssociation.targetPort,
       DesignatorType.relativeTargetPort,
       relativePort,
+    ),
+    designator(
+      DesignatorCodeSet.binary,
+      DesignatorAssociation.targetPort,
+      DesignatorType.targetPortGroup,
+      portGroup,
     ),
     designator(
       DesignatorCodeSet.utf8,

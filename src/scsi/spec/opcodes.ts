@@ -63,4 +63,6 @@ export const ServiceActionIn16 = {
 export const MaintenanceIn = {
   reportSupportedOperationCodes: 0x0c,
   reportSupportedTaskManagementFunctions: 0x0d,
+  /** SPC-4 §6.36 (ALUA, spc/target_port_groups.ts). */
+  reportTargetPortGroups: 0x0a,
 } as const

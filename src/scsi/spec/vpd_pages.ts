@@ -16,6 +16,7 @@ export const DesignatorType = {
   t10VendorId: 0x1,
   naa: 0x3,
   relativeTargetPort: 0x4,
+  targetPortGroup: 0x5,
   scsiNameString: 0x8,
 } as const
 
