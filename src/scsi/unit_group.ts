@@ -23,6 +23,7 @@ import type {
   TransportCondition,
 } from './port.ts'
 import { keyOf } from './reservations.ts'
+import { releaseSanitizeCommands } from './sbc/sanitize_state.ts'
 
 export class UnitGroup implements LogicalUnitGroup, DispatchGroup {
   readonly lunNumbers: readonly number[]
@@ -71,12 +72,17 @@ export class UnitGroup implements LogicalUnitGroup, DispatchGroup {
     lun: Uint8Array,
   ): TaskManagementOutcome {
     if (fn === 'targetWarmReset' || fn === 'targetColdReset') {
-      for (const unit of this.#units.values()) unit.reset()
+      for (const unit of this.#units.values()) {
+        unit.reset()
+        releaseSanitizeCommands(unit)
+      }
       return 'complete'
     }
     const number = decodeLun(lun)
     const unit = number >= 0 && number <= lunNumberMax ? this.unit(number) : null
     if (unit === null) return 'lunDoesNotExist'
+    // SBC-3 §4.11: a SANITIZE goes on through aborts and resets; only its command ends.
+    if (fn !== 'clearAca' && fn !== 'queryTask') releaseSanitizeCommands(unit)
     switch (fn) {
       case 'abortTask':
       case 'abortTaskSet':

@@ -150,6 +150,23 @@ test('SANITIZE IN PROGRESS with progress while a paced overwrite runs; INQUIRY g
   )
 })
 
+test('ABORT TASK ends a SANITIZE command (IMMED=0) but not the sanitize [SBC-3 §4.11.1]', async () => {
+  const { clock, unit, initiator } = await setup({ paced: true })
+  const list = overwriteList(Uint8Array.from([9]), 1)
+  const command = initiator.run(sanitizeCdb(0x01, list.length), list)
+  await new Promise((resolve) => setImmediate(resolve))
+  const outcome = initiator.group.taskManagement('abortTask', initiator.nexus, new Uint8Array(8))
+  assert.equal(outcome, 'complete')
+  assert.equal(senseOf(await command).code, 0x041b, 'the command answers at once')
+  assert.equal(senseOf(await initiator.run(cdb6(0x00))).code, 0x041b, 'the sanitize goes on')
+  for (let step = 0; step < 6; step++) {
+    clock.advanceMs(1000)
+    tickSanitize(unit)
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  assert.equal((await initiator.run(cdb6(0x00))).status, ScsiStatus.good)
+})
+
 test('an interrupted sanitize leaves the unit failed until EXIT FAILURE MODE with AUSE [SBC-3 §4.11.3]', async () => {
   const strict = await setup({ initial: { ause: false } })
   assert.equal(senseOf(await strict.initiator.run(cdb16(0x88, 0, 1))).code, 0x3103)

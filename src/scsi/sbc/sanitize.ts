@@ -23,7 +23,7 @@ import { type Command, goodResult } from '../command.ts'
 import type { LogicalUnit } from '../logical_unit.ts'
 import type { ScsiResult } from '../port.ts'
 import { blockLimits, blocksOf } from './block_limits.ts'
-import { type SanitizeState, sanitizeStateOf } from './sanitize_state.ts'
+import { type SanitizeState, sanitizeCommandReleased, sanitizeStateOf } from './sanitize_state.ts'
 
 /** SBC-3 §5.29.1 table 59: SERVICE ACTION. */
 export const SanitizeAction = { overwrite: 0x01, blockErase: 0x02, exitFailureMode: 0x1f } as const
@@ -86,7 +86,10 @@ export async function sanitize(command: Command, dataOut: Uint8Array | null): Pr
   }
   const finished = begin(state, ause, work)
   if ((command.cdb[1]! & sanitizeBits.immediate) !== 0) return goodResult
-  return (await finished) ? goodResult : command.fail('sanitizeFailed')
+  const outcome = await Promise.race([finished, sanitizeCommandReleased(state)])
+  if (outcome === 'released')
+    return command.fail('sanitizeInProgress', { progress: state.progress })
+  return outcome ? goodResult : command.fail('sanitizeFailed')
 }
 
 /**
@@ -104,10 +107,12 @@ function begin(state: SanitizeState, ause: boolean, work: () => Promise<void>): 
       if (!isSanError(error)) throw error
       state.running = false
       state.failed = { ause }
+      state.commands = []
       return false
     }
     state.running = false
     state.failed = null
+    state.commands = []
     await state.journal?.record(null).catch(() => undefined)
     return true
   }

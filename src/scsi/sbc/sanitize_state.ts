@@ -39,6 +39,8 @@ export interface SanitizeState {
   bytesPerSecond: number | null
   /** Resolved on the next `tickSanitize` (the paced overwrite waits on them). */
   waiters: (() => void)[]
+  /** SANITIZE commands (IMMED=0) waiting for the end; released early by task management. */
+  commands: (() => void)[]
 }
 
 const states = new WeakMap<LogicalUnit, SanitizeState>()
@@ -53,6 +55,7 @@ export function sanitizeStateOf(unit: LogicalUnit): SanitizeState {
       journal: null,
       bytesPerSecond: null,
       waiters: [],
+      commands: [],
     }
     states.set(unit, state)
   }
@@ -80,6 +83,24 @@ export function tickSanitize(unit: LogicalUnit): void {
   const waiters = state.waiters
   state.waiters = []
   for (const wake of waiters) wake()
+}
+
+/**
+ * Task management reached the unit (an abort or a reset): the SANITIZE commands waiting for the
+ * end answer now, so the abort completes, while the sanitize itself goes on (SBC-3 §4.11.1).
+ * While a sanitize runs, no other command on the unit is executing, so the abort was for them.
+ */
+export function releaseSanitizeCommands(unit: LogicalUnit): void {
+  const state = states.get(unit)
+  if (state === undefined || state.commands.length === 0) return
+  const commands = state.commands
+  state.commands = []
+  for (const release of commands) release()
+}
+
+/** Resolves when task management releases the SANITIZE commands of `state`. */
+export function sanitizeCommandReleased(state: SanitizeState): Promise<'released'> {
+  return new Promise((release) => state.commands.push(() => release('released')))
 }
 
 /**
