@@ -87,6 +87,9 @@ export class TaskManagement implements NexusTasks {
     const task = session.tasks.get(pdu.referencedTaskTag)
     // A task another function already aborted still holds this response until it settles.
     if (task !== undefined) {
+      // The logical unit hears of it too: a SANITIZE command then answers at once (SBC-3 §4.11).
+      if (session.nexus !== null)
+        session.units?.taskManagement('abortTask', session.nexus, task.lun)
       this.#abort([task], () => respond(TaskManagementResponseCode.functionComplete))
       return
     }
