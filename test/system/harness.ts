@@ -370,13 +370,17 @@ export class BasaltDaemon implements TargetUnderTest {
     readonly apiUrl: string,
     readonly dataDir: string,
     readonly ownsDataDir: boolean,
+    /** Every portal it listens on (`portal` first): `extraPortals` more for multipath tests. */
+    readonly portals: readonly string[] = [portal],
   ) {}
 
   get pid(): number {
     return this.service.pid
   }
 
-  static async start(options: { dataDir?: string } = {}): Promise<BasaltDaemon> {
+  static async start(
+    options: { dataDir?: string; extraPortals?: number } = {},
+  ): Promise<BasaltDaemon> {
     if (!existsSync(daemonEntry)) {
       throw new Error(`${daemonEntry} is missing: run \`npm run build\` first`)
     }
@@ -385,12 +389,18 @@ export class BasaltDaemon implements TargetUnderTest {
     for (let attempt = 0; attempt < limits.startAttempts; attempt++) {
       const [portalPort, apiPort] = [await freePort(), await freePort()]
       const portal = `127.0.0.1:${portalPort}`
+      const portals = [portal]
+      for (let extra = 0; extra < (options.extraPortals ?? 0); extra++) {
+        portals.push(`127.0.0.1:${await freePort()}`)
+      }
       const api = `127.0.0.1:${apiPort}`
-      const args = ['serve', '--data', dataDir, '--portal', portal, '--api', api]
+      const portalArgs = portals.flatMap((p) => ['--portal', p])
+      const args = ['serve', '--data', dataDir, ...portalArgs, '--api', api]
       const service = new Service(process.execPath, [daemonEntry, ...args])
       try {
         await service.waitForOutput(/basalt ready\b.*$/m, limits.daemonStartMs)
-        return new BasaltDaemon(service, portal, `http://${api}`, dataDir, !options.dataDir)
+        const owns = !options.dataDir
+        return new BasaltDaemon(service, portal, `http://${api}`, dataDir, owns, portals)
       } catch (error) {
         await service.stop(1_000)
         lastError = error
