@@ -4,11 +4,14 @@
  * each with fastify and openapi.ts describes each, so the two cannot drift.
  */
 import type { Static, TSchema } from 'typebox'
+import type { PoolSettingsFile } from '../control/pool_settings.ts'
 import type { VolumeRegistry } from '../control/volumes.ts'
 
 export interface ApiContext {
   readonly registry: VolumeRegistry
   readonly version: string
+  /** The pool's persisted settings (pool_settings_routes.ts); absent in some tests. */
+  readonly poolSettings?: PoolSettingsFile
 }
 
 type Input<S extends TSchema | undefined> = S extends TSchema ? Static<S> : undefined

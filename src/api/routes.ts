@@ -4,6 +4,7 @@
  * so the two cannot drift. Handlers only translate HTTP to the control plane's use cases.
  */
 import { Type } from 'typebox'
+import { poolSettingsRoutes } from './pool_settings_routes.ts'
 import { type Route, route } from './route.ts'
 import {
   Access,
@@ -105,6 +106,7 @@ export const routes: readonly Route[] = [
       registry.delete(params.name, query.recursive === 'true'),
   }),
   ...snapshotRoutes(),
+  ...poolSettingsRoutes(),
   ...accessRoutes(),
   ...chapRoutes(),
   route({

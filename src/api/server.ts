@@ -7,6 +7,7 @@
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify'
 import { isSanError, SanError, type SanErrorCode } from '../base/errors.ts'
 import type { Logger } from '../base/log.ts'
+import type { PoolSettingsFile } from '../control/pool_settings.ts'
 import type { VolumeRegistry } from '../control/volumes.ts'
 import { errorBody, httpStatusOf } from './errors.ts'
 import { type MetricFamily, type MetricSource, RequestCounter, renderMetrics } from './metrics.ts'
@@ -22,6 +23,8 @@ export interface ApiOptions {
   readonly version: string
   /** Extra metric families (iSCSI counters, …), sampled at each scrape. */
   readonly metrics?: readonly MetricSource[]
+  /** The pool's persisted settings (the soft threshold). */
+  readonly poolSettings?: PoolSettingsFile
 }
 
 /** Requests are small JSON documents; anything bigger is refused before parsing. */
@@ -40,7 +43,11 @@ export function buildApi(options: ApiOptions): FastifyInstance {
     ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
   })
   const requests = new RequestCounter()
-  const context: ApiContext = { registry: options.registry, version: options.version }
+  const context: ApiContext = {
+    registry: options.registry,
+    version: options.version,
+    ...(options.poolSettings === undefined ? {} : { poolSettings: options.poolSettings }),
+  }
   app.addHook('onRequest', async (request, reply) => {
     if (request.routeOptions.config.auth !== true) return
     const header = request.headers.authorization ?? ''

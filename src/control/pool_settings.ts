@@ -12,7 +12,10 @@ export interface PoolSettings {
 }
 
 export function validSoftThreshold(value: unknown): value is number | null {
-  return value === null || (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 100)
+  return (
+    value === null ||
+    (Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 100)
+  )
 }
 
 export class PoolSettingsFile {

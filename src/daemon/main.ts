@@ -14,10 +14,10 @@ import { buildApi, listenApi } from '../api/server.ts'
 import { RealClock } from '../base/clock.ts'
 import { isSanError } from '../base/errors.ts'
 import type { Logger } from '../base/log.ts'
-import { DataDir } from '../control/store.ts'
-import { ReservationFiles } from '../control/reservations.ts'
 import { PoolSettingsFile } from '../control/pool_settings.ts'
+import { ReservationFiles } from '../control/reservations.ts'
 import { SanitizeFiles } from '../control/sanitize_journal.ts'
+import { DataDir } from '../control/store.ts'
 import { logicalUnitFactory } from '../control/targets.ts'
 import { UnitDirectory } from '../control/unit_directory.ts'
 import { type SessionSummary, VolumeRegistry } from '../control/volumes.ts'
@@ -139,6 +139,7 @@ async function start(
       logger: logger.child({ part: 'api' }),
       version: packageVersion(),
       metrics: [() => portalMetrics(portals)],
+      poolSettings,
     })
     const apiAddress = await listenApi(api, config.api.host, config.api.port).catch(async (e) => {
       await api.close()

@@ -9,7 +9,7 @@ import fc from 'fast-check'
 import { MemoryBlockDevice } from '../../storage/memory_device.ts'
 import type { CopyTargets, LogicalUnit } from '../logical_unit.ts'
 import { ScsiStatus } from '../port.ts'
-import { cdb16, makeUnit, senseOf, TestInitiator } from '../testing/initiator.ts'
+import { makeUnit, senseOf, TestInitiator } from '../testing/initiator.ts'
 import { UnitGroup } from '../unit_group.ts'
 import { copyLimits, parseCopyList } from './extended_copy_params.ts'
 

@@ -29,8 +29,8 @@ import { sanitizeRefusal } from '../sbc/sanitize_state.ts'
 import { buildSense, type SenseDetail, type SenseReason } from '../sense.ts'
 import { DesignatorAssociation, DesignatorType } from '../spec/vpd_pages.ts'
 import {
-  type CopyList,
   CopyDescriptorType,
+  type CopyList,
   copyLimits,
   ListIdUsage,
   parseCopyList,
