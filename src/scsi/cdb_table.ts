@@ -27,6 +27,7 @@ import {
 import { preFetch, synchronizeCache } from './sbc/cache.ts'
 import { readCapacity10, readCapacity10Bytes, readCapacity16 } from './sbc/capacity.ts'
 import { atomicWriteRows, provisioningRows } from './sbc/provisioning_rows.ts'
+import { readDefectDataRows } from './sbc/read_defect_data.ts'
 import { read, verify, write, writeAndVerify } from './sbc/read_write.ts'
 import { sanitizeRows } from './sbc/sanitize_rows.ts'
 import { preventAllowMediumRemoval, startStopUnit } from './sbc/start_stop.ts'
@@ -398,4 +399,5 @@ export const cdbTable = new CdbTable([
   ...copyRows(),
   ...sanitizeRows(),
   ...targetPortGroupRows(),
+  ...readDefectDataRows(),
 ])

@@ -27,6 +27,7 @@ const golden = `
 2f - 10 VERIFY(10)
 34 - 10 PRE-FETCH(10)
 35 - 10 SYNCHRONIZE CACHE(10)
+37 - 10 READ DEFECT DATA(10)
 41 - 10 WRITE SAME(10)
 42 - 10 UNMAP
 48 01 10 SANITIZE (OVERWRITE)
@@ -72,6 +73,7 @@ a8 - 12 READ(12)
 aa - 12 WRITE(12)
 ae - 12 WRITE AND VERIFY(12)
 af - 12 VERIFY(12)
+b7 - 12 READ DEFECT DATA(12)
 `.trim()
 
 const hex = (value: number) => value.toString(16).padStart(2, '0')

@@ -22,6 +22,7 @@ export const OpCode = {
   verify10: 0x2f,
   preFetch10: 0x34,
   synchronizeCache10: 0x35,
+  readDefectData10: 0x37,
   writeSame10: 0x41,
   unmap: 0x42,
   sanitize: 0x48,
@@ -50,6 +51,7 @@ export const OpCode = {
   write12: 0xaa,
   writeAndVerify12: 0xae,
   verify12: 0xaf,
+  readDefectData12: 0xb7,
 } as const
 export type OpCode = (typeof OpCode)[keyof typeof OpCode]
 
