@@ -24,6 +24,7 @@ import {
   volumeDetails,
 } from './format.ts'
 import type { Runner } from './main.ts'
+import { addPoolSettingsCommands } from './pool_settings_commands.ts'
 
 const encode = encodeURIComponent
 
@@ -196,4 +197,5 @@ export function addPoolCommands(program: Command, run: Runner): void {
         return { json: result, human: scrubText(result) }
       }),
     )
+  addPoolSettingsCommands(pool, run)
 }
