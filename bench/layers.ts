@@ -1,5 +1,5 @@
 /**
- * `node --import tsx bench/layers.ts [--commands N] [--rounds R] [--device memory|file]`: the CPU
+ * `node --import tsx bench/layers.ts [--commands N] [--rounds R] [--device memory|file|engine]`: the CPU
  * cost of Basalt's own iSCSI and SCSI layers per command, without sockets or initiator. One
  * sans-IO `Connection` over one logical unit (in memory, test/harness/memory_target.ts, or a
  * 64 MiB FileBlockDevice volume in the temp directory, page-cache hot) logs in, then runs
@@ -14,8 +14,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
-import { ManualClock } from '../src/base/clock.ts'
+import { ManualClock, RealClock } from '../src/base/clock.ts'
 import { silentLogger } from '../src/base/log.ts'
+import type { TargetCatalog } from '../src/iscsi/catalog.ts'
 import { serializePdu } from '../src/iscsi/framer.ts'
 import { resolveLimits } from '../src/iscsi/limits.ts'
 import { encodePdu } from '../src/iscsi/pdu/mod.ts'
@@ -25,11 +26,11 @@ import { Connection } from '../src/iscsi/session/connection.ts'
 import { SessionRegistry } from '../src/iscsi/session/registry.ts'
 import { isid, loginRequest } from '../src/iscsi/session/testing.ts'
 import { Opcode } from '../src/iscsi/spec/opcodes.ts'
-import { RealClock } from '../src/base/clock.ts'
-import type { TargetCatalog } from '../src/iscsi/catalog.ts'
 import type { BlockDevice } from '../src/scsi/block_device.ts'
 import { LogicalUnit } from '../src/scsi/logical_unit.ts'
 import { UnitGroup } from '../src/scsi/unit_group.ts'
+import { FsPoolMedia } from '../src/storage/engine/media_fs.ts'
+import { Pool } from '../src/storage/engine/pool.ts'
 import { FileBlockDevice } from '../src/storage/file_device.ts'
 import { defaultIqn, memoryCatalog } from '../test/harness/memory_target.ts'
 
@@ -48,14 +49,18 @@ function options(): { commands: number; rounds: number; device: string } {
   return { commands: Number(values.commands), rounds: Number(values.rounds), device: values.device }
 }
 
-/** One unit over a file volume (the daemon's FileBlockDevice), written once so reads hit data. */
-async function fileCatalog(directory: string): Promise<TargetCatalog> {
-  const file = await FileBlockDevice.create({
-    path: path.join(directory, 'volume'),
-    blockBytes,
-    blockCount,
-    punchHoles: false,
-  })
+/** One unit over a file volume, or an engine volume in a pool, written once so reads hit data. */
+async function fileCatalog(directory: string, engine: boolean): Promise<TargetCatalog> {
+  const file = engine
+    ? await (
+        await Pool.open({ media: await FsPoolMedia.open(directory), clock: new RealClock() })
+      ).createVolume('v', blockBytes, blockCount)
+    : await FileBlockDevice.create({
+        path: path.join(directory, 'volume'),
+        blockBytes,
+        blockCount,
+        punchHoles: false,
+      })
   const chunk = new Uint8Array(1 << 20).fill(0x5a)
   for (let lba = 0; lba < blockCount; lba += chunk.length / blockBytes) {
     await file.write(lba, chunk, false)
@@ -124,8 +129,8 @@ async function main(): Promise<void> {
     },
     registry: new SessionRegistry(limits, silentLogger),
     catalog:
-      o.device === 'file'
-        ? await fileCatalog(directory)
+      o.device === 'file' || o.device === 'engine'
+        ? await fileCatalog(directory, o.device === 'engine')
         : memoryCatalog({ blockBytes, sizeMiB: 64 }),
     clock: new ManualClock(),
     logger: silentLogger,

@@ -47,16 +47,27 @@ const resolved = Promise.resolve()
 export class FsPoolMedia implements PoolMedia {
   readonly directory: string
   readonly punchHoles: boolean
-  readonly #gate: IoGate
+  readonly #policy: FileIoPolicy
+  readonly #clock: Clock
+  readonly #stats: FsMediaStats = { syncCalls: 0, threadpoolCalls: 0, slowCalls: 0 }
 
   constructor(directory: string, options: FsPoolMediaOptions = {}) {
     this.directory = directory
     this.punchHoles = options.punchHoles ?? false
-    this.#gate = new IoGate(options.io ?? fileIoPolicy(), options.clock ?? new RealClock())
+    this.#policy = options.io ?? fileIoPolicy()
+    this.#clock = options.clock ?? new RealClock()
   }
 
   get stats(): Readonly<FsMediaStats> {
-    return this.#gate.stats
+    return this.#stats
+  }
+
+  /**
+   * Each file has a gate for reads and one for writes: a write slowed by writeback (or a journal
+   * append behind an fdatasync) must not send page-cache-hot reads to the threadpool.
+   */
+  #gate(): IoGate {
+    return new IoGate(this.#policy, this.#clock, this.#stats)
   }
 
   /**
@@ -88,7 +99,7 @@ export class FsPoolMedia implements PoolMedia {
     try {
       const stat = await callIo<fs.Stats>((done) => fs.fstat(fd, done))
       if (created) await this.#syncDirectory()
-      return new FsPoolFile(path, fd, stat.size, this.#gate, this.punchHoles)
+      return new FsPoolFile(path, fd, stat.size, this.#gate(), this.#gate(), this.punchHoles)
     } catch (error) {
       await closeQuietly(fd)
       throw error
@@ -160,13 +171,13 @@ export class FsPoolMedia implements PoolMedia {
  * `FileIoPolicy`): after a slow synchronous call the files use the threadpool for a while.
  */
 class IoGate {
-  readonly stats: FsMediaStats = { syncCalls: 0, threadpoolCalls: 0, slowCalls: 0 }
   #threadpoolUntilMs = Number.NEGATIVE_INFINITY
   #holdMs: number
 
   constructor(
     readonly policy: FileIoPolicy,
     readonly clock: Clock,
+    readonly stats: FsMediaStats,
   ) {
     this.#holdMs = policy.holdMinMs
   }
@@ -199,7 +210,8 @@ class FsPoolFile implements PoolFile {
     readonly path: string,
     readonly fd: number,
     sizeBytes: number,
-    readonly gate: IoGate,
+    readonly readGate: IoGate,
+    readonly writeGate: IoGate,
     readonly punchHoles: boolean,
   ) {
     this.#sizeBytes = sizeBytes
@@ -207,47 +219,47 @@ class FsPoolFile implements PoolFile {
 
   read(target: Uint8Array, position: number): Promise<void> {
     this.#check(position)
-    if (!this.gate.syncAllowed(target.length)) {
-      this.gate.stats.threadpoolCalls += 1
+    if (!this.readGate.syncAllowed(target.length)) {
+      this.readGate.stats.threadpoolCalls += 1
       return readFully(this.fd, target, position)
     }
-    const startMs = this.gate.clock.monotonicMs()
+    const startMs = this.readGate.clock.monotonicMs()
     try {
       readFullySync(this.fd, target, position)
     } catch (error) {
       return Promise.reject(ioError(error as NodeJS.ErrnoException))
     }
-    this.gate.timed(startMs, target.length)
+    this.readGate.timed(startMs, target.length)
     return resolved
   }
 
   readNow(target: Uint8Array, position: number): boolean {
     this.#check(position)
-    if (!this.gate.syncAllowed(target.length)) return false
-    const startMs = this.gate.clock.monotonicMs()
+    if (!this.readGate.syncAllowed(target.length)) return false
+    const startMs = this.readGate.clock.monotonicMs()
     try {
       readFullySync(this.fd, target, position)
     } catch {
       return false // the promise path reads again and reports the error
     }
-    this.gate.timed(startMs, target.length)
+    this.readGate.timed(startMs, target.length)
     return true
   }
 
   write(source: Uint8Array, position: number): Promise<void> {
     this.#check(position)
     const end = position + source.length
-    if (!this.gate.syncAllowed(source.length)) {
-      this.gate.stats.threadpoolCalls += 1
+    if (!this.writeGate.syncAllowed(source.length)) {
+      this.writeGate.stats.threadpoolCalls += 1
       return writeFully(this.fd, source, position).then(() => this.#grown(end))
     }
-    const startMs = this.gate.clock.monotonicMs()
+    const startMs = this.writeGate.clock.monotonicMs()
     try {
       writeFullySync(this.fd, source, position)
     } catch (error) {
       return Promise.reject(ioError(error as NodeJS.ErrnoException))
     }
-    this.gate.timed(startMs, source.length)
+    this.writeGate.timed(startMs, source.length)
     this.#grown(end)
     return resolved
   }
