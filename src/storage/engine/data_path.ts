@@ -52,6 +52,14 @@ interface PlannedPiece extends Piece {
   readonly fresh: boolean
 }
 
+interface ReadRun {
+  /** Offset in the caller's buffer. */
+  readonly at: number
+  /** Byte position in the data file, or -1 for zeros. */
+  readonly position: number
+  length: number
+}
+
 interface Drain {
   count: number
   waiters: (() => void)[]
@@ -132,30 +140,45 @@ export class DataPath {
   }
 
   /** Reads whole sub-blocks at `offset` (aligned) of the image into `target`. */
+  /**
+   * The image's bytes at [offset, offset + length) (sub-block aligned) as runs: each is either
+   * zeros (`position` -1) or one contiguous stretch of the data file, merged across sub-blocks
+   * and chunks (a volume written sequentially reads back with one system call per run).
+   */
+  #runs(lineage: Lineage, epoch: number, offset: number, length: number): ReadRun[] {
+    const scratch: Sources = new Float64Array(subBlocksPerChunk)
+    const head = epoch === lineage.cur
+    const runs: ReadRun[] = []
+    for (const piece of piecesOf(offset, length)) {
+      let sources = scratch
+      if (head) sources = this.headSources(lineage, piece.chunk)
+      else this.resolve(lineage, epoch, piece.chunk, piece.mask, scratch)
+      for (let index = 0; index < piece.count; index += 1) {
+        const bit = piece.first + index
+        const phys = sources[bit]!
+        const position = phys < 0 ? -1 : phys * chunkBytes + bit * subBlockBytes
+        const at = piece.at + index * subBlockBytes
+        const last = runs.at(-1)
+        const follows =
+          last !== undefined &&
+          last.at + last.length === at &&
+          (position < 0 ? last.position < 0 : last.position + last.length === position)
+        if (follows) last.length += subBlockBytes
+        else runs.push({ at, position, length: subBlockBytes })
+      }
+    }
+    return runs
+  }
+
+  /** Reads whole sub-blocks at `offset` (aligned) of the image into `target`. */
   async readAligned(lineage: Lineage, epoch: number, offset: number, target: Uint8Array) {
     const ticket = this.#ioStart()
     try {
-      const scratch: Sources = new Float64Array(subBlocksPerChunk)
-      const head = epoch === lineage.cur
       const reads: Promise<void>[] = []
-      for (const piece of piecesOf(offset, target.length)) {
-        let sources = scratch
-        if (head) sources = this.headSources(lineage, piece.chunk)
-        else this.resolve(lineage, epoch, piece.chunk, piece.mask, scratch)
-        let bit = piece.first
-        const end = piece.first + piece.count
-        while (bit < end) {
-          const phys = sources[bit]!
-          let run = 1
-          while (bit + run < end && sources[bit + run] === phys) run += 1
-          const slice = target.subarray(
-            piece.at + (bit - piece.first) * subBlockBytes,
-            piece.at + (bit - piece.first + run) * subBlockBytes,
-          )
-          if (phys < 0) slice.fill(0)
-          else reads.push(this.#readVerified(phys, bit, slice))
-          bit += run
-        }
+      for (const run of this.#runs(lineage, epoch, offset, target.length)) {
+        const slice = target.subarray(run.at, run.at + run.length)
+        if (run.position < 0) slice.fill(0)
+        else reads.push(this.#readVerified(run.position, slice))
       }
       await Promise.all(reads)
     } finally {
@@ -164,7 +187,7 @@ export class DataPath {
   }
 
   /**
-   * A head read done at once when every piece is a page-cache hit (see PoolFile.readNow): true
+   * A head read done at once when every run is a page-cache hit (see PoolFile.readNow): true
    * when `target` holds the data; false, with nothing promised about `target`, when the caller
    * must take the promise path (which also reports checksum failures).
    */
@@ -172,42 +195,44 @@ export class DataPath {
     const data = this.data
     if (data.readNow === undefined) return false
     if (offset % subBlockBytes !== 0 || target.length % subBlockBytes !== 0) return false
-    for (const piece of piecesOf(offset, target.length)) {
-      const sources = this.headSources(lineage, piece.chunk)
-      for (let index = 0; index < piece.count; index += 1) {
-        const bit = piece.first + index
-        const at = piece.at + index * subBlockBytes
-        const slice = target.subarray(at, at + subBlockBytes)
-        const phys = sources[bit]!
-        if (phys < 0) {
-          slice.fill(0)
-          continue
-        }
-        if (!data.readNow(slice, phys * chunkBytes + bit * subBlockBytes)) return false
-        if (!this.#tagMatches(slice, phys, bit)) return false
+    for (const run of this.#runs(lineage, lineage.cur, offset, target.length)) {
+      const slice = target.subarray(run.at, run.at + run.length)
+      if (run.position < 0) {
+        slice.fill(0)
+        continue
       }
+      if (!data.readNow(slice, run.position)) return false
+      if (this.#firstMismatch(slice, run.position) >= 0) return false
     }
     return true
   }
 
-  #tagMatches(slice: Uint8Array, phys: number, subBlock: number): boolean {
-    const tag = subBlockTag(slice, phys, subBlock)
-    return tag === this.tags.get(phys, subBlock) || (this.#physWrites.get(phys) ?? 0) > 0
-  }
-
-  async #readVerified(phys: number, subBlock: number, slice: Uint8Array): Promise<void> {
-    await this.data.read(slice, phys * chunkBytes + subBlock * subBlockBytes)
-    const tags = this.tags.compute(slice, phys, subBlock)
-    for (let index = 0; index < tags.length; index += 1) {
-      if (tags[index] === this.tags.get(phys, subBlock + index)) continue
+  /** The first sub-block of `slice` (read from byte `position`) that fails its checksum, or -1. */
+  #firstMismatch(slice: Uint8Array, position: number): number {
+    for (let at = 0; at < slice.length; at += subBlockBytes) {
+      const phys = Math.floor((position + at) / chunkBytes)
+      const subBlock = ((position + at) % chunkBytes) / subBlockBytes
+      const tag = subBlockTag(slice.subarray(at, at + subBlockBytes), phys, subBlock)
+      if (tag === this.tags.get(phys, subBlock)) continue
       // A write racing this read may have landed between the data and its tag.
       if ((this.#physWrites.get(phys) ?? 0) > 0) continue
-      this.checksumFailures += 1
-      throw new SanError(
-        'CHECKSUM_MISMATCH',
-        `data chunk ${phys} sub-block ${subBlock + index} does not match its checksum`,
-      )
+      return at / subBlockBytes
     }
+    return -1
+  }
+
+  async #readVerified(position: number, slice: Uint8Array): Promise<void> {
+    await this.data.read(slice, position)
+    const bad = this.#firstMismatch(slice, position)
+    if (bad < 0) return
+    this.checksumFailures += 1
+    const where = position + bad * subBlockBytes
+    const chunk = Math.floor(where / chunkBytes)
+    const subBlock = (where % chunkBytes) / subBlockBytes
+    throw new SanError(
+      'CHECKSUM_MISMATCH',
+      `data chunk ${chunk} sub-block ${subBlock} does not match its checksum`,
+    )
   }
 
   /** Reads a whole chunk and returns the mask of `mask`'s sub-blocks that fail their checksum. */
