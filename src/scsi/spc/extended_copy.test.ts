@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
+import { FaultyBlockDevice } from '../../storage/faulty_device.ts'
 import { MemoryBlockDevice } from '../../storage/memory_device.ts'
 import type { CopyTargets, LogicalUnit } from '../logical_unit.ts'
 import { ScsiStatus } from '../port.ts'
@@ -221,4 +222,32 @@ test('parseCopyList: a valid list with one field mutated never yields an out-of-
     }),
     { numRuns: 3000 },
   )
+})
+
+test('a device failure in segment 2: COPY ABORTED, FAILED SEGMENT DETAILS, SEGMENTS PROCESSED 1 [SPC-4 §6.18.5]', async () => {
+  const inner = new MemoryBlockDevice(blockBytes, blocks)
+  const device = new FaultyBlockDevice(inner)
+  const unit = makeUnit(device)
+  const initiator = new TestInitiator(new UnitGroup(new Map([[0, unit]])))
+  await initiator.clearAttentions()
+  device.fault = (operation, lba) => (operation === 'read' && lba === 100 ? 'IO_ERROR' : null)
+  const list = copyList(
+    3,
+    0,
+    [cscd(unit)],
+    [segment(0, 0, 8, 0, 1000), segment(0, 0, 8, 100, 2000), segment(0, 0, 8, 200, 3000)],
+  )
+  const result = await initiator.run(xcopyCdb(list.length), list)
+  const sense = senseOf(result)
+  assert.equal(sense.key, 0x0a, 'COPY ABORTED')
+  assert.equal(
+    Buffer.from(result.sense!).readUInt32BE(8),
+    1,
+    'COMMAND-SPECIFIC INFORMATION: segment 1',
+  )
+  const details = Buffer.from((await initiator.run(rcrCdb(0x04, 3))).dataIn!)
+  assert.equal(details[56], 0x02, 'COPY COMMAND STATUS: CHECK CONDITION')
+  const held = details.subarray(60, 60 + details.readUInt16BE(58))
+  assert.equal(held[2]! & 0x0f, 0x0a, 'the held sense is COPY ABORTED')
+  assert.equal(senseOf(await initiator.run(rcrCdb(0x04, 3))).code, 0x2400, 'returned once')
 })
