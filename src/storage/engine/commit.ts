@@ -22,7 +22,8 @@ interface Waiter {
 export interface CommitFiles {
   readonly media: PoolMedia
   readonly data: PoolFile
-  readonly tags: PoolFile
+  /** The checksums: `sync` writes what changed and syncs (tags.ts). */
+  readonly tags: { sync(): Promise<void> }
   readonly journal: PoolFile
 }
 

@@ -393,11 +393,7 @@ export class DataPath {
     const bytes = buffer.subarray(piece.at, piece.at + piece.count * subBlockBytes)
     try {
       await this.data.write(bytes, piece.phys * chunkBytes + piece.first * subBlockBytes)
-      await this.tags.store(
-        piece.phys,
-        piece.first,
-        this.tags.compute(bytes, piece.phys, piece.first),
-      )
+      this.tags.store(piece.phys, piece.first, this.tags.compute(bytes, piece.phys, piece.first))
     } finally {
       const region = Math.floor(piece.phys / regionChunks)
       const left = (this.#regionWrites.get(region) ?? 1) - 1

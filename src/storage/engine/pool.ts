@@ -128,7 +128,7 @@ export class Pool {
       () => options.clock.monotonicMs(),
     )
     const retagged = await retagRegions(recovered.dirtyRegions, used, data, tags)
-    const files = { media, data, tags: tagsFile, journal }
+    const files = { media, data, tags, journal }
     const committer = new Committer(files, recovered.sequence, recovered.journalTail)
     const dataPath = new DataPath(recovered.state, allocator, committer, data, tags)
     const pool = new Pool({

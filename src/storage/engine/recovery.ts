@@ -128,7 +128,7 @@ export async function retagRegions(
       for (let bit = 0; bit < subBlocksPerChunk; bit += 1) {
         if (((version.valid >> bit) & 1) === 0) continue
         const piece = buffer.subarray(bit * subBlockBytes, (bit + 1) * subBlockBytes)
-        await tags.store(phys, bit, tags.compute(piece, phys, bit))
+        tags.store(phys, bit, tags.compute(piece, phys, bit))
       }
       chunks += 1
     }

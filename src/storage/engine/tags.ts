@@ -16,14 +16,18 @@ export function subBlockTag(data: Uint8Array, chunk: number, subBlock: number): 
   return (crc32c(data) ^ Math.imul(chunk * subBlocksPerChunk + subBlock + 1, 0x9e3779b1)) >>> 0
 }
 
+/** Tags are written to the file in pages of 4 KiB (1 024 tags, 64 chunks). */
+const tagsPerPage = 1024
+
 export class TagStore {
   #tags: Uint32Array
+  readonly #dirty = new Set<number>()
 
   constructor(
     private readonly file: PoolFile,
     initial: Uint8Array,
   ) {
-    const count = Math.max(1024, Math.ceil(initial.length / 4))
+    const count = Math.max(tagsPerPage, Math.ceil(initial.length / 4 / tagsPerPage) * tagsPerPage)
     this.#tags = new Uint32Array(count)
     new Uint8Array(this.#tags.buffer).set(initial.subarray(0, count * 4))
   }
@@ -44,16 +48,29 @@ export class TagStore {
     return tags
   }
 
-  /** Records tags in memory and writes them to the tags file. */
-  async store(chunk: number, subBlock: number, tags: Uint32Array): Promise<void> {
+  /**
+   * Records tags in memory; the file gets them when the next commit flushes (`sync`), so a data
+   * write costs one system call, not two. Tags not yet in the file are covered by the dirty-region
+   * log like any other tag a crash could leave stale.
+   */
+  store(chunk: number, subBlock: number, tags: Uint32Array): void {
     const index = chunk * subBlocksPerChunk + subBlock
     this.#ensure(index + tags.length)
     this.#tags.set(tags, index)
-    await this.file.write(new Uint8Array(tags.buffer, tags.byteOffset, tags.byteLength), index * 4)
+    const last = Math.floor((index + tags.length - 1) / tagsPerPage)
+    for (let page = Math.floor(index / tagsPerPage); page <= last; page += 1) this.#dirty.add(page)
   }
 
-  sync(): Promise<void> {
-    return this.file.sync()
+  /** Writes the tag pages changed since the last call, then syncs the tags file. */
+  async sync(): Promise<void> {
+    const pages = [...this.#dirty].sort((a, b) => a - b)
+    this.#dirty.clear()
+    const bytes = new Uint8Array(this.#tags.buffer)
+    for (const page of pages) {
+      const from = page * tagsPerPage * 4
+      await this.file.write(bytes.slice(from, from + tagsPerPage * 4), from)
+    }
+    await this.file.sync()
   }
 
   #ensure(count: number): void {
