@@ -202,3 +202,21 @@ test('ReportLuns: select 0/1/2, well-known LUN, invalid select [SPC-4 §6.33]', 
   const read = senseOf(await initiator.run(cdb10(0x28, 0, 1)))
   assert.equal(read.code, AdditionalSense.logicalUnitNotSupported)
 })
+
+test('WriteProtect: refused before the Data-Out fit (WRITE SAME UNMAP, no data) [libiscsi ReadOnly.ReadOnlySBC]', async () => {
+  const { unit, first } = setup()
+  await first.clearAttentions()
+  const current = (await first.run(cdb6(0x1a, 0x08, 0x0a, 0, 255))).dataIn!
+  const page = current.subarray(4 + current[3]!)
+  const parameters = new Uint8Array(4 + page.length)
+  parameters.set(page, 4)
+  parameters[8] = parameters[8]! | 0x08 // Control page byte 4: SWP
+  const select = await first.run(cdb6(0x15, 0x10, 0, 0, parameters.length), parameters)
+  assert.equal(select.status, ScsiStatus.good)
+  assert.ok(unit.modes.softwareWriteProtect)
+  const writeSame = [0x41, 0x08, 0, 0, 0, 0, 0, 0, 1, 0] // UNMAP, one block, no data sent
+  const result = await first.run(writeSame, { expectedDataOutBytes: 0 })
+  const sense = senseOf(result)
+  assert.equal(sense.key, SenseKey.dataProtect)
+  assert.equal(sense.code, 0x2700, 'WRITE PROTECTED, not INVALID FIELD IN COMMAND IU')
+})

@@ -2,10 +2,11 @@
  * Parse, then execute (LIO's sbc_parse_cdb, STYLE rule 8). `parseCommand` runs every central
  * check in order, so handlers never re-validate:
  *   LUN + opcode lookup → CDB usage mask → LUN scope → transfer sizing with the LBA range
- *   check (SBC-3 §4.5) and the MAXIMUM TRANSFER LENGTH check (SBC-3 §6.5.3) → the fit to the
- *   transport's expected Data-Out length (SAM-5 §5.4.3) → unit attention (SAM-5 §5.14) →
- *   sanitize state (SBC-3 §4.11) → medium present (SBC-3 §5.25) → stopped unit (SBC-3 §4.20) → write protection (SPC-4 §7.5.8
- *   SWP) → reservation gate (SPC-4 §5.9.1, SPC-2 §5.5.1: RESERVATION CONFLICT).
+ *   check (SBC-3 §4.5) and the MAXIMUM TRANSFER LENGTH check (SBC-3 §6.5.3) → unit attention
+ *   (SAM-5 §5.14) → sanitize state (SBC-3 §4.11) → medium present (SBC-3 §5.25) → stopped unit
+ *   (SBC-3 §4.20) → write protection (SPC-4 §7.5.8 SWP) → reservation gate (SPC-4 §5.9.1, SPC-2
+ *   §5.5.1: RESERVATION CONFLICT) → the fit to the transport's expected Data-Out length
+ *   (SAM-5 §5.4.3).
  * `executeCommand` runs the handler and turns the world's failures (SanError) into sense data;
  * any other exception is our bug and propagates.
  */
@@ -52,10 +53,13 @@ export function parseCommand(group: DispatchGroup, request: ScsiRequest): Parsed
     }
   }
   const command = new Command(row, unit, lun, request.nexus, cdb, group)
+  // The unit's own refusals come before the fit to the transport's length: a write to a
+  // write-protected unit is WRITE PROTECTED whatever Data-Out came with it (libiscsi
+  // ReadOnly.ReadOnlySBC sends WRITE SAME with UNMAP and no data).
   const refusal =
     sizeTransfer(command) ??
-    fitExpectedDataOut(command, request.expectedDataOutBytes) ??
-    (unit === null ? null : unitChecks(command, unit))
+    (unit === null ? null : unitChecks(command, unit)) ??
+    fitExpectedDataOut(command, request.expectedDataOutBytes)
   if (refusal !== null) {
     const requestedDataOutBytes = command.requestedDataOutBytes ?? 0
     return { kind: 'done', result: refusal, requestedDataOutBytes }
