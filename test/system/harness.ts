@@ -476,7 +476,7 @@ export class TgtDaemon implements TargetUnderTest {
     const dataDir = await makeTempDir('tgt')
     let lastError: unknown
     for (let attempt = 0; attempt < limits.startAttempts; attempt++) {
-      const controlPort = randomInt(20_000, 40_000)
+      const controlPort = randomInt(20_000, 32_000) // tgtd refuses -C above 32767
       if (existsSync(`${tgtSocketDir}/socket.${controlPort}`)) continue
       const portal = `127.0.0.1:${await freePort()}`
       const args = ['-f', '-C', String(controlPort), '--iscsi', `portal=${portal}`]
