@@ -48,6 +48,7 @@ const doors: readonly { pattern: RegExp; what: string; files: readonly string[] 
     files: [
       'storage/file_device.ts',
       'storage/engine/media_fs.ts',
+      'storage/positional_io.ts',
       'control/store.ts',
       'cli/',
       'daemon/',

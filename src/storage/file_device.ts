@@ -1,6 +1,7 @@
 /**
  * A volume held in one sparse file: the file-backed BlockDevice (satisfies scsi/block_device.ts
- * structurally; storage/ does not import scsi/). This is the only data-path user of node:fs.
+ * structurally; storage/ does not import scsi/), one of the data path's node:fs doors with
+ * storage/engine/media_fs.ts; the whole-read/write helpers both use are in positional_io.ts.
  *
  * - Reads and non-FUA writes are synchronous positional calls (`fs.readSync`/`fs.writeSync`) on
  *   the event loop while they are fast, and `fs.read`/`fs.write` callbacks through libuv's
@@ -18,12 +19,20 @@
  *
  * The volume engine with snapshots replaces this class behind the same seam.
  */
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import { join } from 'node:path'
 import { assert } from '../base/assert.ts'
 import { type Clock, RealClock } from '../base/clock.ts'
-import { SanError } from '../base/errors.ts'
+import {
+  callIo,
+  closeQuietly,
+  ioError,
+  punchHole,
+  readFully,
+  readFullySync,
+  writeFully,
+  writeFullySync,
+} from './positional_io.ts'
 
 export interface FileBlockDeviceOptions {
   readonly path: string
@@ -89,9 +98,6 @@ export interface FileIoStats {
   /** Synchronous calls that were slow and sent the device to the threadpool. */
   slowCalls: number
 }
-
-/** One read or write never moves more than this per syscall (Node caps a single call at 2 GiB). */
-const ioChunkBytesMax = 1 << 30
 
 export class FileBlockDevice {
   readonly blockBytes: 512 | 4096
@@ -299,89 +305,4 @@ export async function probeHolePunching(directory: string): Promise<boolean> {
   }
 }
 
-function punchHole(path: string, offsetBytes: number, lengthBytes: number): Promise<void> {
-  const args = ['--punch-hole', '--offset', String(offsetBytes), '--length', String(lengthBytes)]
-  return new Promise((resolve, reject) => {
-    execFile('fallocate', [...args, path], (error, _stdout, stderr) => {
-      if (!error) return resolve()
-      const detail = String(stderr).trim() || error.message
-      reject(new SanError('IO_ERROR', `cannot deallocate blocks of ${path}: ${detail}`))
-    })
-  })
-}
-
-function readFully(fd: number, target: Uint8Array, positionBytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let offset = 0
-    const step = (): void => {
-      const length = Math.min(target.length - offset, ioChunkBytesMax)
-      fs.read(fd, target, offset, length, positionBytes + offset, (error, bytesRead) => {
-        if (error) return reject(ioError(error))
-        if (bytesRead === 0) target.fill(0, offset) // beyond the file's end reads as zeros
-        offset = bytesRead === 0 ? target.length : offset + bytesRead
-        if (offset < target.length) step()
-        else resolve()
-      })
-    }
-    if (target.length === 0) resolve()
-    else step()
-  })
-}
-
-function writeFully(fd: number, source: Uint8Array, positionBytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let offset = 0
-    const step = (): void => {
-      const length = Math.min(source.length - offset, ioChunkBytesMax)
-      fs.write(fd, source, offset, length, positionBytes + offset, (error, bytesWritten) => {
-        if (error) return reject(ioError(error))
-        offset += bytesWritten
-        if (offset < source.length) step()
-        else resolve()
-      })
-    }
-    if (source.length === 0) resolve()
-    else step()
-  })
-}
-
 const resolved = Promise.resolve()
-
-function readFullySync(fd: number, target: Uint8Array, positionBytes: number): void {
-  let offset = 0
-  while (offset < target.length) {
-    const length = Math.min(target.length - offset, ioChunkBytesMax)
-    const bytesRead = fs.readSync(fd, target, offset, length, positionBytes + offset)
-    if (bytesRead === 0) {
-      target.fill(0, offset) // beyond the file's end reads as zeros
-      return
-    }
-    offset += bytesRead
-  }
-}
-
-function writeFullySync(fd: number, source: Uint8Array, positionBytes: number): void {
-  let offset = 0
-  while (offset < source.length) {
-    const length = Math.min(source.length - offset, ioChunkBytesMax)
-    offset += fs.writeSync(fd, source, offset, length, positionBytes + offset)
-  }
-}
-
-type IoCallback<T> = (error: NodeJS.ErrnoException | null, value?: T) => void
-
-function callIo<T>(start: (done: IoCallback<T>) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    start((error, value) => (error ? reject(ioError(error)) : resolve(value as T)))
-  })
-}
-
-function closeQuietly(fd: number): Promise<void> {
-  return new Promise((resolve) => fs.close(fd, () => resolve()))
-}
-
-/** The world's failure, typed: a full filesystem is NO_SPACE, everything else IO_ERROR. */
-function ioError(error: NodeJS.ErrnoException): SanError {
-  const code = error.code === 'ENOSPC' || error.code === 'EDQUOT' ? 'NO_SPACE' : 'IO_ERROR'
-  return new SanError(code, error.message, { cause: error })
-}

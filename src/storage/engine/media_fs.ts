@@ -14,13 +14,22 @@
  *   where the filesystem cannot (probed once by `open`), it is a no-op and the bytes stay.
  * - Failures are SanErrors: NO_SPACE for ENOSPC/EDQUOT, IO_ERROR otherwise, with the cause.
  */
-import { execFile } from 'node:child_process'
 import fs from 'node:fs'
 import { join } from 'node:path'
 import { assert } from '../../base/assert.ts'
 import { type Clock, RealClock } from '../../base/clock.ts'
 import { SanError } from '../../base/errors.ts'
 import { type FileIoPolicy, fileIoPolicy, probeHolePunching } from '../file_device.ts'
+import {
+  callIo,
+  closeQuietly,
+  ioError,
+  punchHole,
+  readFully,
+  readFullySync,
+  writeFully,
+  writeFullySync,
+} from '../positional_io.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 
 export interface FsPoolMediaOptions {
@@ -40,8 +49,6 @@ export interface FsMediaStats {
 }
 
 const replacingSuffix = '.replacing'
-/** One read or write never moves more than this per syscall (Node caps a call at 2 GiB). */
-const ioChunkBytesMax = 1 << 30
 const resolved = Promise.resolve()
 
 export class FsPoolMedia implements PoolMedia {
@@ -302,92 +309,6 @@ class FsPoolFile implements PoolFile {
   }
 }
 
-function punchHole(path: string, offsetBytes: number, lengthBytes: number): Promise<void> {
-  const args = ['--punch-hole', '--offset', String(offsetBytes), '--length', String(lengthBytes)]
-  return new Promise((resolve, reject) => {
-    execFile('fallocate', [...args, path], (error, _stdout, stderr) => {
-      if (!error) return resolve()
-      const detail = String(stderr).trim() || error.message
-      const cause = { cause: error }
-      reject(new SanError('IO_ERROR', `cannot deallocate bytes of ${path}: ${detail}`, cause))
-    })
-  })
-}
-
-function readFully(fd: number, target: Uint8Array, positionBytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let offset = 0
-    const step = (): void => {
-      const length = Math.min(target.length - offset, ioChunkBytesMax)
-      fs.read(fd, target, offset, length, positionBytes + offset, (error, bytesRead) => {
-        if (error) return reject(ioError(error))
-        if (bytesRead === 0) target.fill(0, offset) // beyond the file's end reads as zeros
-        offset = bytesRead === 0 ? target.length : offset + bytesRead
-        if (offset < target.length) step()
-        else resolve()
-      })
-    }
-    if (target.length === 0) resolve()
-    else step()
-  })
-}
-
-function writeFully(fd: number, source: Uint8Array, positionBytes: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let offset = 0
-    const step = (): void => {
-      const length = Math.min(source.length - offset, ioChunkBytesMax)
-      fs.write(fd, source, offset, length, positionBytes + offset, (error, bytesWritten) => {
-        if (error) return reject(ioError(error))
-        offset += bytesWritten
-        if (offset < source.length) step()
-        else resolve()
-      })
-    }
-    if (source.length === 0) resolve()
-    else step()
-  })
-}
-
-function readFullySync(fd: number, target: Uint8Array, positionBytes: number): void {
-  let offset = 0
-  while (offset < target.length) {
-    const length = Math.min(target.length - offset, ioChunkBytesMax)
-    const bytesRead = fs.readSync(fd, target, offset, length, positionBytes + offset)
-    if (bytesRead === 0) {
-      target.fill(0, offset) // beyond the file's end reads as zeros
-      return
-    }
-    offset += bytesRead
-  }
-}
-
-function writeFullySync(fd: number, source: Uint8Array, positionBytes: number): void {
-  let offset = 0
-  while (offset < source.length) {
-    const length = Math.min(source.length - offset, ioChunkBytesMax)
-    offset += fs.writeSync(fd, source, offset, length, positionBytes + offset)
-  }
-}
-
-type IoCallback<T> = (error: NodeJS.ErrnoException | null, value?: T) => void
-
-function callIo<T>(start: (done: IoCallback<T>) => void): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    start((error, value) => (error ? reject(ioError(error)) : resolve(value as T)))
-  })
-}
-
-function closeQuietly(fd: number): Promise<void> {
-  return new Promise((resolve) => fs.close(fd, () => resolve()))
-}
-
 function isNotFound(error: unknown): boolean {
   return error instanceof SanError && (error.cause as NodeJS.ErrnoException)?.code === 'ENOENT'
-}
-
-/** The world's failure, typed: a full filesystem is NO_SPACE, everything else IO_ERROR. */
-function ioError(error: NodeJS.ErrnoException): SanError {
-  const code = error.code === 'ENOSPC' || error.code === 'EDQUOT' ? 'NO_SPACE' : 'IO_ERROR'
-  return new SanError(code, error.message, { cause: error })
 }

@@ -1,0 +1,98 @@
+/**
+ * Positional file I/O shared by the file-backed stores (storage/file_device.ts and the engine's
+ * storage/engine/media_fs.ts): whole reads and writes (a short read past the end of the file is
+ * zeros), in threadpool and synchronous forms, hole punching through util-linux `fallocate`, and
+ * the world's failures typed as SanErrors. A node:fs door.
+ */
+import { execFile } from 'node:child_process'
+import fs from 'node:fs'
+import { SanError } from '../base/errors.ts'
+
+/** One read or write never moves more than this per syscall (Node caps a single call at 2 GiB). */
+const ioChunkBytesMax = 1 << 30
+
+export function punchHole(path: string, offsetBytes: number, lengthBytes: number): Promise<void> {
+  const args = ['--punch-hole', '--offset', String(offsetBytes), '--length', String(lengthBytes)]
+  return new Promise((resolve, reject) => {
+    execFile('fallocate', [...args, path], (error, _stdout, stderr) => {
+      if (!error) return resolve()
+      const detail = String(stderr).trim() || error.message
+      const cause = { cause: error }
+      reject(new SanError('IO_ERROR', `cannot deallocate bytes of ${path}: ${detail}`, cause))
+    })
+  })
+}
+
+export function readFully(fd: number, target: Uint8Array, positionBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let offset = 0
+    const step = (): void => {
+      const length = Math.min(target.length - offset, ioChunkBytesMax)
+      fs.read(fd, target, offset, length, positionBytes + offset, (error, bytesRead) => {
+        if (error) return reject(ioError(error))
+        if (bytesRead === 0) target.fill(0, offset) // beyond the file's end reads as zeros
+        offset = bytesRead === 0 ? target.length : offset + bytesRead
+        if (offset < target.length) step()
+        else resolve()
+      })
+    }
+    if (target.length === 0) resolve()
+    else step()
+  })
+}
+
+export function writeFully(fd: number, source: Uint8Array, positionBytes: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let offset = 0
+    const step = (): void => {
+      const length = Math.min(source.length - offset, ioChunkBytesMax)
+      fs.write(fd, source, offset, length, positionBytes + offset, (error, bytesWritten) => {
+        if (error) return reject(ioError(error))
+        offset += bytesWritten
+        if (offset < source.length) step()
+        else resolve()
+      })
+    }
+    if (source.length === 0) resolve()
+    else step()
+  })
+}
+
+export function readFullySync(fd: number, target: Uint8Array, positionBytes: number): void {
+  let offset = 0
+  while (offset < target.length) {
+    const length = Math.min(target.length - offset, ioChunkBytesMax)
+    const bytesRead = fs.readSync(fd, target, offset, length, positionBytes + offset)
+    if (bytesRead === 0) {
+      target.fill(0, offset) // beyond the file's end reads as zeros
+      return
+    }
+    offset += bytesRead
+  }
+}
+
+export function writeFullySync(fd: number, source: Uint8Array, positionBytes: number): void {
+  let offset = 0
+  while (offset < source.length) {
+    const length = Math.min(source.length - offset, ioChunkBytesMax)
+    offset += fs.writeSync(fd, source, offset, length, positionBytes + offset)
+  }
+}
+
+export type IoCallback<T> = (error: NodeJS.ErrnoException | null, value?: T) => void
+
+export function callIo<T>(start: (done: IoCallback<T>) => void): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    start((error, value) => (error ? reject(ioError(error)) : resolve(value as T)))
+  })
+}
+
+export function closeQuietly(fd: number): Promise<void> {
+  return new Promise((resolve) => fs.close(fd, () => resolve()))
+}
+
+/** The world's failure, typed: a full filesystem is NO_SPACE, everything else IO_ERROR. */
+export function ioError(error: NodeJS.ErrnoException): SanError {
+  const code = error.code === 'ENOSPC' || error.code === 'EDQUOT' ? 'NO_SPACE' : 'IO_ERROR'
+  return new SanError(code, error.message, { cause: error })
+}
