@@ -13,7 +13,7 @@
 import { randomBytes } from 'node:crypto'
 import { SanError } from '../base/errors.ts'
 import type { ExposureRecord } from './catalog_format.ts'
-import type { DiffExtent, SnapshotInfo } from './engine.ts'
+import type { DiffExtent, PoolSpace, SnapshotInfo } from './engine.ts'
 import { type ControlState, isEngineVolume, type LiveVolume } from './live.ts'
 import {
   checkSnapshotName,
@@ -54,16 +54,8 @@ export interface SnapshotView {
   readonly clones: string[]
 }
 
-export interface PoolView {
-  readonly capacityBytes: number
-  readonly usedBytes: number
-  readonly freeBytes: number
-  /** Held by deleted snapshots that the background job is still reclaiming. */
-  readonly freeingBytes: number
-  readonly metadataBytes: number
-  readonly chunkBytes: number
-  readonly volumes: number
-  readonly snapshots: number
+/** The engine's pool figures, plus how many snapshots are exposed (the catalog knows that). */
+export interface PoolView extends PoolSpace {
   readonly exposedSnapshots: number
 }
 

@@ -146,13 +146,17 @@ export class DataPath {
    * and chunks (a volume written sequentially reads back with one system call per run).
    */
   #runs(lineage: Lineage, epoch: number, offset: number, length: number): ReadRun[] {
-    const scratch: Sources = new Float64Array(subBlocksPerChunk)
-    const head = epoch === lineage.cur
+    // Head reads use the lineage's cached views; only an older image needs a scratch resolve.
+    const scratch: Sources | null =
+      epoch === lineage.cur ? null : new Float64Array(subBlocksPerChunk)
     const runs: ReadRun[] = []
     for (const piece of piecesOf(offset, length)) {
-      let sources = scratch
-      if (head) sources = this.headSources(lineage, piece.chunk)
-      else this.resolve(lineage, epoch, piece.chunk, piece.mask, scratch)
+      let sources: Sources
+      if (scratch === null) sources = this.headSources(lineage, piece.chunk)
+      else {
+        this.resolve(lineage, epoch, piece.chunk, piece.mask, scratch)
+        sources = scratch
+      }
       for (let index = 0; index < piece.count; index += 1) {
         const bit = piece.first + index
         const phys = sources[bit]!

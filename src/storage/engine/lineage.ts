@@ -141,10 +141,8 @@ export class Lineage {
   }
 
   /** True when some live epoch still sees (part of) `version`. */
-  alive(version: Version, extraLive: readonly number[] = []): boolean {
-    const inRange = (epoch: number) => epoch >= version.birth && epoch < version.killedAt
-    if (this.hasHead && inRange(this.cur)) return true
-    if (extraLive.some(inRange)) return true
+  alive(version: Version): boolean {
+    if (this.hasHead && this.cur >= version.birth && this.cur < version.killedAt) return true
     const epochs = this.liveSnapshotEpochs
     let low = 0
     let high = epochs.length
