@@ -5,7 +5,6 @@
  * writes) and allocates one buffer at most.
  */
 import { assert } from '../../base/assert.ts'
-import type { BlockDevice } from '../block_device.ts'
 import { type Command, goodResult } from '../command.ts'
 import { type ScsiResult, ScsiStatus } from '../port.ts'
 import type { RangeHold, RangeLock } from './range_lock.ts'
@@ -36,20 +35,6 @@ function dataInBuffer(bytes: number): Uint8Array {
   return data
 }
 
-/**
- * A device that can read without waiting when the data is at hand (a page-cache hit served on
- * the event loop): `readNow` reads and returns true, or returns false having done nothing, and
- * the caller then uses `read`. Optional and structural: the BlockDevice seam does not declare it
- * yet. With it a QD 1 read completes in the turn its command arrived, without promise hops.
- */
-interface ReadsNow {
-  readNow(lba: number, target: Uint8Array): boolean
-}
-
-function readsNow(device: BlockDevice): device is BlockDevice & ReadsNow {
-  return typeof (device as Partial<ReadsNow>).readNow === 'function'
-}
-
 /** Not async, like `write`: at once when the device can, else one hop after the device's. */
 export function read(command: Command): ScsiResult | Promise<ScsiResult> {
   const device = command.lu.device
@@ -59,7 +44,7 @@ export function read(command: Command): ScsiResult | Promise<ScsiResult> {
   const result: ScsiResult = { status: ScsiStatus.good, dataIn: data, sense: null }
   const lock = command.lu.rangeLock
   // Synchronous reads cannot interleave with anything; with an atomic write in force they wait.
-  if (lock.idle && readsNow(device) && device.readNow(command.lba, data)) return result
+  if (lock.idle && device.readNow?.(command.lba, data) === true) return result
   const hold = lock.shared(command.lba, command.blocks)
   if (hold instanceof Promise) {
     return hold.then((granted) => held(lock, granted, device.read(command.lba, data), result))
