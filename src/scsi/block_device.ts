@@ -11,6 +11,12 @@
  */
 export interface BlockDevice {
   readonly blockBytes: 512 | 4096
+  /**
+   * Optional: the physical block in bytes, a power-of-two multiple of `blockBytes` (the unit the
+   * device really writes, checksums and allocates; a smaller write is a read-modify-write of it).
+   * Absent: `blockBytes`. Reported as LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (SBC-3 §5.16).
+   */
+  readonly physicalBlockBytes?: number
   /** Current size in blocks; may grow online (the SCSI layer then raises CAPACITY CHANGED). */
   readonly blockCount: number
   /** True when unmapped blocks read back as zeros and `unmap` frees space (thin provisioning). */
