@@ -28,6 +28,11 @@ export class PoolDevice implements EngineDevice {
     return this.#geometry().blockBytes
   }
 
+  /** The 4 KiB sub-block (checksum and validity unit): a 512-byte volume is 512e. */
+  get physicalBlockBytes(): number {
+    return Math.max(subBlockBytes, this.blockBytes)
+  }
+
   get blockCount(): number {
     return this.#geometry().blockCount
   }
