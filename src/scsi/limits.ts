@@ -2,8 +2,9 @@
 export const limits = {
   /** MAXIMUM TRANSFER LENGTH, in bytes (converted to blocks per unit). */
   transferBytesMax: 8 * 1024 * 1024,
-  /** OPTIMAL TRANSFER LENGTH, in bytes. */
+  /**
+   * OPTIMAL TRANSFER LENGTH, in bytes. (The OPTIMAL TRANSFER LENGTH GRANULARITY is the device's
+   * physical block: sbc/capacity.ts `logicalBlocksPerPhysicalBlock`.)
+   */
   transferBytesOptimal: 1024 * 1024,
-  /** OPTIMAL TRANSFER LENGTH GRANULARITY, in bytes (the backing store's page). */
-  physicalBlockBytes: 4096,
 } as const

@@ -187,6 +187,32 @@ test('WriteAtomic16: writes up to MAXIMUM ATOMIC TRANSFER LENGTH, refuses more [
   assert.equal(protect.code, AdditionalSense.invalidFieldInCdb)
 })
 
+test('WriteAtomic16 on 512e: whole physical blocks only, INVALID FIELD IN CDB else [SBC-4 §6.6.4]', async () => {
+  const device = Object.assign(new MemoryBlockDevice(512, blocks), { physicalBlockBytes: 4096 })
+  const { initiator } = await setup(device)
+  const data = filled(16 * 512, 0x5c)
+  assert.equal((await initiator.run(atomicCdb(8, 16), data)).status, ScsiStatus.good)
+  const read = await initiator.run(cdb16(0x88, 8, 16))
+  assert.deepEqual(new Uint8Array(read.dataIn!), data)
+  // Misaligned start (libiscsi's WriteAtomic16.VPD writes the granularity at LBA 1).
+  const misaligned = senseOf(await initiator.run(atomicCdb(1, 8), filled(8 * 512, 1)))
+  assert.equal(misaligned.key, SenseKey.illegalRequest)
+  assert.equal(misaligned.code, AdditionalSense.invalidFieldInCdb)
+  assert.deepEqual(misaligned.field, { inCdb: true, byte: 2, bit: null })
+  // A length that is not whole physical blocks (libiscsi writes one block at LBA 0).
+  const partial = senseOf(await initiator.run(atomicCdb(0, 1), filled(512, 2)))
+  assert.equal(partial.code, AdditionalSense.invalidFieldInCdb)
+  assert.deepEqual(partial.field, { inCdb: true, byte: 12, bit: null })
+  const read2 = await initiator.run(cdb16(0x88, 0, 24))
+  const expected = Buffer.concat([filled(8 * 512, 0), data])
+  assert.deepEqual(new Uint8Array(read2.dataIn!), new Uint8Array(expected), 'nothing written')
+  // Zero blocks is no write at all, wherever it points (SBC-4 §5.48).
+  assert.equal((await initiator.run(atomicCdb(3, 0))).status, ScsiStatus.good)
+  // The range check comes first: the last aligned piece beyond the end is out of range.
+  const beyond = senseOf(await initiator.run(atomicCdb(blocks - 8, 16), filled(16 * 512, 3)))
+  assert.equal(beyond.code, AdditionalSense.logicalBlockAddressOutOfRange)
+})
+
 test('WriteAtomic16: a concurrent READ sees all old or all new data [SBC-4 §4.29]', async () => {
   const device = new SlowDevice(() => 3)
   const { initiator, second } = await setup(device)
