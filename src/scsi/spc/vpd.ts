@@ -11,6 +11,8 @@ import type { Command } from '../command.ts'
 import { limits } from '../limits.ts'
 import type { LogicalUnit } from '../logical_unit.ts'
 import { blocksOf, blockLimits as sbcLimits } from '../sbc/block_limits.ts'
+import { logicalBlocksPerPhysicalBlock } from '../sbc/capacity.ts'
+import { atomicAlignmentBlocks } from '../sbc/write_atomic.ts'
 import {
   DesignatorAssociation,
   DesignatorCodeSet,
@@ -146,15 +148,20 @@ function extendedInquiryData(): Uint8Array {
   return data
 }
 
-/** SBC-3 §6.5.3. */
+/**
+ * SBC-3 §6.5.3, SBC-4 §6.6.4. OPTIMAL TRANSFER LENGTH GRANULARITY is the physical block (READ
+ * CAPACITY (16) LBPPBE); with two or more logical blocks per physical block, WRITE ATOMIC (16)
+ * must be aligned to it and cover whole ones (sbc/write_atomic.ts).
+ */
 function blockLimits(unit: LogicalUnit): Uint8Array {
   const blockBytes = unit.device.blockBytes
+  const perPhysicalBlock = logicalBlocksPerPhysicalBlock(unit.device)
   const data = new Uint8Array(4 + sixtyFourBytePageLength)
   data[1] = VpdPage.blockLimits
   data[3] = sixtyFourBytePageLength
   // Byte 4 WSNZ=0: a WRITE SAME of 0 blocks runs to the last LBA.
   data[5] = sbcLimits.compareAndWriteBlocksMax // MAXIMUM COMPARE AND WRITE LENGTH
-  writeU16(data, 6, Math.max(1, limits.physicalBlockBytes / blockBytes)) // OPTIMAL GRANULARITY
+  writeU16(data, 6, perPhysicalBlock) // OPTIMAL TRANSFER LENGTH GRANULARITY
   writeU32(data, 8, limits.transferBytesMax / blockBytes) // MAXIMUM TRANSFER LENGTH
   writeU32(data, 12, limits.transferBytesOptimal / blockBytes) // OPTIMAL TRANSFER LENGTH
   // MAXIMUM PREFETCH LENGTH 0 (no limit).
@@ -165,8 +172,12 @@ function blockLimits(unit: LogicalUnit): Uint8Array {
     data[32] = 0x80 // UGAVALID, UNMAP GRANULARITY ALIGNMENT 0
   }
   writeU64(data, 36, blocksOf(sbcLimits.writeSameBytesMax, blockBytes)) // MAX WRITE SAME LENGTH
-  // SBC-4 §6.6.4: MAXIMUM ATOMIC TRANSFER LENGTH; ATOMIC ALIGNMENT and GRANULARITY 0 (none).
+  // SBC-4 §6.6.4: MAXIMUM ATOMIC TRANSFER LENGTH, then ATOMIC ALIGNMENT and ATOMIC TRANSFER
+  // LENGTH GRANULARITY: the physical block when it holds several logical ones, else 0 (none).
   writeU32(data, 44, blocksOf(sbcLimits.atomicTransferBytesMax, blockBytes))
+  const atomicBlocks = atomicAlignmentBlocks(unit.device)
+  writeU32(data, 48, atomicBlocks)
+  writeU32(data, 52, atomicBlocks)
   return data
 }
 
