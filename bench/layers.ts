@@ -1,9 +1,11 @@
 /**
- * `node --import tsx bench/layers.ts [--commands N] [--rounds R] [--device memory|file|engine]`: the CPU
+ * `node --import tsx bench/layers.ts [--commands N] [--rounds R] [--device memory|file|engine]
+ * [--op read|write]`: the CPU
  * cost of Basalt's own iSCSI and SCSI layers per command, without sockets or initiator. One
  * sans-IO `Connection` over one logical unit (in memory, test/harness/memory_target.ts, or a
  * 64 MiB FileBlockDevice volume in the temp directory, page-cache hot) logs in, then runs
- * 4 KiB READ(16)s at queue depth 1: each command's bytes go in through `receive`, and the next
+ * 4 KiB READ(16)s (or WRITE(16)s with their data as immediate data) at queue depth 1: each
+ * command's bytes go in through `receive`, and the next
  * is sent once the response has been written to the transport. Prints the process's CPU time
  * (user + system, so that waiting for a busy machine does not count) per command for each round,
  * then the median and the best (the machine is shared; the best is the least disturbed).
@@ -38,15 +40,18 @@ const blockBytes = 4096
 const blockCount = (64 * 1024 * 1024) / blockBytes
 const noDigests = { header: false, data: false }
 
-function options(): { commands: number; rounds: number; device: string } {
+function options(): { commands: number; rounds: number; device: string; op: string } {
   const { values } = parseArgs({
     options: {
       commands: { type: 'string', default: '200000' },
       rounds: { type: 'string', default: '7' },
       device: { type: 'string', default: 'memory' },
+      op: { type: 'string', default: 'read' },
     },
   })
-  return { commands: Number(values.commands), rounds: Number(values.rounds), device: values.device }
+  const { commands, rounds, device, op } = values
+  if (op !== 'read' && op !== 'write') throw new Error(`--op read|write, not ${op}`)
+  return { commands: Number(commands), rounds: Number(rounds), device, op }
 }
 
 /** One unit over a file volume, or an engine volume in a pool, written once so reads hit data. */
@@ -80,34 +85,34 @@ async function fileCatalog(directory: string, engine: boolean): Promise<TargetCa
   return { target: () => target, targets: () => [target], discoveryChap: () => null }
 }
 
-/** READ(16) of one block at `lba` (SBC-3 §5.16). */
-function read16(lba: number): Uint8Array {
+/** READ(16) or WRITE(16) of one block at `lba` (SBC-3 §5.16, §5.42). */
+function cdb16(opcode: number, lba: number): Uint8Array {
   const cdb = new Uint8Array(16)
-  cdb[0] = 0x88
+  cdb[0] = opcode
   new DataView(cdb.buffer).setUint32(6, lba)
   cdb[13] = 1
   return cdb
 }
 
-function command(cmdSN: number, lba: number): Uint8Array {
+function command(cmdSN: number, lba: number, write: boolean): Uint8Array {
+  const data = write ? new Uint8Array(blockBytes).fill(lba & 0xff) : new Uint8Array(0)
   const pdu: ScsiCommand = {
     opcode: Opcode.scsiCommand,
     immediate: false,
     final: true,
-    read: true,
-    write: false,
+    read: !write,
+    write,
     taskAttribute: 1,
     lun: new Uint8Array(8),
     initiatorTaskTag: cmdSN,
     expectedDataTransferLength: blockBytes,
     cmdSN,
     expStatSN: 0,
-    cdb: read16(lba),
+    cdb: cdb16(write ? 0x8a : 0x88, lba),
     expectedBidirectionalReadDataLength: null,
-    data: new Uint8Array(0),
+    data,
   }
-  const encoded = encodePdu(pdu as Pdu)
-  return Uint8Array.from(encoded.header)
+  return Buffer.concat(serializePdu(encodePdu(pdu as Pdu), noDigests))
 }
 
 async function main(): Promise<void> {
@@ -148,7 +153,7 @@ async function main(): Promise<void> {
   connection.receive(Buffer.concat(login))
   if (connection.state !== 'fullFeature') throw new Error(`login failed: ${connection.state}`)
   // Commands are encoded ahead of time: the initiator's cost is not ours to measure.
-  const prepared = Array.from({ length: 4096 }, (_, i) => command(0, (i * 7919) % blockCount))
+  const prepared = Array.from({ length: 4096 }, (_, i) => command(0, (i * 7919) % blockCount, o.op === 'write'))
   const results: number[] = []
   let cmdSN = 1
   for (let round = 0; round < o.rounds; round++) {
@@ -163,7 +168,10 @@ async function main(): Promise<void> {
       const done = new Promise<void>((resolve) => {
         wake = resolve
       })
-      connection.receive(Buffer.from(bytes))
+      // A fresh buffer per read, as a socket gives (Buffer.from(Uint8Array) would copy byte by byte).
+      const received = Buffer.allocUnsafe(bytes.length)
+      received.set(bytes)
+      connection.receive(received)
       if (written === before) await done
       else wake = null
     }

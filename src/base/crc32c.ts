@@ -61,8 +61,9 @@ function crc32cTable(bytes: Uint8Array): number {
 /** The CRC32C of `bytes` as an unsigned 32-bit number. */
 export function crc32c(bytes: Uint8Array): number {
   if (bytes.length < nativeThresholdBytes) return crc32cTable(bytes)
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-  return nativeCrc32c(buffer) >>> 0
+  // N-API's buffer accessor takes any Uint8Array (node::Buffer::HasInstance is "is an
+  // ArrayBufferView"), so no Buffer view is made per call: that halved the cost of a 4 KiB tag.
+  return nativeCrc32c(bytes as Buffer) >>> 0
 }
 
 /** Exposed for the tests that pin both paths to the same vectors. */

@@ -52,6 +52,12 @@ interface PlannedPiece extends Piece {
   readonly fresh: boolean
 }
 
+/** A piece with its target version, as one object shape (no spread: this is per write). */
+function plannedPiece(piece: Piece, version: Version, fresh: boolean): PlannedPiece {
+  const { chunk, first, count, mask, at } = piece
+  return { chunk, first, count, mask, at, version, phys: version.phys, fresh }
+}
+
 interface ReadRun {
   /** Offset in the caller's buffer. */
   readonly at: number
@@ -316,8 +322,11 @@ export class DataPath {
     this.#drainStart(lineage.id, epoch)
     for (const piece of planned) this.#physWriteStart(piece.phys)
     try {
-      await this.#markRegionsDirty(planned)
-      await Promise.all(planned.map((piece) => this.#writePiece(piece, buffer)))
+      const marking = this.#markRegionsDirty(planned)
+      if (marking !== null) await marking
+      // One piece (every write within a 64 KiB chunk) needs no Promise.all.
+      if (planned.length === 1) await this.#writePiece(planned[0]!, buffer)
+      else await Promise.all(planned.map((piece) => this.#writePiece(piece, buffer)))
       for (const piece of planned) this.#complete(lineage, piece)
       this.committer.markDataDirty()
     } catch (error) {
@@ -342,20 +351,19 @@ export class DataPath {
             lineage.setPhys(top, this.allocator.allocate())
             lineage.changed(piece.chunk)
           }
-          planned.push({ ...piece, version: top, phys: top.phys, fresh: false })
+          planned.push(plannedPiece(piece, top, false))
           continue
         }
-        const phys = this.allocator.allocate()
         const version: Version = {
           birth: lineage.cur,
-          phys,
+          phys: this.allocator.allocate(),
           valid: 0,
           zero: 0,
           killedAt: neverKilled,
           gone: false,
         }
         lineage.insert(piece.chunk, version)
-        planned.push({ ...piece, version, phys, fresh: true })
+        planned.push(plannedPiece(piece, version, true))
       }
     } catch (error) {
       for (const piece of planned) this.#abandon(lineage, piece)
@@ -374,13 +382,14 @@ export class DataPath {
     this.allocator.unallocate(piece.phys)
   }
 
-  async #markRegionsDirty(planned: readonly PlannedPiece[]): Promise<void> {
-    const waits = new Set<Promise<void>>()
+  /** Null when every region is already known dirty on disk (the usual case): nothing to wait. */
+  #markRegionsDirty(planned: readonly PlannedPiece[]): Promise<unknown> | null {
+    let waits: Set<Promise<void>> | null = null
     for (const piece of planned) {
       const region = Math.floor(piece.phys / regionChunks)
       this.#regionWrites.set(region, (this.#regionWrites.get(region) ?? 0) + 1)
       const marking = this.#regionsMarking.get(region)
-      if (marking !== undefined) waits.add(marking)
+      if (marking !== undefined) (waits ??= new Set()).add(marking)
       if (this.dirtyRegions.has(region)) continue
       this.dirtyRegions.add(region)
       this.committer.append({ type: recordType.regionDirty, region })
@@ -388,16 +397,16 @@ export class DataPath {
       // for every other write that reaches it before that commit is done.
       const durable = this.committer.commit().finally(() => this.#regionsMarking.delete(region))
       this.#regionsMarking.set(region, durable)
-      waits.add(durable)
+      ;(waits ??= new Set()).add(durable)
     }
-    if (waits.size > 0) await Promise.all(waits)
+    return waits === null ? null : Promise.all(waits)
   }
 
   async #writePiece(piece: PlannedPiece, buffer: Uint8Array): Promise<void> {
     const bytes = buffer.subarray(piece.at, piece.at + piece.count * subBlockBytes)
     try {
       await this.data.write(bytes, piece.phys * chunkBytes + piece.first * subBlockBytes)
-      this.tags.store(piece.phys, piece.first, this.tags.compute(bytes, piece.phys, piece.first))
+      this.tags.record(bytes, piece.phys, piece.first)
     } finally {
       const region = Math.floor(piece.phys / regionChunks)
       const left = (this.#regionWrites.get(region) ?? 1) - 1

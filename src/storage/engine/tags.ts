@@ -48,6 +48,18 @@ export class TagStore {
     return tags
   }
 
+  /** `store(chunk, subBlock, compute(data, chunk, subBlock))` without the intermediate array. */
+  record(data: Uint8Array, chunk: number, subBlock: number): void {
+    const count = data.length / subBlockBytes
+    const index = chunk * subBlocksPerChunk + subBlock
+    this.#ensure(index + count)
+    for (let at = 0; at < count; at += 1) {
+      const piece = data.subarray(at * subBlockBytes, (at + 1) * subBlockBytes)
+      this.#tags[index + at] = subBlockTag(piece, chunk, subBlock + at)
+    }
+    this.#markDirty(index, count)
+  }
+
   /**
    * Records tags in memory; the file gets them when the next commit flushes (`sync`), so a data
    * write costs one system call, not two. Tags not yet in the file are covered by the dirty-region
@@ -57,7 +69,11 @@ export class TagStore {
     const index = chunk * subBlocksPerChunk + subBlock
     this.#ensure(index + tags.length)
     this.#tags.set(tags, index)
-    const last = Math.floor((index + tags.length - 1) / tagsPerPage)
+    this.#markDirty(index, tags.length)
+  }
+
+  #markDirty(index: number, count: number): void {
+    const last = Math.floor((index + count - 1) / tagsPerPage)
     for (let page = Math.floor(index / tagsPerPage); page <= last; page += 1) this.#dirty.add(page)
   }
 
