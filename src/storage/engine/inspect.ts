@@ -6,6 +6,7 @@
 import type { ChunkAllocator } from './allocator.ts'
 import { chunkBytes, fullMask, subBlockBytes, subBlocksPerChunk } from './constants.ts'
 import type { DataPath, Sources } from './data_path.ts'
+import { type Cells, scanFigures } from './epoch_space.ts'
 import { type Lineage, versionBytes } from './lineage.ts'
 import type { EngineState } from './state.ts'
 import type { Damage, DiffExtent, RecountReport } from './types.ts'
@@ -132,6 +133,45 @@ export async function scrubPool(state: EngineState, dataPath: DataPath): Promise
   return damage
 }
 
+/** The lineage's cells rebuilt from its versions. */
+function cellsOf(lineage: Lineage): Cells {
+  const cells: Cells = new Map()
+  for (const list of lineage.chunks.values())
+    for (const version of list) {
+      const bytes = versionBytes(version)
+      if (bytes === 0) continue
+      let kills = cells.get(version.birth)
+      if (kills === undefined) {
+        kills = new Map()
+        cells.set(version.birth, kills)
+      }
+      kills.set(version.killedAt, (kills.get(version.killedAt) ?? 0) + bytes)
+    }
+  return cells
+}
+
+/** Differences between the figures kept up to date and those scanned from `cells`. */
+function figureDrift(lineage: Lineage, cells: Cells): string[] {
+  const drift: string[] = []
+  const { figures } = lineage
+  const expected = [...lineage.liveSnapshotEpochs]
+  if (lineage.hasHead && expected.at(-1) !== lineage.cur) expected.push(lineage.cur)
+  const where = `lineage ${lineage.id}`
+  if (figures.live.join() !== expected.join())
+    drift.push(`${where}: live epochs ${figures.live.join()} kept, ${expected.join()} found`)
+  const scanned = scanFigures(cells, expected)
+  const compare = (what: string, kept: number, found: number) => {
+    if (kept !== found) drift.push(`${where} ${what}: ${kept} kept, ${found} found`)
+  }
+  compare('held', figures.heldBytes, scanned.held)
+  compare('dead', figures.deadBytes, scanned.dead)
+  for (const epoch of expected) {
+    compare(`exclusive@${epoch}`, figures.exclusiveBytes(epoch), scanned.exclusive.get(epoch)!)
+    compare(`referenced@${epoch}`, figures.referencedBytes(epoch), scanned.referenced.get(epoch)!)
+  }
+  return drift
+}
+
 export function recount(
   state: EngineState,
   allocator: ChunkAllocator,
@@ -173,6 +213,7 @@ export function recount(
       }
     for (const [key, bytes] of space)
       if (bytes !== 0) drift.push(`lineage ${lineage.id} space[${key}]: not kept, ${bytes} found`)
+    drift.push(...figureDrift(lineage, cellsOf(lineage)))
   }
   const expected = chunks.size + allocator.pendingChunks
   if (allocator.usedChunks !== expected)

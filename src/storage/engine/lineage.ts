@@ -7,11 +7,13 @@
  * lies in `[birth, killedAt)` — ZFS's birth-time rule, with no reference counts.
  *
  * The lineage also keeps, exactly and in memory, the space counters of engine.md §5.7:
- * `space[birth][killedAt]` = bytes of chunks held by versions with that birth and kill epoch.
- * Sums over rectangles of it answer "what would deleting this snapshot free" without a scan.
+ * `space[birth][killedAt]` = bytes of chunks held by versions with that birth and kill epoch,
+ * and from them, kept up to date with every change, the figures of each live epoch ("what would
+ * deleting this snapshot free") in `figures` (epoch_space.ts), so reading one is a lookup.
  */
 import { assert } from '../../base/assert.ts'
-import { chunkBytes, neverKilled } from './constants.ts'
+import { chunkBytes } from './constants.ts'
+import { type Cells, EpochSpace, lowerBound } from './epoch_space.ts'
 
 export interface Version {
   readonly birth: number
@@ -41,7 +43,9 @@ export class Lineage {
   /** birth epoch → chunks that have a version born then (the changed-chunk sets of §5.8). */
   readonly births = new Map<number, Set<number>>()
   /** birth → killedAt → bytes held. */
-  readonly space = new Map<number, Map<number, number>>()
+  readonly space: Cells = new Map()
+  /** The live epochs and their space figures, kept up to date with `space`. */
+  readonly figures = new EpochSpace(this.space)
   /** Epochs of snapshots that still need their image (active or held), ascending. */
   readonly liveSnapshotEpochs: number[] = []
   versionCount = 0
@@ -52,14 +56,39 @@ export class Lineage {
    */
   readonly headSources = new Map<number, Float64Array>()
 
+  #cur: number
+  #hasHead: boolean
+
   constructor(
     readonly id: number,
     readonly parent: ParentLink | null,
-    /** The epoch new writes are stamped with. */
-    public cur: number,
-    /** True while a volume or a view writes here. */
-    public hasHead: boolean,
-  ) {}
+    cur: number,
+    hasHead: boolean,
+  ) {
+    this.#cur = cur
+    this.#hasHead = hasHead
+    if (hasHead) this.figures.hold(cur)
+  }
+
+  /** The epoch new writes are stamped with. */
+  get cur(): number {
+    return this.#cur
+  }
+
+  /** True while a volume or a view writes here. */
+  get hasHead(): boolean {
+    return this.#hasHead
+  }
+
+  /** Moves the head to epoch `cur` (a snapshot) or removes it (rollback, unexpose, delete). */
+  setHead(cur: number, hasHead: boolean): void {
+    if (cur === this.#cur && hasHead === this.#hasHead) return
+    // Hold the new epoch before letting go of the old one: the cells both see stay shared.
+    if (hasHead) this.figures.hold(cur)
+    if (this.#hasHead) this.figures.release(this.#cur)
+    this.#cur = cur
+    this.#hasHead = hasHead
+  }
 
   versions(chunk: number): Version[] | undefined {
     return this.chunks.get(chunk)
@@ -135,50 +164,36 @@ export class Lineage {
     this.#count(version, versionBytes(version))
   }
 
-  /** Live epochs, ascending: live snapshots, then the head's current epoch. */
-  liveEpochs(): number[] {
-    return this.hasHead ? [...this.liveSnapshotEpochs, this.cur] : this.liveSnapshotEpochs
+  /** Live epochs, ascending, each once: live snapshots and the head's current epoch. */
+  liveEpochs(): readonly number[] {
+    return this.figures.live
   }
 
   /** True when some live epoch still sees (part of) `version`. */
   alive(version: Version): boolean {
-    if (this.hasHead && this.cur >= version.birth && this.cur < version.killedAt) return true
-    const epochs = this.liveSnapshotEpochs
-    let low = 0
-    let high = epochs.length
-    while (low < high) {
-      const middle = (low + high) >> 1
-      if (epochs[middle]! < version.birth) low = middle + 1
-      else high = middle
-    }
-    return low < epochs.length && epochs[low]! < version.killedAt
+    const live = this.figures.live
+    const first = lowerBound(live, version.birth)
+    return first < live.length && live[first]! < version.killedAt
   }
 
   addLiveSnapshotEpoch(epoch: number): void {
     const epochs = this.liveSnapshotEpochs
-    let at = epochs.length
-    while (at > 0 && epochs[at - 1]! > epoch) at -= 1
-    if (epochs[at - 1] !== epoch) epochs.splice(at, 0, epoch)
+    const at = lowerBound(epochs, epoch)
+    if (epochs[at] === epoch) return
+    epochs.splice(at, 0, epoch)
+    this.figures.hold(epoch)
   }
 
   removeLiveSnapshotEpoch(epoch: number): void {
-    const at = this.liveSnapshotEpochs.indexOf(epoch)
-    if (at >= 0) this.liveSnapshotEpochs.splice(at, 1)
-  }
-
-  /** Σ space[b][k] for b in (bornAfter, bornBy] and k in (killedAfter, killedBy]. */
-  spaceIn(bornAfter: number, bornBy: number, killedAfter: number, killedBy: number): number {
-    let total = 0
-    for (const [birth, kills] of this.space) {
-      if (birth <= bornAfter || birth > bornBy) continue
-      for (const [kill, bytes] of kills) if (kill > killedAfter && kill <= killedBy) total += bytes
-    }
-    return total
+    const at = lowerBound(this.liveSnapshotEpochs, epoch)
+    if (this.liveSnapshotEpochs[at] !== epoch) return
+    this.liveSnapshotEpochs.splice(at, 1)
+    this.figures.release(epoch)
   }
 
   /** Every byte this lineage holds. */
   heldBytes(): number {
-    return this.spaceIn(-1, neverKilled, -1, neverKilled)
+    return this.figures.heldBytes
   }
 
   #count(version: Version, bytes: number): void {
@@ -193,5 +208,6 @@ export class Lineage {
     if (total === 0) kills.delete(version.killedAt)
     else kills.set(version.killedAt, total)
     if (kills.size === 0) this.space.delete(version.birth)
+    this.figures.cellChanged(version.birth, version.killedAt, bytes)
   }
 }

@@ -30,14 +30,7 @@ import { PoolDevice } from './device.ts'
 import { diffImages, type Image, recount, scrubPool } from './inspect.ts'
 import { recordType, type TableChange } from './journal.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
-import {
-  deadBytes,
-  type EpochSpace,
-  epochSpace,
-  exclusiveBytes,
-  Reclaimer,
-  referencedBytes,
-} from './reclaim.ts'
+import { Reclaimer } from './reclaim.ts'
 import { recoverState, referencedChunks, retagRegions } from './recovery.ts'
 import { type EngineState, lineageRow, type SnapshotRow, type VolumeRow } from './state.ts'
 import { TagStore } from './tags.ts'
@@ -52,6 +45,9 @@ import type {
 } from './types.ts'
 
 export type { EngineLimits } from './constants.ts'
+
+const noClones: readonly string[] = Object.freeze([])
+const byId = (a: SnapshotRow, b: SnapshotRow) => a.id - b.id
 
 export interface PoolOptions {
   readonly media: PoolMedia
@@ -267,23 +263,16 @@ export class Pool {
     )
   }
 
+  /** Active snapshots (of one volume, or of the pool) in creation order, with their figures. */
   snapshots(volumeId?: string): SnapshotInfo[] {
-    const rows =
-      volumeId === undefined
-        ? [...this.#state.snapshots.values()]
-        : this.#state.snapshotsOf(volumeId)
-    const spaces = new Map<number, Map<number, EpochSpace>>()
-    return rows
-      .filter((row) => row.state === 'active')
-      .sort((a, b) => a.id - b.id)
-      .map((row) => {
-        let space = spaces.get(row.lineage)
-        if (space === undefined) {
-          space = epochSpace(this.#state.lineage(row.lineage))
-          spaces.set(row.lineage, space)
-        }
-        return this.#snapshotInfo(row, space.get(row.epoch))
-      })
+    const rows: SnapshotRow[] = []
+    if (volumeId !== undefined) {
+      for (const row of this.#state.activeSnapshotsOf(volumeId).values()) rows.push(row)
+    } else {
+      for (const row of this.#state.snapshots.values()) if (row.state === 'active') rows.push(row)
+    }
+    // Ids grow and maps keep insertion order, so this sort only confirms the order.
+    return rows.sort(byId).map((row) => this.#snapshotInfo(row))
   }
 
   /** Marks a snapshot deleted and returns; its space is reclaimed in the background. */
@@ -432,19 +421,20 @@ export class Pool {
 
   // ---- space and health ----------------------------------------------------------------------
 
+  /** The volume's figures, read from counters kept up to date (epoch_space.ts): no scan. */
   volumeSpace(id: string): VolumeSpace {
     const row = this.#state.volume(id)
     const head = this.#state.lineage(row.lineage)
-    const lineages = new Set([head.id, ...this.#state.snapshotsOf(id).map((s) => s.lineage)])
-    let usedBytes = 0
-    for (const lineage of lineages) usedBytes += this.#state.lineage(lineage).heldBytes()
-    const lastSnapshot = head.liveSnapshotEpochs.at(-1) ?? 0
+    let usedBytes = head.figures.heldBytes
+    for (const lineage of this.#state.snapshotLineagesOf(id).keys())
+      if (lineage !== head.id) usedBytes += this.#state.lineage(lineage).figures.heldBytes
     return {
       id,
       sizeBytes: row.blockCount * row.blockBytes,
       usedBytes,
-      writtenSinceSnapshotBytes: head.spaceIn(lastSnapshot, head.cur, head.cur, Infinity),
-      snapshotBytes: usedBytes - referencedBytes(head, head.cur),
+      // What the head alone sees: born after its last snapshot and not overwritten since.
+      writtenSinceSnapshotBytes: head.figures.exclusiveBytes(head.cur),
+      snapshotBytes: usedBytes - head.figures.referencedBytes(head.cur),
     }
   }
 
@@ -454,7 +444,7 @@ export class Pool {
     let freeingBytes = 0
     for (const id of this.#reclaimer.lineageIds()) {
       const lineage = this.#state.lineages.get(id)
-      if (lineage !== undefined) freeingBytes += deadBytes(lineage)
+      if (lineage !== undefined) freeingBytes += lineage.figures.deadBytes
     }
     return {
       capacityBytes,
@@ -464,7 +454,7 @@ export class Pool {
       metadataBytes: this.#committer.journalBytes + this.#checkpointBytes,
       chunkBytes,
       volumes: this.#state.volumes.size,
-      snapshots: [...this.#state.snapshots.values()].filter((s) => s.state === 'active').length,
+      snapshots: this.#state.activeSnapshots,
     }
   }
 
@@ -553,16 +543,15 @@ export class Pool {
       if (volumes.has(volumeId))
         throw new SanError('INVALID_ARGUMENT', `volume ${volumeId} appears twice in one group`)
       volumes.add(volumeId)
-      const existing = this.#state.snapshotsOf(volumeId)
-      if (existing.some((row) => row.name === name && row.state === 'active'))
+      const active = this.#state.activeSnapshotsOf(volumeId)
+      if (active.has(name))
         throw new SanError('SNAPSHOT_EXISTS', `volume ${volumeId} already has a snapshot ${name}`)
       // The limits count what people see (active snapshots); one being reclaimed, or held only
       // because a rolled-back volume reads through it, does not keep a new one from being taken.
-      const active = existing.filter((row) => row.state === 'active').length
-      if (active + 1 > this.#limits.snapshotsPerVolume)
-        throw new SanError('LIMIT_REACHED', `volume ${volumeId} has ${active} snapshots`)
+      if (active.size + 1 > this.#limits.snapshotsPerVolume)
+        throw new SanError('LIMIT_REACHED', `volume ${volumeId} has ${active.size} snapshots`)
     }
-    const pooled = this.space().snapshots
+    const pooled = this.#state.activeSnapshots
     if (pooled + items.length > this.#limits.snapshotsPerPool)
       throw new SanError('LIMIT_REACHED', `the pool holds ${pooled} snapshots`)
   }
@@ -579,10 +568,11 @@ export class Pool {
     return { lineage: lineage.id, epoch: lineage.cur, blockCount: row.blockCount }
   }
 
-  #snapshotInfo(row: SnapshotRow, space?: EpochSpace): SnapshotInfo {
-    const lineage = this.#state.lineage(row.lineage)
-    const exclusive = space?.exclusive ?? exclusiveBytes(lineage, row.epoch)
-    const referenced = space?.referenced ?? referencedBytes(lineage, row.epoch)
+  #snapshotInfo(row: SnapshotRow): SnapshotInfo {
+    const { figures } = this.#state.lineage(row.lineage)
+    const exclusive = figures.exclusiveBytes(row.epoch)
+    const referenced = figures.referencedBytes(row.epoch)
+    const clones = this.#state.cloneIdsOf(row.id)
     return {
       volumeId: row.volumeId,
       name: row.name,
@@ -592,7 +582,7 @@ export class Pool {
       exclusiveBytes: exclusive,
       sharedBytes: referenced - exclusive,
       exposedAs: this.#state.viewOf(row.id)?.id ?? null,
-      clones: this.#state.clonesOf(row.id).map((volume) => volume.id),
+      clones: clones.size === 0 ? noClones : [...clones],
     }
   }
 

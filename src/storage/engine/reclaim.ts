@@ -9,11 +9,11 @@
  * what was written in that interval, never to the volume (ZFS's dead-list rule). Freeing is
  * idempotent, so a job interrupted by a crash is simply rerun at open (resumable).
  *
- * Space counters: `deadBytes` is what the queued jobs will free ("freeing"), `exclusiveBytes` what
- * deleting one snapshot would free, both from the lineage's birth×kill counters without a scan.
+ * What the queued jobs will free ("freeing") is the dead bytes of their lineages, kept up to date
+ * by epoch_space.ts without a scan.
  */
 import type { Clock } from '../../base/clock.ts'
-import { neverKilled, reclaimBatch } from './constants.ts'
+import { reclaimBatch } from './constants.ts'
 import type { DataPath } from './data_path.ts'
 import type { Lineage } from './lineage.ts'
 
@@ -28,87 +28,6 @@ interface Job {
   chunks: number[]
   next: number
   readonly done: () => void
-}
-
-/** True when some epoch of `live` (ascending) lies in [birth, killedAt). */
-function seen(live: readonly number[], birth: number, killedAt: number): boolean {
-  for (const epoch of live) {
-    if (epoch >= killedAt) return false
-    if (epoch >= birth) return true
-  }
-  return false
-}
-
-/** Bytes held by versions of `lineage` that no live epoch sees (what reclamation will free). */
-export function deadBytes(lineage: Lineage): number {
-  const live = lineage.liveEpochs()
-  let total = 0
-  for (const [birth, kills] of lineage.space)
-    for (const [kill, bytes] of kills) if (!seen(live, birth, kill)) total += bytes
-  return total
-}
-
-/** Bytes seen by epoch `epoch` and by no other live epoch of `lineage`. */
-export function exclusiveBytes(lineage: Lineage, epoch: number): number {
-  const others = lineage.liveEpochs().filter((live) => live !== epoch)
-  let total = 0
-  for (const [birth, kills] of lineage.space) {
-    if (birth > epoch) continue
-    for (const [kill, bytes] of kills)
-      if (kill > epoch && !seen(others, birth, kill)) total += bytes
-  }
-  return total
-}
-
-export interface EpochSpace {
-  /** Bytes only this live epoch sees (what deleting its snapshot would free). */
-  exclusive: number
-  /** Bytes of the lineage's own versions this epoch sees. */
-  referenced: number
-}
-
-/**
- * Exclusive and referenced bytes of every live epoch of `lineage` in one pass over its counters:
- * a cell (birth, kill) is seen by the live epochs in [birth, kill) — found by binary search — and
- * is exclusive when exactly one is there. Referenced bytes are a prefix sum of +bytes at birth,
- * −bytes at kill. O(cells × log epochs), whatever the number of snapshots listed.
- */
-export function epochSpace(lineage: Lineage): Map<number, EpochSpace> {
-  const live = lineage.liveEpochs()
-  const result = new Map<number, EpochSpace>()
-  for (const epoch of live) result.set(epoch, { exclusive: 0, referenced: 0 })
-  const deltas = new Map<number, number>()
-  const firstAtOrAfter = (value: number) => {
-    let low = 0
-    let high = live.length
-    while (low < high) {
-      const middle = (low + high) >> 1
-      if (live[middle]! < value) low = middle + 1
-      else high = middle
-    }
-    return low
-  }
-  for (const [birth, kills] of lineage.space)
-    for (const [kill, bytes] of kills) {
-      deltas.set(birth, (deltas.get(birth) ?? 0) + bytes)
-      deltas.set(kill, (deltas.get(kill) ?? 0) - bytes)
-      const first = firstAtOrAfter(birth)
-      if (first < live.length && live[first]! < kill && !(live[first + 1]! < kill))
-        result.get(live[first]!)!.exclusive += bytes
-    }
-  let running = 0
-  let next = 0
-  for (const at of [...deltas.keys()].sort((a, b) => a - b)) {
-    while (next < live.length && live[next]! < at) result.get(live[next++]!)!.referenced = running
-    running += deltas.get(at)!
-  }
-  while (next < live.length) result.get(live[next++]!)!.referenced = running
-  return result
-}
-
-/** Bytes of the lineage's own versions visible at `epoch`. */
-export function referencedBytes(lineage: Lineage, epoch: number): number {
-  return lineage.spaceIn(-1, epoch, epoch, neverKilled)
 }
 
 export class Reclaimer {

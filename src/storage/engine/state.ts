@@ -62,15 +62,25 @@ export class EngineState {
   readonly lineages = new Map<number, Lineage>()
   /** volume id → its snapshots (any state), so per-volume lookups do not scan the pool. */
   readonly #byVolume = new Map<string, Map<number, SnapshotRow>>()
+  /** volume id → name → its active snapshot of that name. */
+  readonly #activeByName = new Map<string, Map<string, SnapshotRow>>()
+  /** volume id → lineage → how many of its snapshots (any state) live in that lineage. */
+  readonly #lineagesByVolume = new Map<string, Map<number, number>>()
+  /** snapshot id → the view exposing it. */
+  readonly #viewBySnapshot = new Map<number, ViewRow>()
+  /** snapshot id → ids of the volumes cloned from it. */
+  readonly #clonesBySnapshot = new Map<number, Set<string>>()
+  /** Active snapshots in the pool. */
+  activeSnapshots = 0
   meta: MetaRow = { nextLineage: 1, nextSnapshot: 1 }
 
   apply(change: TableChange): void {
     switch (change.table) {
       case 'volume':
-        this.#put(this.volumes, change.key, change.value as VolumeRow | null)
+        this.#applyVolume(change.key, change.value as VolumeRow | null)
         return
       case 'view':
-        this.#put(this.views, change.key, change.value as ViewRow | null)
+        this.#applyView(change.key, change.value as ViewRow | null)
         return
       case 'snapshot':
         this.#applySnapshot(Number(change.key), change.value as SnapshotRow | null)
@@ -112,13 +122,24 @@ export class EngineState {
   /** The active snapshot of `volumeId` named `name` (held and deleting ones are hidden). */
   snapshotNamed(volumeId: string, name: string): SnapshotRow {
     this.volume(volumeId)
-    for (const row of this.#byVolume.get(volumeId)?.values() ?? [])
-      if (row.name === name && row.state === 'active') return row
-    throw new SanError('SNAPSHOT_NOT_FOUND', `no snapshot ${name} of volume ${volumeId}`)
+    const row = this.#activeByName.get(volumeId)?.get(name)
+    if (row === undefined)
+      throw new SanError('SNAPSHOT_NOT_FOUND', `no snapshot ${name} of volume ${volumeId}`)
+    return row
   }
 
   snapshotsOf(volumeId: string): SnapshotRow[] {
     return [...(this.#byVolume.get(volumeId)?.values() ?? [])]
+  }
+
+  /** The active snapshots of `volumeId`, by name (a live view: do not change it). */
+  activeSnapshotsOf(volumeId: string): ReadonlyMap<string, SnapshotRow> {
+    return this.#activeByName.get(volumeId) ?? noSnapshots
+  }
+
+  /** The lineages holding snapshots of `volumeId` (a live view: do not change it). */
+  snapshotLineagesOf(volumeId: string): ReadonlyMap<number, number> {
+    return this.#lineagesByVolume.get(volumeId) ?? noLineages
   }
 
   /** Lineages forked from a snapshot (views, clones, rolled-back heads). */
@@ -132,38 +153,79 @@ export class EngineState {
   }
 
   viewOf(snapshotId: number): ViewRow | null {
-    for (const view of this.views.values()) if (view.snapshot === snapshotId) return view
-    return null
+    return this.#viewBySnapshot.get(snapshotId) ?? null
+  }
+
+  /** Ids of the volumes cloned from a snapshot. */
+  cloneIdsOf(snapshotId: number): ReadonlySet<string> {
+    return this.#clonesBySnapshot.get(snapshotId) ?? noClones
   }
 
   clonesOf(snapshotId: number): VolumeRow[] {
-    return [...this.volumes.values()].filter((volume) => volume.origin === snapshotId)
+    return [...this.cloneIdsOf(snapshotId)].map((id) => this.volume(id))
   }
 
-  #put<T>(table: Map<string, T>, key: string, value: T | null): void {
-    if (value === null) table.delete(key)
-    else table.set(key, value)
+  #applyVolume(id: string, row: VolumeRow | null): void {
+    const old = this.volumes.get(id)
+    if (old !== undefined && old.origin !== null)
+      removeFrom(this.#clonesBySnapshot, old.origin, id)
+    if (row === null) {
+      this.volumes.delete(id)
+      return
+    }
+    this.volumes.set(id, row)
+    if (row.origin !== null) addTo(this.#clonesBySnapshot, row.origin, id)
+  }
+
+  #applyView(id: string, row: ViewRow | null): void {
+    const old = this.views.get(id)
+    if (old !== undefined && this.#viewBySnapshot.get(old.snapshot) === old)
+      this.#viewBySnapshot.delete(old.snapshot)
+    if (row === null) {
+      this.views.delete(id)
+      return
+    }
+    this.views.set(id, row)
+    this.#viewBySnapshot.set(row.snapshot, row)
   }
 
   #applySnapshot(id: number, row: SnapshotRow | null): void {
     const old = this.snapshots.get(id)
-    if (old !== undefined && old.state !== 'deleting')
-      this.lineages.get(old.lineage)?.removeLiveSnapshotEpoch(old.epoch)
-    if (old !== undefined) this.#byVolume.get(old.volumeId)?.delete(id)
-    if (old !== undefined && this.#byVolume.get(old.volumeId)?.size === 0)
-      this.#byVolume.delete(old.volumeId)
+    const wasLive = old !== undefined && old.state !== 'deleting'
+    const isLive = row !== null && row.state !== 'deleting'
+    // A snapshot that stays live at the same place (active → held) keeps its epoch held.
+    const same = wasLive && isLive && old.lineage === row.lineage && old.epoch === row.epoch
+    if (wasLive && !same) this.lineages.get(old.lineage)?.removeLiveSnapshotEpoch(old.epoch)
+    if (old !== undefined) this.#forget(id, old)
     if (row === null) {
       this.snapshots.delete(id)
       return
     }
     this.snapshots.set(id, row)
-    let mine = this.#byVolume.get(row.volumeId)
-    if (mine === undefined) {
-      mine = new Map()
-      this.#byVolume.set(row.volumeId, mine)
+    putIn(this.#byVolume, row.volumeId, id, row)
+    const count = this.#lineagesByVolume.get(row.volumeId)?.get(row.lineage) ?? 0
+    putIn(this.#lineagesByVolume, row.volumeId, row.lineage, count + 1)
+    if (row.state === 'active') {
+      putIn(this.#activeByName, row.volumeId, row.name, row)
+      this.activeSnapshots += 1
     }
-    mine.set(id, row)
-    if (row.state !== 'deleting') this.lineage(row.lineage).addLiveSnapshotEpoch(row.epoch)
+    if (isLive && !same) this.lineage(row.lineage).addLiveSnapshotEpoch(row.epoch)
+  }
+
+  /** Takes an old snapshot row out of the per-volume indexes. */
+  #forget(id: number, old: SnapshotRow): void {
+    const mine = this.#byVolume.get(old.volumeId)
+    mine?.delete(id)
+    if (mine?.size === 0) this.#byVolume.delete(old.volumeId)
+    const lineages = this.#lineagesByVolume.get(old.volumeId)
+    const count = (lineages?.get(old.lineage) ?? 1) - 1
+    if (count > 0) lineages!.set(old.lineage, count)
+    else lineages?.delete(old.lineage)
+    if (lineages?.size === 0) this.#lineagesByVolume.delete(old.volumeId)
+    if (old.state === 'active') {
+      removeFrom(this.#activeByName, old.volumeId, old.name)
+      this.activeSnapshots -= 1
+    }
   }
 
   #applyLineage(id: number, row: LineageRow | null): void {
@@ -178,9 +240,38 @@ export class EngineState {
       this.lineages.set(id, new Lineage(id, row.parent, row.cur, row.head))
       return
     }
-    lineage.cur = row.cur
-    lineage.hasHead = row.head
+    lineage.setHead(row.cur, row.head)
   }
+}
+
+const noSnapshots: ReadonlyMap<string, SnapshotRow> = new Map()
+const noLineages: ReadonlyMap<number, number> = new Map()
+const noClones: ReadonlySet<string> = new Set()
+
+/** Adds `member` to the set under `key`. */
+function addTo<K, M>(index: Map<K, Set<M>>, key: K, member: M): void {
+  let inner = index.get(key)
+  if (inner === undefined) {
+    inner = new Set()
+    index.set(key, inner)
+  }
+  inner.add(member)
+}
+
+/** Sets `member` → `value` in the map under `key`. */
+function putIn<K, M, V>(index: Map<K, Map<M, V>>, key: K, member: M, value: V): void {
+  let inner = index.get(key)
+  if (inner === undefined) {
+    inner = new Map()
+    index.set(key, inner)
+  }
+  inner.set(member, value)
+}
+
+function removeFrom<K, M>(index: Map<K, Set<M> | Map<M, unknown>>, key: K, member: M): void {
+  const inner = index.get(key)
+  inner?.delete(member)
+  if (inner?.size === 0) index.delete(key)
 }
 
 export function lineageRow(lineage: Lineage): LineageRow {
