@@ -6,8 +6,8 @@ import { AdditionalSense } from '../spec/sense_codes.ts'
 import { makeNexus, makeUnit, senseOf, TestInitiator } from '../testing/initiator.ts'
 import { UnitGroup } from '../unit_group.ts'
 
-function setup(uuid?: string) {
-  const unit = makeUnit(new MemoryBlockDevice(512, 4096), uuid)
+function setup(uuid?: string, blockBytes = 512) {
+  const unit = makeUnit(new MemoryBlockDevice(blockBytes, 4096), uuid)
   return new TestInitiator(new UnitGroup(new Map([[0, unit]])), makeNexus(1, 7))
 }
 
@@ -121,6 +121,15 @@ test('Inquiry.BlockLimits: SBC-3 length and the limits of a thin unit [SBC-3 §6
   assert.equal(page.readBigUInt64BE(36), 32768n) // MAXIMUM WRITE SAME LENGTH: 16 MiB
   assert.equal(page.readUInt32BE(44), 2048) // MAXIMUM ATOMIC TRANSFER LENGTH: 1 MiB
   assert.ok(page.readUInt32BE(44) <= page.readUInt32BE(8))
+})
+
+test('Inquiry.BlockLimits: a one-block unmap granularity is not reported [SBC-3 §6.5.3]', async () => {
+  // 4 KiB blocks: the granularity is the logical block, and reporting it makes QEMU's iSCSI
+  // driver assert on large reads (see vpd.ts).
+  const page = Buffer.from((await setup(undefined, 4096).run(inquiryCdb(1, 0xb0, 255))).dataIn!)
+  assert.equal(page.readUInt32BE(20), 0xffff_ffff) // a thin unit: UNMAP limits present
+  assert.equal(page.readUInt32BE(28), 0) // OPTIMAL UNMAP GRANULARITY: not reported
+  assert.equal(page[32], 0) // UGAVALID=0
 })
 
 test('Inquiry.LBP page agrees with READ CAPACITY(16) LBPME=1 LBPRZ=1 [SBC-3 §6.5.4]', async () => {

@@ -168,8 +168,16 @@ function blockLimits(unit: LogicalUnit): Uint8Array {
   if (unit.device.thin) {
     writeU32(data, 20, sbcLimits.unmapBlocksMax) // MAXIMUM UNMAP LBA COUNT
     writeU32(data, 24, sbcLimits.unmapDescriptorsMax) // MAXIMUM UNMAP BLOCK DESCRIPTOR COUNT
-    writeU32(data, 28, blocksOf(sbcLimits.unmapGranularityBytes, blockBytes)) // OPTIMAL UNMAP G.
-    data[32] = 0x80 // UGAVALID, UNMAP GRANULARITY ALIGNMENT 0
+    // OPTIMAL UNMAP GRANULARITY, and UGAVALID with UNMAP GRANULARITY ALIGNMENT 0, only when the
+    // granularity spans several logical blocks. When it is one block (4 KiB volumes) the field is
+    // 0, "not reported", which says the same to a host (Linux then uses the logical block): QEMU's
+    // iSCSI driver (7.2 up to at least 9.x) turns a reported granularity into an allocation map
+    // and then asserts on its first read of 32 KiB or more from a 4 KiB-block unit with LBPRZ=1.
+    const granularity = blocksOf(sbcLimits.unmapGranularityBytes, blockBytes)
+    if (granularity > 1) {
+      writeU32(data, 28, granularity)
+      data[32] = 0x80
+    }
   }
   writeU64(data, 36, blocksOf(sbcLimits.writeSameBytesMax, blockBytes)) // MAX WRITE SAME LENGTH
   // SBC-4 §6.6.4: MAXIMUM ATOMIC TRANSFER LENGTH, then ATOMIC ALIGNMENT and ATOMIC TRANSFER
