@@ -38,6 +38,8 @@ export interface SessionStats {
   readonly errors: Map<string, number>
   /** Milliseconds from sending a CAW to its GOOD status. */
   readonly commandLatencies: number[]
+  /** Milliseconds from sending a CAW to its status, whatever it was: a starved command shows. */
+  readonly answerLatencies: number[]
   /** Milliseconds from a slot's first attempt to its success, retries included. */
   readonly acquireLatencies: number[]
   /** When each success completed (nowMs()). */
@@ -46,6 +48,8 @@ export interface SessionStats {
   readonly openWaits: number[]
   /** Slots that never took the lock in the whole run. */
   slotsWithoutSuccess: number
+  /** Successes of the slot that had taken the lock last (it alone needs no READ to retry). */
+  repeatWins: number
 }
 
 export interface RunResult {
@@ -66,10 +70,12 @@ function newStats(): SessionStats {
     unitAttentions: 0,
     errors: new Map(),
     commandLatencies: [],
+    answerLatencies: [],
     acquireLatencies: [],
     successTimes: [],
     openWaits: [],
     slotsWithoutSuccess: 0,
+    repeatWins: 0,
   }
 }
 
@@ -116,7 +122,8 @@ async function lockLoop(s: Slot): Promise<void> {
   let successes = 0
   while (nowMs() < s.endMs) {
     const expected = s.belief.block
-    const generation = decodeLock(expected).generation
+    const held = decodeLock(expected)
+    const generation = held.generation
     const next = encodeLock(
       { generation: generation + 1, owner: s.owner, slot: s.slot },
       s.blockBytes,
@@ -128,6 +135,7 @@ async function lockLoop(s: Slot): Promise<void> {
     })
     const done = nowMs()
     s.stats.commands += 1
+    s.stats.answerLatencies.push(done - sent)
     const outcome = classify(result.status, result.sense)
     if (outcome.kind === 'good') {
       s.stats.successes += 1
@@ -137,6 +145,7 @@ async function lockLoop(s: Slot): Promise<void> {
       adopt(s.belief, next)
       attemptStart = done
       successes += 1
+      if (held.owner === s.owner && held.slot === s.slot) s.stats.repeatWins += 1
       continue
     }
     if (outcome.kind === 'miscompare') {

@@ -15,10 +15,15 @@ export interface RunSummary {
   readonly acquireP50Ms: number
   readonly acquireP99Ms: number
   readonly acquireMaxMs: number
+  /** Contended: how long a CAW waited for its status (any status), 99th percentile and max. */
+  readonly answerP99Ms: number
+  readonly answerMaxMs: number
   /** The longest time either session went without a success. */
   readonly longestWaitMs: number
   /** The longest one command slot tried without success, the wait cut by the end included. */
   readonly longestSlotWaitMs: number
+  /** Share of acquisitions by the slot that had the lock just before. */
+  readonly repeatWinShare: number
   /** Command slots (of 2 × depth) that never took the lock. */
   readonly slotsWithoutSuccess: number
   readonly successesBySession: readonly number[]
@@ -71,6 +76,7 @@ export function summarize(contended: RunResult, spread: RunResult): RunSummary {
     longestGap(stats.successTimes, contended.startMs, contended.endMs),
   )
   const spreadLatencies = all(spread, (stats) => stats.commandLatencies)
+  const answers = all(contended, (stats) => stats.answerLatencies)
   return {
     acquisitionsPerSecond: acquisitions / seconds(contended),
     contendedCawPerSecond: total(contended, (stats) => stats.commands) / seconds(contended),
@@ -78,8 +84,11 @@ export function summarize(contended: RunResult, spread: RunResult): RunSummary {
     acquireP50Ms: percentile(acquire, 50),
     acquireP99Ms: percentile(acquire, 99),
     acquireMaxMs: acquire.at(-1) ?? Number.NaN,
+    answerP99Ms: percentile(answers, 99),
+    answerMaxMs: answers.at(-1) ?? Number.NaN,
     longestWaitMs: Math.max(...waits),
     longestSlotWaitMs: Math.max(acquire.at(-1) ?? 0, ...all(contended, (stats) => stats.openWaits)),
+    repeatWinShare: total(contended, (stats) => stats.repeatWins) / acquisitions,
     slotsWithoutSuccess: total(contended, (stats) => stats.slotsWithoutSuccess),
     successesBySession: bySession,
     fairness: Math.min(...bySession) / Math.max(...bySession),
@@ -116,6 +125,8 @@ const rows: readonly Row[] = [
   row('acquisition latency p50, ms (retries included)', (s) => s.acquireP50Ms, 1),
   row('acquisition latency p99, ms', (s) => s.acquireP99Ms, 1),
   row('acquisition latency max, ms (worst round)', (s) => s.acquireMaxMs, 1, 'max'),
+  row('CAW answered (any status) within, ms: p99', (s) => s.answerP99Ms, 1),
+  row('CAW answered (any status) within, ms: max (worst round)', (s) => s.answerMaxMs, 1, 'max'),
   row('longest wait of a session for the lock, ms', (s) => s.longestWaitMs, 1),
   row('longest wait of a session for the lock, ms (worst round)', (s) => s.longestWaitMs, 1, 'max'),
   row('longest wait of one command slot, ms (worst round)', (s) => s.longestSlotWaitMs, 1, 'max'),
@@ -124,6 +135,13 @@ const rows: readonly Row[] = [
     (s) => s.slotsWithoutSuccess,
     0,
     'sum',
+    false,
+  ),
+  row(
+    'acquisitions by the slot that held the lock just before',
+    (s) => s.repeatWinShare,
+    2,
+    'median',
     false,
   ),
   row('successes, less served / better served session', (s) => s.fairness, 2, 'median', false),
