@@ -424,11 +424,15 @@ export class BasaltDaemon implements TargetUnderTest {
     return result.stdout.trim() === '' ? null : JSON.parse(result.stdout)
   }
 
-  async createVolume(name: string, sizeBytes: number): Promise<ExportInfo> {
-    const volume = (await this.cli(['volume', 'create', name, '--size', String(sizeBytes)])) as {
-      iqn?: string
-      lun?: number
-    }
+  /** `basalt volume create`; `blockBytes` is its `--block-size` (the CLI's default: 512). */
+  async createVolume(
+    name: string,
+    sizeBytes: number,
+    options: { blockBytes?: 512 | 4096 } = {},
+  ): Promise<ExportInfo> {
+    const args = ['volume', 'create', name, '--size', String(sizeBytes)]
+    if (options.blockBytes !== undefined) args.push('--block-size', String(options.blockBytes))
+    const volume = (await this.cli(args)) as { iqn?: string; lun?: number }
     return { iqn: volume.iqn ?? this.iqn(name), lun: volume.lun ?? 0, portal: this.portal }
   }
 

@@ -6,10 +6,15 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
   type CunitTest,
+  listTests,
   loadSkipAllowlist,
+  needFiveTwelveByteBlocks,
+  needOneBlockPerPhysicalBlock,
   parseCunitOutput,
+  physicalBlockSuites,
   skipRefusal,
   type ToolRun,
+  testSelection,
   verdicts,
 } from './libiscsi_runner.ts'
 
@@ -139,4 +144,36 @@ test('loadSkipAllowlist: each allowed skip has a reason and skip messages', asyn
     assert.ok(row.reason.length >= 10, `${name}: the reason is missing`)
     assert.ok(row.messages.length > 0, `${name}: no skip messages named`)
   }
+})
+
+test('testSelection: whole families by name, a family with a test left out test by test', async () => {
+  const suites = ['Unmap', 'GetLBAStatus']
+  const every = await listTests(suites)
+  assert.deepEqual((await testSelection(every)).split(',').sort(), [
+    'ALL.GetLBAStatus',
+    'ALL.Unmap',
+  ])
+  assert.equal(await testSelection(await listTests(null)), 'ALL')
+  const expected = await listTests(suites, ['ALL.GetLBAStatus.UnmapSingle'])
+  assert.equal(expected.length, every.length - 1)
+  const selection = (await testSelection(expected)).split(',')
+  const oneByOne = expected.filter((name) => name.startsWith('ALL.GetLBAStatus.'))
+  assert.deepEqual(selection.sort(), ['ALL.Unmap', ...oneByOne].sort())
+  assert.ok(!selection.includes('ALL.GetLBAStatus.UnmapSingle'))
+})
+
+test('listTests: a suite may name one test, and only that test is selected', async () => {
+  const one = await listTests(['ProutReserve.AccessEA', 'Unmap'])
+  assert.ok(one.includes('ALL.ProutReserve.AccessEA'))
+  assert.ok(!one.includes('ALL.ProutReserve.AccessWE'))
+  assert.equal(await testSelection(['ALL.ProutReserve.AccessEA']), 'ALL.ProutReserve.AccessEA')
+})
+
+test('the tests a run leaves out are tests iscsi-test-cu knows', async () => {
+  const known = await listTests(null)
+  for (const name of [...needOneBlockPerPhysicalBlock, ...needFiveTwelveByteBlocks]) {
+    assert.ok(known.includes(name), name)
+  }
+  const physical = await listTests(physicalBlockSuites)
+  for (const name of needOneBlockPerPhysicalBlock) assert.ok(physical.includes(name), name)
 })
