@@ -20,8 +20,13 @@ import { punchRunChunksMax } from './constants.ts'
 export class ChunkAllocator {
   #highWater: number
   readonly #free = new Set<number>()
-  /** Freed chunks with the ticket after which they may be reused. */
-  #pending: { chunk: number; ticket: number }[] = []
+  /**
+   * Freed chunks and the ticket after which each may be reused, in freeing order — tickets never
+   * decrease, so releasing takes from the front (`#pendingHead`) and costs what it releases.
+   */
+  #pendingChunks: number[] = []
+  #pendingTickets: number[] = []
+  #pendingHead = 0
   /** Free chunks whose space the filesystem still holds, with when they became free. */
   readonly #unpunched = new Map<number, number>()
   #punching = 0
@@ -53,7 +58,7 @@ export class ChunkAllocator {
   }
 
   get pendingChunks(): number {
-    return this.#pending.length
+    return this.#pendingChunks.length - this.#pendingHead
   }
 
   /** Takes a chunk, or fails with NO_SPACE without changing anything. */
@@ -65,7 +70,7 @@ export class ChunkAllocator {
       this.#unpunched.delete(first.value)
       return first.value
     }
-    if (this.#highWater + this.#pending.length + this.#punching >= this.capacityChunks)
+    if (this.#highWater + this.pendingChunks + this.#punching >= this.capacityChunks)
       throw new SanError('NO_SPACE', 'the pool is full')
     const chunk = this.#highWater
     this.#highWater += 1
@@ -80,24 +85,33 @@ export class ChunkAllocator {
 
   free(chunk: number, ticket: number): void {
     assert(chunk >= 0 && chunk < this.#highWater, 'freeing a chunk that was never allocated')
-    this.#pending.push({ chunk, ticket })
+    const tickets = this.#pendingTickets
+    assert(tickets.length === 0 || tickets[tickets.length - 1]! <= ticket, 'tickets go back')
+    this.#pendingChunks.push(chunk)
+    tickets.push(ticket)
   }
 
   /** Makes chunks freed with a ticket <= `ticket` allocatable. */
   release(ticket: number): number {
-    let released = 0
-    const still: { chunk: number; ticket: number }[] = []
-    for (const entry of this.#pending) {
-      if (entry.ticket <= ticket) {
-        this.#free.add(entry.chunk)
-        this.#unpunched.set(entry.chunk, this.nowMs())
-        released += 1
-      } else {
-        still.push(entry)
-      }
+    const chunks = this.#pendingChunks
+    const tickets = this.#pendingTickets
+    const start = this.#pendingHead
+    let head = start
+    if (head === tickets.length || tickets[head]! > ticket) return 0
+    const nowMs = this.nowMs()
+    while (head < tickets.length && tickets[head]! <= ticket) {
+      this.#free.add(chunks[head]!)
+      this.#unpunched.set(chunks[head]!, nowMs)
+      head += 1
     }
-    this.#pending = still
-    return released
+    this.#pendingHead = head
+    // Drop the released front once it is most of the arrays (frees may never stop entirely).
+    if (head * 2 >= tickets.length) {
+      this.#pendingChunks = chunks.slice(head)
+      this.#pendingTickets = tickets.slice(head)
+      this.#pendingHead = 0
+    }
+    return head - start
   }
 
   /**

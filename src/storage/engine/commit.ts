@@ -11,7 +11,7 @@
  */
 import { SanError } from '../../base/errors.ts'
 import { type CheckpointState, encodeCheckpoint } from './checkpoint.ts'
-import { encodeRecord, type JournalRecord } from './journal.ts'
+import { type JournalRecord, RecordBuffer } from './journal.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 
 interface Waiter {
@@ -30,8 +30,7 @@ export interface CommitFiles {
 export class Committer {
   #sequence: number
   #journalTail: number
-  #records: Uint8Array[] = []
-  #recordBytes = 0
+  readonly #records = new RecordBuffer()
   #dataDirty = false
   #running = false
   #waiters: Waiter[] = []
@@ -62,13 +61,13 @@ export class Committer {
     return this.#commitsDone
   }
   get journalBytes(): number {
-    return this.#journalTail + this.#recordBytes
+    return this.#journalTail + this.#records.length
   }
   get failure(): SanError | null {
     return this.#failure
   }
   get pending(): boolean {
-    return this.#records.length > 0 || this.#dataDirty
+    return this.#records.count > 0 || this.#dataDirty
   }
 
   /** Refuses when the pool has failed. */
@@ -78,9 +77,7 @@ export class Committer {
 
   append(record: JournalRecord): void {
     this.#sequence += 1
-    const bytes = encodeRecord(record, this.#sequence)
-    this.#records.push(bytes)
-    this.#recordBytes += bytes.length
+    this.#records.add(record, this.#sequence)
   }
 
   /** Data or checksums were written; the next commit syncs them. */
@@ -128,10 +125,7 @@ export class Committer {
   }
 
   async #writeRecords(): Promise<void> {
-    const records = this.#records
-    const bytes = this.#recordBytes
-    this.#records = []
-    this.#recordBytes = 0
+    const batch = this.#records.take()
     const dataDirty = this.#dataDirty
     this.#dataDirty = false
     // A management change with no data written since the last commit syncs only the journal.
@@ -139,15 +133,9 @@ export class Committer {
       await this.files.data.sync()
       await this.files.tags.sync()
     }
-    if (records.length === 0) return
-    const batch = new Uint8Array(bytes)
-    let offset = 0
-    for (const record of records) {
-      batch.set(record, offset)
-      offset += record.length
-    }
+    if (batch.length === 0) return
     await this.files.journal.write(batch, this.#journalTail)
-    this.#journalTail += bytes
+    this.#journalTail += batch.length
     await this.files.journal.sync()
   }
 
@@ -157,8 +145,7 @@ export class Committer {
     // The state is taken first and the data synced after, so every mapping in it points at
     // data that is durable by the time the checkpoint is.
     const state = take()
-    this.#records = []
-    this.#recordBytes = 0
+    this.#records.clear()
     this.#dataDirty = false
     await this.files.data.sync()
     await this.files.tags.sync()

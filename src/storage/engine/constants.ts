@@ -42,10 +42,16 @@ export const checkpointJournalBytes = 32 * 1024 * 1024
 export const checkpointIntervalMs = 60_000
 /** Chunks whose head view one lineage caches (~200 bytes each); the cache is reset when full. */
 export const headSourcesMax = 65_536
-/** How long one tick may spend on background reclamation (foreground I/O keeps the rest). */
-export const reclaimBudgetMs = 1
-/** Versions examined between two clock reads in the reclaim job. */
-export const reclaimBatch = 256
+/**
+ * How long one tick (every ~10 ms) may spend on background reclamation while hosts do I/O: a
+ * command that completes during a slice waits for it, so the slice is kept near the cost of a
+ * few commands (docs/engine.md §2 "delete"). About 100 versions (6 MiB of chunks) per tick.
+ */
+export const reclaimBusyBudgetMs = 0.2
+/** The same while no read or write came since the previous tick: reclaim at speed. */
+export const reclaimIdleBudgetMs = 5
+/** Versions examined between two clock reads in the reclaim job (~1-2 µs each). */
+export const reclaimBatch = 16
 /** A freed chunk is given back to the filesystem only after staying free this long. */
 export const punchDelayMs = 10_000
 /** Freed chunks are returned to the filesystem (hole punching) in runs of at most this many. */

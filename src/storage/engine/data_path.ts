@@ -99,6 +99,8 @@ export class DataPath {
   /** Regions whose REGION_DIRTY record is not yet durable, with the commit that makes it so. */
   readonly #regionsMarking = new Map<number, Promise<void>>()
   checksumFailures = 0
+  /** Reads and writes started so far: the pool's tick tells a busy pool from an idle one. */
+  ioStarted = 0
 
   constructor(
     private readonly state: EngineState,
@@ -202,6 +204,7 @@ export class DataPath {
    * must take the promise path (which also reports checksum failures).
    */
   readNow(lineage: Lineage, offset: number, target: Uint8Array): boolean {
+    this.ioStarted += 1
     const data = this.data
     if (data.readNow === undefined) return false
     if (offset % subBlockBytes !== 0 || target.length % subBlockBytes !== 0) return false
@@ -576,6 +579,7 @@ export class DataPath {
   }
 
   #ioStart(): number {
+    this.ioStarted += 1
     const ticket = this.committer.ticket
     this.#ioInFlight.set(ticket, (this.#ioInFlight.get(ticket) ?? 0) + 1)
     return ticket

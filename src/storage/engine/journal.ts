@@ -65,48 +65,98 @@ export type JournalRecord = MapPut | MapDelete | RegionDirty | Tables
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder()
 
-function payloadOf(record: JournalRecord): Uint8Array {
-  switch (record.type) {
-    case recordType.mapPut: {
-      const bytes = new Uint8Array(36)
-      const view = new DataView(bytes.buffer)
-      view.setUint32(0, record.lineage)
-      view.setFloat64(4, record.chunk)
-      view.setUint32(12, record.birth)
-      view.setFloat64(16, record.phys)
-      view.setUint32(24, record.valid)
-      view.setUint32(28, record.zero)
-      view.setUint32(32, record.killedAt)
-      return bytes
+const payloadBytes = {
+  [recordType.mapPut]: 36,
+  [recordType.mapDelete]: 16,
+  [recordType.regionDirty]: 4,
+}
+
+/**
+ * Records waiting for the next commit, encoded into one growing buffer: a record costs no
+ * allocation of its own (a reclamation job appends one per freed version, a write one per chunk).
+ */
+export class RecordBuffer {
+  #bytes = new Uint8Array(64 * 1024)
+  #view = new DataView(this.#bytes.buffer)
+  #length = 0
+  #count = 0
+
+  get length(): number {
+    return this.#length
+  }
+
+  get count(): number {
+    return this.#count
+  }
+
+  /** Encodes `record` with sequence number `sequence` after the records already here. */
+  add(record: JournalRecord, sequence: number): void {
+    const json =
+      record.type === recordType.tables ? textEncoder.encode(JSON.stringify(record.changes)) : null
+    const length = json?.length ?? payloadBytes[record.type as keyof typeof payloadBytes]
+    const start = this.#length
+    this.#reserve(recordHeaderBytes + length)
+    const view = this.#view
+    view.setUint32(start, length)
+    view.setFloat64(start + 8, sequence)
+    this.#bytes[start + 16] = record.type
+    const at = start + recordHeaderBytes
+    switch (record.type) {
+      case recordType.mapPut:
+        view.setUint32(at, record.lineage)
+        view.setFloat64(at + 4, record.chunk)
+        view.setUint32(at + 12, record.birth)
+        view.setFloat64(at + 16, record.phys)
+        view.setUint32(at + 24, record.valid)
+        view.setUint32(at + 28, record.zero)
+        view.setUint32(at + 32, record.killedAt)
+        break
+      case recordType.mapDelete:
+        view.setUint32(at, record.lineage)
+        view.setFloat64(at + 4, record.chunk)
+        view.setUint32(at + 12, record.birth)
+        break
+      case recordType.regionDirty:
+        view.setUint32(at, record.region)
+        break
+      case recordType.tables:
+        this.#bytes.set(json!, at)
+        break
     }
-    case recordType.mapDelete: {
-      const bytes = new Uint8Array(16)
-      const view = new DataView(bytes.buffer)
-      view.setUint32(0, record.lineage)
-      view.setFloat64(4, record.chunk)
-      view.setUint32(12, record.birth)
-      return bytes
-    }
-    case recordType.regionDirty: {
-      const bytes = new Uint8Array(4)
-      new DataView(bytes.buffer).setUint32(0, record.region)
-      return bytes
-    }
-    case recordType.tables:
-      return textEncoder.encode(JSON.stringify(record.changes))
+    const end = at + length
+    view.setUint32(start + 4, crc32c(this.#bytes.subarray(start + 8, end)))
+    this.#length = end
+    this.#count += 1
+  }
+
+  /** The encoded records (a copy), and an empty buffer for the next ones. */
+  take(): Uint8Array {
+    const taken = this.#bytes.slice(0, this.#length)
+    this.clear()
+    return taken
+  }
+
+  clear(): void {
+    this.#length = 0
+    this.#count = 0
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#length + bytes <= this.#bytes.length) return
+    let size = this.#bytes.length
+    while (size < this.#length + bytes) size *= 2
+    const grown = new Uint8Array(size)
+    grown.set(this.#bytes.subarray(0, this.#length))
+    this.#bytes = grown
+    this.#view = new DataView(grown.buffer)
   }
 }
 
+/** One record on its own (tests and tools; the committer appends into a RecordBuffer). */
 export function encodeRecord(record: JournalRecord, sequence: number): Uint8Array {
-  const payload = payloadOf(record)
-  const bytes = new Uint8Array(recordHeaderBytes + payload.length)
-  const view = new DataView(bytes.buffer)
-  view.setUint32(0, payload.length)
-  view.setFloat64(8, sequence)
-  bytes[16] = record.type
-  bytes.set(payload, recordHeaderBytes)
-  view.setUint32(4, crc32c(bytes.subarray(8)))
-  return bytes
+  const buffer = new RecordBuffer()
+  buffer.add(record, sequence)
+  return buffer.take()
 }
 
 function decodePayload(type: number, payload: Uint8Array): JournalRecord | null {

@@ -23,7 +23,8 @@ import {
   defaultLimits,
   type EngineLimits,
   punchDelayMs,
-  reclaimBudgetMs,
+  reclaimBusyBudgetMs,
+  reclaimIdleBudgetMs,
 } from './constants.ts'
 import { DataPath } from './data_path.ts'
 import { PoolDevice } from './device.ts'
@@ -86,6 +87,8 @@ export class Pool {
   #closed = false
   #checkpointBytes = 0
   #lastCheckpointMs: number
+  /** `DataPath.ioStarted` at the previous tick. */
+  #ioSeen = 0
 
   private constructor(parts: PoolParts) {
     this.#options = parts.options
@@ -477,7 +480,9 @@ export class Pool {
   tick(): void {
     if (this.#closed) return
     const now = this.#options.clock.monotonicMs()
-    this.#reclaimer.run(reclaimBudgetMs)
+    const busy = this.#dataPath.ioStarted !== this.#ioSeen
+    this.#ioSeen = this.#dataPath.ioStarted
+    this.#reclaimer.run(busy ? reclaimBusyBudgetMs : reclaimIdleBudgetMs)
     if (this.#committer.failure !== null) return
     const dirtyTooLong =
       this.#dataPath.dirtyRegions.size > 0 && now - this.#lastCheckpointMs >= checkpointIntervalMs

@@ -23,10 +23,12 @@ interface Job {
   readonly to: number
   /** Epochs of (from, to] that still have to be visited, ascending. */
   epochs: number[] | null
-  /** The epoch being visited and its chunks (a copy: freeing edits the live set). */
+  /**
+   * The epoch being visited and an iterator over its changed set. Freeing deletes from that set
+   * as it goes, which a Set iterator tolerates, so nothing is copied however big the epoch.
+   */
   epoch: number
-  chunks: number[]
-  next: number
+  chunks: Iterator<number> | null
   readonly done: () => void
 }
 
@@ -50,7 +52,7 @@ export class Reclaimer {
 
   /** Queues the versions of `lineage` born in (from, to]; `done` runs when they are checked. */
   schedule(lineage: number, from: number, to: number, done: () => void = () => {}): void {
-    this.#jobs.push({ lineage, from, to, epochs: null, epoch: 0, chunks: [], next: 0, done })
+    this.#jobs.push({ lineage, from, to, epochs: null, epoch: 0, chunks: null, done })
   }
 
   /** Works for at most `budgetMs`; returns the number of versions freed. */
@@ -79,18 +81,20 @@ export class Reclaimer {
     let freed = 0
     let examined = 0
     while (examined < reclaimBatch) {
-      if (job.next >= job.chunks.length) {
+      const next = job.chunks?.next()
+      if (next === undefined || next.done === true) {
         const epoch = job.epochs.shift()
         if (epoch === undefined) return { freed, finished: true }
-        job.chunks = [...(lineage.births.get(epoch) ?? [])]
-        job.next = 0
+        job.chunks = lineage.births.get(epoch)?.values() ?? null
         job.epoch = epoch
         continue
       }
-      const chunk = job.chunks[job.next++]!
-      const version = lineage.chunks.get(chunk)?.find((candidate) => candidate.birth === job.epoch)
+      const chunk = next.value
       examined += 1
-      if (version === undefined || lineage.alive(version)) continue
+      const list = lineage.chunks.get(chunk)
+      if (list === undefined) continue
+      const version = list[lineage.newestAtOrBefore(list, job.epoch)]
+      if (version === undefined || version.birth !== job.epoch || lineage.alive(version)) continue
       this.dataPath.freeVersion(lineage, chunk, version)
       freed += 1
     }

@@ -167,8 +167,7 @@ export class EngineState {
 
   #applyVolume(id: string, row: VolumeRow | null): void {
     const old = this.volumes.get(id)
-    if (old !== undefined && old.origin !== null)
-      removeFrom(this.#clonesBySnapshot, old.origin, id)
+    if (old !== undefined && old.origin !== null) removeFrom(this.#clonesBySnapshot, old.origin, id)
     if (row === null) {
       this.volumes.delete(id)
       return
