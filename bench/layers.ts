@@ -1,10 +1,11 @@
 /**
  * `node --import tsx bench/layers.ts [--commands N] [--rounds R] [--device memory|file|engine]
- * [--op read|write]`: the CPU
+ * [--op read|write] [--blocks B]`: the CPU
  * cost of Basalt's own iSCSI and SCSI layers per command, without sockets or initiator. One
  * sans-IO `Connection` over one logical unit (in memory, test/harness/memory_target.ts, or a
  * 64 MiB FileBlockDevice volume in the temp directory, page-cache hot) logs in, then runs
- * 4 KiB READ(16)s (or WRITE(16)s with their data as immediate data) at queue depth 1: each
+ * READ(16)s of B 4 KiB blocks (default 1), or 4 KiB WRITE(16)s with their data as immediate
+ * data, at queue depth 1, after a login that declares libiscsi's MaxRecvDataSegmentLength: each
  * command's bytes go in through `receive`, and the next
  * is sent once the response has been written to the transport. Prints the process's CPU time
  * (user + system, so that waiting for a busy machine does not count) per command for each round,
@@ -40,18 +41,28 @@ const blockBytes = 4096
 const blockCount = (64 * 1024 * 1024) / blockBytes
 const noDigests = { header: false, data: false }
 
-function options(): { commands: number; rounds: number; device: string; op: string } {
+interface Options {
+  commands: number
+  rounds: number
+  device: string
+  op: string
+  blocks: number
+}
+
+function options(): Options {
   const { values } = parseArgs({
     options: {
       commands: { type: 'string', default: '200000' },
       rounds: { type: 'string', default: '7' },
       device: { type: 'string', default: 'memory' },
       op: { type: 'string', default: 'read' },
+      blocks: { type: 'string', default: '1' },
     },
   })
-  const { commands, rounds, device, op } = values
+  const { commands, rounds, device, op, blocks } = values
   if (op !== 'read' && op !== 'write') throw new Error(`--op read|write, not ${op}`)
-  return { commands: Number(commands), rounds: Number(rounds), device, op }
+  if (op === 'write' && blocks !== '1') throw new Error('--blocks applies to reads')
+  return { commands: Number(commands), rounds: Number(rounds), device, op, blocks: Number(blocks) }
 }
 
 /** One unit over a file volume, or an engine volume in a pool, written once so reads hit data. */
@@ -85,16 +96,17 @@ async function fileCatalog(directory: string, engine: boolean): Promise<TargetCa
   return { target: () => target, targets: () => [target], discoveryChap: () => null }
 }
 
-/** READ(16) or WRITE(16) of one block at `lba` (SBC-3 §5.16, §5.42). */
-function cdb16(opcode: number, lba: number): Uint8Array {
+/** READ(16) or WRITE(16) of `blocks` blocks at `lba` (SBC-3 §5.16, §5.42). */
+function cdb16(opcode: number, lba: number, blocks: number): Uint8Array {
   const cdb = new Uint8Array(16)
   cdb[0] = opcode
-  new DataView(cdb.buffer).setUint32(6, lba)
-  cdb[13] = 1
+  const view = new DataView(cdb.buffer)
+  view.setUint32(6, lba)
+  view.setUint32(10, blocks)
   return cdb
 }
 
-function command(cmdSN: number, lba: number, write: boolean): Uint8Array {
+function command(cmdSN: number, lba: number, write: boolean, blocks: number): Uint8Array {
   const data = write ? new Uint8Array(blockBytes).fill(lba & 0xff) : new Uint8Array(0)
   const pdu: ScsiCommand = {
     opcode: Opcode.scsiCommand,
@@ -105,10 +117,10 @@ function command(cmdSN: number, lba: number, write: boolean): Uint8Array {
     taskAttribute: 1,
     lun: new Uint8Array(8),
     initiatorTaskTag: cmdSN,
-    expectedDataTransferLength: blockBytes,
+    expectedDataTransferLength: blocks * blockBytes,
     cmdSN,
     expStatSN: 0,
-    cdb: cdb16(write ? 0x8a : 0x88, lba),
+    cdb: cdb16(write ? 0x8a : 0x88, lba, blocks),
     expectedBidirectionalReadDataLength: null,
     data,
   }
@@ -123,7 +135,8 @@ async function main(): Promise<void> {
   let wake: (() => void) | null = null
   const connection = new Connection({
     transport: {
-      write: () => {
+      write: (_pieces, sent) => {
+        sent?.() // as the portal does once the socket has the bytes
         written += 1
         const resume = wake
         wake = null
@@ -148,12 +161,16 @@ async function main(): Promise<void> {
     ['InitiatorName', 'iqn.2026-11.org.basalt.bench:layers'],
     ['TargetName', defaultIqn],
     ['SessionType', 'Normal'],
+    ['MaxRecvDataSegmentLength', '262144'],
   ]
   const login = serializePdu(encodePdu(loginRequest({ isid, keys }) as Pdu), noDigests)
   connection.receive(Buffer.concat(login))
   if (connection.state !== 'fullFeature') throw new Error(`login failed: ${connection.state}`)
   // Commands are encoded ahead of time: the initiator's cost is not ours to measure.
-  const prepared = Array.from({ length: 4096 }, (_, i) => command(0, (i * 7919) % blockCount, o.op === 'write'))
+  const prepared = Array.from({ length: 4096 }, (_, i) => {
+    const lba = ((i * 7919) % (blockCount / o.blocks)) * o.blocks
+    return command(0, lba, o.op === 'write', o.blocks)
+  })
   const results: number[] = []
   let cmdSN = 1
   for (let round = 0; round < o.rounds; round++) {

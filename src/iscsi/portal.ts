@@ -176,14 +176,17 @@ export class Portal {
     const socket = attached.socket
     const queueMax = this.limits.socketWriteQueueBytesMax
     return {
-      write: (pieces) => {
+      write: (pieces, written) => {
         if (socket.destroyed || attached.closingSinceMs !== null) return
         if (!attached.corked) {
           attached.corked = true
           socket.cork()
           if (!attached.receiving) process.nextTick(uncork, attached)
         }
-        for (const piece of pieces) socket.write(piece)
+        const last = pieces.length - 1
+        for (let i = 0; i < last; i++) socket.write(pieces[i]!)
+        // Writes complete in order: once the last piece is written, so are the others.
+        if (last >= 0) socket.write(pieces[last]!, written)
         if (socket.writableLength > queueMax) socket.pause()
       },
       congested: () => socket.writableLength > queueMax,

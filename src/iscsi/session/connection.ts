@@ -6,6 +6,7 @@
  * idle initiator with NOP-In, and hands commands, task management and Data-Out to its session.
  */
 import { assert } from '../../base/assert.ts'
+import { transferBuffers } from '../../base/buffer_pool.ts'
 import { type Clock, Timeout } from '../../base/clock.ts'
 import type { Logger } from '../../base/log.ts'
 import type { TargetCatalog } from '../catalog.ts'
@@ -35,8 +36,12 @@ import { TextExchange } from './text_exchange.ts'
 
 /** The socket side of a connection, as the portal provides it. */
 export interface ConnectionTransport {
-  /** Queues one or more PDUs' pieces; the portal sends them with one corked writev. */
-  write(pieces: readonly Uint8Array[]): void
+  /**
+   * Queues one or more PDUs' pieces; the portal sends them with one corked writev. `written`, if
+   * given, runs once the socket no longer needs the pieces' memory (it may never run, if the
+   * connection dies first).
+   */
+  write(pieces: readonly Uint8Array[], written?: () => void): void
   /** Flushes what is queued, then closes. */
   close(): void
   /** True while our output is not draining (the peer reads slowly); see `drained`. */
@@ -496,7 +501,9 @@ export class Connection implements SessionLink {
       }
     }
     if (!collapse) this.#encodeScsiResponse(pieces, task, result)
-    this.options.transport.write(pieces)
+    // A large Data-In buffer goes back to the transfer pool once the socket has its bytes.
+    if (data === null) this.options.transport.write(pieces)
+    else this.options.transport.write(pieces, () => transferBuffers.release(data))
   }
 
   #encodeScsiResponse(pieces: Uint8Array[], task: Task<SessionLink>, result: TaskResultView): void {

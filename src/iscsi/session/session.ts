@@ -6,6 +6,7 @@
  * the owning `SessionLink` of each task's connection.
  */
 import { assert } from '../../base/assert.ts'
+import { transferBuffers } from '../../base/buffer_pool.ts'
 import { readU32 } from '../../base/bytes.ts'
 import type { Logger } from '../../base/log.ts'
 import type { Nexus } from '../../scsi/nexus.ts'
@@ -358,6 +359,11 @@ export class Session {
     this.#release(task)
     task.state = 'done'
     task.connection.sendTaskResult(task, view)
+    // The device is done with the Data-Out (an aborted task never gets here: its buffer may
+    // still be in a device's hands, and is left to the collector).
+    if (task.buffer !== null && task.buffer.buffer !== result.dataIn?.buffer) {
+      transferBuffers.release(task.buffer)
+    }
     this.#checkSettled()
   }
 

@@ -6,6 +6,7 @@
  * both keys are OR-ed, §13.18-§13.19), so every sequence arrives in offset order.
  */
 import { assert } from '../../base/assert.ts'
+import { transferBuffers } from '../../base/buffer_pool.ts'
 import type { ParsedHandle, ScsiResult } from '../../scsi/port.ts'
 import type { DataOut, Lun8 } from '../pdu/types.ts'
 import { reservedTag } from '../spec/opcodes.ts'
@@ -175,12 +176,10 @@ export class Task<C = unknown> {
   #place(offset: number, data: Uint8Array): void {
     const end = Math.min(offset + data.length, this.dataOutBytes)
     if (end <= offset) return
-    // allocUnsafe: the task executes only once every byte of [0, dataOutBytes) has arrived
-    // (`dataComplete` counts them, and sequences are in offset order), so no zero-fill is needed.
-    if (this.buffer === null) {
-      const unset = Buffer.allocUnsafe(this.dataOutBytes)
-      this.buffer = new Uint8Array(unset.buffer, unset.byteOffset, unset.length)
-    }
+    // No zero-fill: the task executes only once every byte of [0, dataOutBytes) has arrived
+    // (`dataComplete` counts them, and sequences are in offset order). Large buffers come from the
+    // transfer pool; the session returns them when the command is answered.
+    if (this.buffer === null) this.buffer = transferBuffers.acquire(this.dataOutBytes)
     this.buffer.set(data.subarray(0, end - offset), offset)
     this.receivedBytes += end - offset
   }

@@ -5,6 +5,7 @@
  * writes) and allocates one buffer at most.
  */
 import { assert } from '../../base/assert.ts'
+import { transferBuffers } from '../../base/buffer_pool.ts'
 import { type Command, goodResult } from '../command.ts'
 import { type ScsiResult, ScsiStatus } from '../port.ts'
 import type { RangeHold, RangeLock } from './range_lock.ts'
@@ -25,7 +26,8 @@ let slab = new Uint8Array(0)
 let slabUsed = 0
 
 function dataInBuffer(bytes: number): Uint8Array {
-  if (bytes > slabReadBytesMax) return Buffer.allocUnsafeSlow(bytes)
+  // Larger ones are lent by the transfer pool; the transport returns them once sent.
+  if (bytes > slabReadBytesMax) return transferBuffers.acquire(bytes)
   if (slabUsed + bytes > slab.length) {
     slab = Buffer.allocUnsafeSlow(slabBytes)
     slabUsed = 0

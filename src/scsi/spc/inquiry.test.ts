@@ -6,7 +6,7 @@ import { AdditionalSense } from '../spec/sense_codes.ts'
 import { makeNexus, makeUnit, senseOf, TestInitiator } from '../testing/initiator.ts'
 import { UnitGroup } from '../unit_group.ts'
 
-function setup(uuid?: string, blockBytes = 512) {
+function setup(uuid?: string, blockBytes: 512 | 4096 = 512) {
   const unit = makeUnit(new MemoryBlockDevice(blockBytes, 4096), uuid)
   return new TestInitiator(new UnitGroup(new Map([[0, unit]])), makeNexus(1, 7))
 }
