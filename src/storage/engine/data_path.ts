@@ -89,6 +89,9 @@ export function piecesOf(offset: number, length: number): Piece[] {
 
 const lockKey = (lineage: number, chunk: number) => lineage * 2 ** 32 + chunk
 
+/** Times a read whose checksum failed while writes were landing is read again (#readVerified). */
+const readRetriesMax = 8
+
 export class DataPath {
   readonly locks = new SubBlockLocks()
   readonly #ioInFlight = new Map<number, number>()
@@ -220,13 +223,18 @@ export class DataPath {
     return true
   }
 
-  /** The first sub-block of `slice` (read from byte `position`) that fails its checksum, or -1. */
-  #firstMismatch(slice: Uint8Array, position: number): number {
+  /**
+   * The first sub-block of `slice` (read from byte `position`) that fails its checksum, or -1.
+   * `before` holds the sub-blocks' checksums from when the read was issued: bytes that match
+   * them are the image before a write that landed meanwhile, a valid answer to a read racing it.
+   */
+  #firstMismatch(slice: Uint8Array, position: number, before?: Uint32Array): number {
     for (let at = 0; at < slice.length; at += subBlockBytes) {
       const phys = Math.floor((position + at) / chunkBytes)
       const subBlock = ((position + at) % chunkBytes) / subBlockBytes
       const tag = subBlockTag(slice.subarray(at, at + subBlockBytes), phys, subBlock)
       if (tag === this.tags.get(phys, subBlock)) continue
+      if (before !== undefined && tag === before[at / subBlockBytes]) continue
       // A write racing this read may have landed between the data and its tag.
       if ((this.#physWrites.get(phys) ?? 0) > 0) continue
       return at / subBlockBytes
@@ -235,8 +243,17 @@ export class DataPath {
   }
 
   async #readVerified(position: number, slice: Uint8Array): Promise<void> {
-    await this.data.read(slice, position)
-    const bad = this.#firstMismatch(slice, position)
+    let bad = -1
+    for (let attempt = 0; attempt <= readRetriesMax; attempt += 1) {
+      // A write may land its data and checksum while we read (an in-place overwrite, or a
+      // 512-byte neighbour's read-modify-write of the same sub-block): the old bytes then match
+      // the checksum as it was, and torn ones are read again. Only a mismatch on a sub-block
+      // whose checksum did not change meanwhile is an error.
+      const before = this.#tagsOf(position, slice.length)
+      await this.data.read(slice, position)
+      bad = this.#firstMismatch(slice, position, before)
+      if (bad < 0 || !this.#tagChanged(position + bad * subBlockBytes, before[bad]!)) break
+    }
     if (bad < 0) return
     this.checksumFailures += 1
     const where = position + bad * subBlockBytes
@@ -248,14 +265,38 @@ export class DataPath {
     )
   }
 
+  #tagChanged(position: number, before: number): boolean {
+    const phys = Math.floor(position / chunkBytes)
+    return this.tags.get(phys, (position % chunkBytes) / subBlockBytes) !== before
+  }
+
+  #tagsOf(position: number, length: number): Uint32Array {
+    const tags = new Uint32Array(length / subBlockBytes)
+    for (let index = 0; index < tags.length; index += 1) {
+      const at = position + index * subBlockBytes
+      tags[index] = this.tags.get(Math.floor(at / chunkBytes), (at % chunkBytes) / subBlockBytes)
+    }
+    return tags
+  }
+
   /** Reads a whole chunk and returns the mask of `mask`'s sub-blocks that fail their checksum. */
   async verify(phys: number, mask: number): Promise<number> {
     const buffer = new Uint8Array(chunkBytes)
+    const before = this.#tagsOf(phys * chunkBytes, chunkBytes)
     await this.data.read(buffer, phys * chunkBytes)
     const tags = this.tags.compute(buffer, phys, 0)
     let bad = 0
-    for (let bit = 0; bit < subBlocksPerChunk; bit += 1)
-      if ((mask >> bit) & 1 && tags[bit] !== this.tags.get(phys, bit)) bad |= 1 << bit
+    for (let bit = 0; bit < subBlocksPerChunk; bit += 1) {
+      const now = this.tags.get(phys, bit)
+      // As in #readVerified: old bytes, or a checksum that changed meanwhile, is a racing write.
+      if (
+        (mask >> bit) & 1 &&
+        tags[bit] !== now &&
+        tags[bit] !== before[bit] &&
+        now === before[bit]
+      )
+        bad |= 1 << bit
+    }
     return (this.#physWrites.get(phys) ?? 0) > 0 ? 0 : bad
   }
 
@@ -392,7 +433,10 @@ export class DataPath {
       const region = Math.floor(piece.phys / regionChunks)
       this.#regionWrites.set(region, (this.#regionWrites.get(region) ?? 0) + 1)
       const marking = this.#regionsMarking.get(region)
-      if (marking !== undefined) (waits ??= new Set()).add(marking)
+      if (marking !== undefined) {
+        waits ??= new Set()
+        waits.add(marking)
+      }
       if (this.dirtyRegions.has(region)) continue
       this.dirtyRegions.add(region)
       this.committer.append({ type: recordType.regionDirty, region })
@@ -400,7 +444,8 @@ export class DataPath {
       // for every other write that reaches it before that commit is done.
       const durable = this.committer.commit().finally(() => this.#regionsMarking.delete(region))
       this.#regionsMarking.set(region, durable)
-      ;(waits ??= new Set()).add(durable)
+      waits ??= new Set()
+      waits.add(durable)
     }
     return waits === null ? null : Promise.all(waits)
   }
