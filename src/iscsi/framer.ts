@@ -7,6 +7,7 @@
  * holds a whole PDU the frame is a zero-copy view into it.
  */
 import { assert } from '../base/assert.ts'
+import { transferBuffers } from '../base/buffer_pool.ts'
 import { padTo4, readU24 } from '../base/bytes.ts'
 import { crc32c } from '../base/crc32c.ts'
 import type { EncodedPdu, Frame } from './pdu/types.ts'
@@ -111,10 +112,10 @@ export class Framer {
 
   #startPdu(layout: Layout): void {
     assert(this.#pdu === null, 'framer already assembling a PDU')
-    // Every byte is written before the PDU is emitted, so skip the zero-fill: a 256 KiB Data-Out
-    // arriving in 64 KiB socket chunks no longer pays for a memset it overwrites.
-    const unset = Buffer.allocUnsafe(layout.totalBytes)
-    this.#pdu = new Uint8Array(unset.buffer, unset.byteOffset, unset.length)
+    // Every byte is written before the PDU is emitted, so no zero-fill. A large PDU (a 256 KiB
+    // Data-Out arriving in 64 KiB socket chunks) is assembled in a buffer lent by the transfer
+    // pool, which the connection returns once the Data-Out's bytes are in its task.
+    this.#pdu = transferBuffers.acquire(layout.totalBytes)
     this.#pduFilled = 0
     this.#layout = layout
   }

@@ -236,6 +236,8 @@ export class Connection implements SessionLink {
       }
       case Opcode.dataOut: {
         session.dataOut(this, pdu, frame.bhs)
+        // The task copied what it keeps (task.ts #place), so an assembled PDU goes back now.
+        transferBuffers.release(frame.data)
         return
       }
       case Opcode.snackRequest: {
