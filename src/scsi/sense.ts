@@ -37,6 +37,11 @@ export const senseTable = {
     key: SenseKey.copyAborted,
     code: AdditionalSense.unreachableCopyTarget,
   },
+  /** SPC-4 §6.3.1: an EXTENDED COPY reuses the list identifier of one still in progress. */
+  operationInProgress: {
+    key: SenseKey.illegalRequest,
+    code: AdditionalSense.operationInProgress,
+  },
   /** SPC-4 §6.3.3: EXTENDED COPY parameter lists beyond the advertised limits or types. */
   tooManyTargetDescriptors: {
     key: SenseKey.illegalRequest,

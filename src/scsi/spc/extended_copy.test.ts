@@ -10,7 +10,7 @@ import { FaultyBlockDevice } from '../../storage/faulty_device.ts'
 import { MemoryBlockDevice } from '../../storage/memory_device.ts'
 import type { CopyTargets, LogicalUnit } from '../logical_unit.ts'
 import { ScsiStatus } from '../port.ts'
-import { makeUnit, senseOf, TestInitiator } from '../testing/initiator.ts'
+import { makeNexus, makeUnit, senseOf, TestInitiator } from '../testing/initiator.ts'
 import { UnitGroup } from '../unit_group.ts'
 import { copyLimits, parseCopyList } from './extended_copy_params.ts'
 
@@ -250,4 +250,76 @@ test('a device failure in segment 2: COPY ABORTED, FAILED SEGMENT DETAILS, SEGME
   const held = details.subarray(60, 60 + details.readUInt16BE(58))
   assert.equal(held[2]! & 0x0f, 0x0a, 'the held sense is COPY ABORTED')
   assert.equal(senseOf(await initiator.run(rcrCdb(0x04, 3))).code, 0x2400, 'returned once')
+})
+
+/** `running`'s outcome if it settles within a few turns of the event loop, else 'pending'. */
+async function soon<T>(running: Promise<T>): Promise<T | 'pending'> {
+  let outcome: T | 'pending' = 'pending'
+  void running.then((value) => {
+    outcome = value
+  })
+  for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve))
+  return outcome
+}
+
+test('ExtendedCopy: a list identifier in progress from the same I_T nexus → OPERATION IN PROGRESS [SPC-4 §6.3.1]', async () => {
+  const { first, second, initiator } = await setup()
+  await first.device.write(0, new Uint8Array(8 * blockBytes).fill(0x33), false)
+  for (const usage of [0, 2]) {
+    // The source blocks are held exclusively, so the first copy waits in its first segment.
+    const hold = await first.unit.rangeLock.exclusive(0, 8)
+    const list = copyList(9, usage, [cscd(first.unit)], [segment(0, 0, 8, 0, 100 + usage)])
+    const running = initiator.run(xcopyCdb(list.length), list)
+    assert.equal(await soon(running), 'pending')
+    const again = copyList(9, usage, [cscd(first.unit)], [segment(0, 0, 8, 0, 200 + usage)])
+    const duplicate = await soon(initiator.run(xcopyCdb(again.length), again))
+    assert.notEqual(duplicate, 'pending', 'the duplicate is refused at once, not queued')
+    if (duplicate === 'pending') return
+    assert.equal(duplicate.status, ScsiStatus.checkCondition)
+    assert.equal(senseOf(duplicate).key, 0x05, 'ILLEGAL REQUEST')
+    assert.equal(senseOf(duplicate).code, 0x0016, 'OPERATION IN PROGRESS')
+    if (usage === 0) {
+      // COPY STATUS still describes the first copy: in progress, nothing moved yet.
+      const status = Buffer.from((await initiator.run(rcrCdb(0x00, 9))).dataIn!)
+      assert.equal(status[4], 0x00, 'COPY MANAGER STATUS: in progress')
+    }
+    // Another I_T nexus may use the same list identifier: the rule is per I_T nexus.
+    const other = new TestInitiator(initiator.group, makeNexus(2))
+    await other.clearAttentions()
+    const elsewhere = copyList(9, usage, [cscd(second.unit)], [segment(0, 0, 1, 0, 1)])
+    assert.equal((await other.run(xcopyCdb(elsewhere.length), elsewhere)).status, ScsiStatus.good)
+    first.unit.rangeLock.release(hold)
+    assert.equal((await running).status, ScsiStatus.good)
+    const copied = await readBlocks(first.device, 100 + usage, 8)
+    assert.deepEqual(copied, Buffer.alloc(8 * blockBytes, 0x33))
+    const refused = await readBlocks(first.device, 200 + usage, 8)
+    assert.deepEqual(refused, Buffer.alloc(8 * blockBytes), 'the duplicate copied nothing')
+    if (usage === 0) {
+      const status = Buffer.from((await initiator.run(rcrCdb(0x00, 9))).dataIn!)
+      assert.equal(status[4], 0x01, 'the first copy: completed, good')
+      assert.equal(status.readUInt32BE(8), 8 * blockBytes, 'TRANSFER COUNT of the first copy')
+    }
+  }
+})
+
+test('ExtendedCopy: a list identifier may be reused once its copy completed [SPC-4 §6.3.1]', async () => {
+  const { first, initiator } = await setup()
+  await first.device.write(0, new Uint8Array(blockBytes).fill(0x44), false)
+  const runs = [
+    [0, 10],
+    [0, 11],
+    [2, 12],
+    [2, 13],
+    [0, 14],
+  ] as const
+  for (const [usage, to] of runs) {
+    const list = copyList(5, usage, [cscd(first.unit)], [segment(0, 0, 1, 0, to)])
+    assert.equal((await initiator.run(xcopyCdb(list.length), list)).status, ScsiStatus.good)
+    assert.deepEqual(await readBlocks(first.device, to, 1), Buffer.alloc(blockBytes, 0x44))
+  }
+  const status = Buffer.from((await initiator.run(rcrCdb(0x00, 5))).dataIn!)
+  assert.equal(status[4], 0x01, 'the latest held copy: good')
+  // A refused duplicate leaves nothing running behind: the identifier is free again.
+  const list = copyList(5, 0, [cscd(first.unit)], [segment(0, 0, 1, 0, 15)])
+  assert.equal((await initiator.run(xcopyCdb(list.length), list)).status, ScsiStatus.good)
 })

@@ -17,6 +17,8 @@
  *
  * The result of a copy with LIST ID USAGE 00b is held per I_T nexus and list identifier for
  * RECEIVE COPY RESULTS (receive_copy_results.ts); a list refused before processing keeps none.
+ * A list identifier (LIST ID USAGE 00b or 10b) still in progress for the same I_T nexus makes a
+ * new copy ILLEGAL REQUEST, OPERATION IN PROGRESS (SPC-4 §6.3.1), before its segments are checked.
  */
 import { assert } from '../../base/assert.ts'
 import { isSanError } from '../../base/errors.ts'
@@ -82,6 +84,22 @@ export class CopyResults {
     this.#records.delete(key)
   }
 
+  /** Copies in progress by key, held or not (LIST ID USAGE 00b and 10b). */
+  readonly #inProgress = new Set<string>()
+
+  inProgress(key: string): boolean {
+    return this.#inProgress.has(key)
+  }
+
+  started(key: string): void {
+    assert(!this.#inProgress.has(key), 'a list identifier in progress started again')
+    this.#inProgress.add(key)
+  }
+
+  ended(key: string): void {
+    assert(this.#inProgress.delete(key), 'a copy ended that never started')
+  }
+
   /** Copies running on the unit now (TOTAL CONCURRENT COPIES bounds them). */
   running = 0
 }
@@ -119,19 +137,27 @@ export async function extendedCopy(
   }
   if (parsed.list === null) return goodResult
   const list = parsed.list
+  const held = copyResultsOf(command.lu)
+  // SPC-4 §6.3.1: with LIST ID USAGE 00b or 10b the identifier names the copy for its I_T nexus;
+  // a second copy with one still in progress is refused, and the first (its held status
+  // included) goes on untouched. Once it ends, the identifier may be used again.
+  const key =
+    list.listIdUsage === ListIdUsage.noListId ? null : CopyResults.key(command.nexus, list.listId)
+  if (key !== null && held.inProgress(key)) return command.fail('operationInProgress')
   const steps = planCopy(command, list)
   if (!Array.isArray(steps)) return command.fail(steps.reason, steps.detail)
-  const held = copyResultsOf(command.lu)
   if (held.running >= copyLimits.concurrentCopiesMax) return command.fail('copyAborted')
   const record =
-    list.listIdUsage === ListIdUsage.hold
-      ? held.begin(CopyResults.key(command.nexus, list.listId))
+    key !== null && list.listIdUsage === ListIdUsage.hold
+      ? held.begin(key)
       : { status: 'running' as const, segmentsProcessed: 0, bytesTransferred: 0, sense: null }
+  if (key !== null) held.started(key)
   held.running += 1
   try {
     return await runSteps(command, steps, record)
   } finally {
     held.running -= 1
+    if (key !== null) held.ended(key)
   }
 }
 

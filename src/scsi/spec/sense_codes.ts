@@ -20,6 +20,7 @@ export type SenseKey = (typeof SenseKey)[keyof typeof SenseKey]
 /** ASC << 8 | ASCQ. */
 export const AdditionalSense = {
   noAdditionalSenseInformation: 0x0000,
+  operationInProgress: 0x0016,
   logicalUnitNotReadyInitializingCommandRequired: 0x0402,
   logicalUnitNotReadySanitizeInProgress: 0x041b,
   unreachableCopyTarget: 0x0804,
