@@ -83,11 +83,6 @@ export async function readIops(b: Bench): Promise<void> {
   await b.pool.unexpose('small', snapshot)
 }
 
-interface Timed {
-  readonly atMs: number
-  readonly latencyUs: number
-}
-
 /**
  * A 64 TiB volume whose snapshots `a` and `b` each hold `reclaimBytes / 4 KiB` versions of their
  * own (4 KiB written into as many chunks, spread at random, then overwritten in the head): many
@@ -146,17 +141,25 @@ export async function deleteAndReclaim(b: Bench): Promise<void> {
   log(
     `reclaim idle: call ${ms(idle.callMs)} ms, job ${ms(idle.reclaimMs)} ms, punching ${ms(punchMs)} ms`,
   )
-  const timeline: Timed[] = []
+  // Each write is issued from a macrotask, as a command read from a socket is, and timed from
+  // then: a tick (and its reclaim slice) that runs first counts in the latency, and the loop is
+  // never starved of ticks by writes that complete synchronously (page-cache hits).
+  const at: number[] = []
+  const latency: number[] = []
   const buffer = new Uint8Array(fourK).fill(7)
   let stop = false
   const load = drive({
     depth: 8,
     stop: () => stop,
     op: () => {
-      const began = performance.now()
-      return fg.write(b.rng.below(fg.blockCount), buffer, false).then(() => {
-        timeline.push({ atMs: performance.now(), latencyUs: (performance.now() - began) * 1000 })
-      })
+      const issued = performance.now()
+      return new Promise<void>((resolve) => setImmediate(resolve))
+        .then(() => fg.write(b.rng.below(fg.blockCount), buffer, false))
+        .then(() => {
+          const now = performance.now()
+          at.push(now)
+          latency.push((now - issued) * 1000)
+        })
     },
   })
   await sleep(b.o.seconds * 1000)
@@ -164,8 +167,12 @@ export async function deleteAndReclaim(b: Bench): Promise<void> {
   await sleep(b.o.seconds * 1000)
   stop = true
   await load
-  const window = (from: number, to: number) =>
-    timeline.filter((t) => t.atMs >= from && t.atMs < to).map((t) => t.latencyUs)
+  const window = (from: number, to: number) => {
+    const values: number[] = []
+    for (let i = 0; i < at.length; i += 1)
+      if (at[i]! >= from && at[i]! < to) values.push(latency[i]!)
+    return values
+  }
   const before = window(loaded.t0 - b.o.seconds * 1000, loaded.t0)
   const during = window(loaded.t0, loaded.t1)
   const after = window(loaded.t1, loaded.t1 + b.o.seconds * 1000)
@@ -181,7 +188,7 @@ function reclaimRows(
     idle: { callMs: number; exclusive: number; reclaimMs: number }
     idleFreed: number
     punchMs: number
-    loaded: { callMs: number; reclaimMs: number }
+    loaded: { callMs: number; reclaimMs: number; exclusive: number }
     before: number[]
     during: number[]
     after: number[]
@@ -192,6 +199,7 @@ function reclaimRows(
     `p50 ${quantile(values, 0.5).toFixed(0)} / p99 ${p99(values).toFixed(0)} µs (n=${values.length})`
   const held = `${r.versions} versions, ${(r.idle.exclusive / 2 ** 30).toFixed(1)} GiB exclusive`
   const rate = r.idleFreed / 2 ** 30 / (r.idle.reclaimMs / 1000)
+  const loadedRate = r.loaded.exclusive / 2 ** 30 / (r.loaded.reclaimMs / 1000)
   const versionRate = r.versions / (r.idle.reclaimMs / 1000)
   b.rows.push(
     {
@@ -218,13 +226,17 @@ function reclaimRows(
       wouldPass: r.loaded.callMs < 10,
     },
     {
-      figure: `foreground 4 KiB random write QD 8 latency, ${b.o.seconds} s before the delete`,
+      figure:
+        `foreground 4 KiB random write QD 8 latency (each issued from the event loop, timed ` +
+        `from issue), ${b.o.seconds} s before the delete`,
       measured: us(r.before),
       target: '(reference)',
       pass: null,
     },
     {
-      figure: `… while reclamation runs (${ms(r.loaded.reclaimMs)} ms, delete call included)`,
+      figure:
+        `… while reclamation runs (${ms(r.loaded.reclaimMs)} ms, delete call included, ` +
+        `~${loadedRate.toFixed(2)} GiB/s)`,
       measured: `${us(r.during)}, p99 ${((p99(r.during) / p99(r.before)) * 100).toFixed(0)} %`,
       target: 'p99 < 120 % of before',
       pass: r.during.length === 0 ? null : p99(r.during) < 1.2 * p99(r.before),

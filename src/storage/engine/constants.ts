@@ -43,15 +43,16 @@ export const checkpointIntervalMs = 60_000
 /** Chunks whose head view one lineage caches (~200 bytes each); the cache is reset when full. */
 export const headSourcesMax = 65_536
 /**
- * How long one tick (every ~10 ms) may spend on background reclamation while hosts do I/O: a
- * command that completes during a slice waits for it, so the slice is kept near the cost of a
- * few commands (docs/engine.md §2 "delete"). About 100 versions (6 MiB of chunks) per tick.
+ * How long one tick (every ~10 ms) may spend on background reclamation while hosts do I/O. A
+ * command that arrives during a slice waits for it, and about (slice + command) / tick of all
+ * commands do, so the slice is kept to a fraction of one command's latency (docs/engine.md §2
+ * "delete"): ~25 versions (1.5 MiB of chunks) per tick, ~150 MiB/s under a saturating load.
  */
-export const reclaimBusyBudgetMs = 0.2
+export const reclaimBusyBudgetMs = 0.05
 /** The same while no read or write came since the previous tick: reclaim at speed. */
 export const reclaimIdleBudgetMs = 5
-/** Versions examined between two clock reads in the reclaim job (~1-2 µs each). */
-export const reclaimBatch = 16
+/** Versions examined between two clock reads in the reclaim job (~2 µs each). */
+export const reclaimBatch = 8
 /** A freed chunk is given back to the filesystem only after staying free this long. */
 export const punchDelayMs = 10_000
 /** Freed chunks are returned to the filesystem (hole punching) in runs of at most this many. */
