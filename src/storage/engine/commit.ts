@@ -69,6 +69,10 @@ export class Committer {
   get pending(): boolean {
     return this.#records.count > 0 || this.#dataDirty
   }
+  /** Records wait: a mapping (or a free) that only a commit makes durable. */
+  get recordsPending(): boolean {
+    return this.#records.count > 0
+  }
 
   /** Refuses when the pool has failed. */
   checkHealthy(): void {

@@ -490,7 +490,10 @@ export class Pool {
     if ((journalFull || dirtyTooLong) && !this.#checkpointing) {
       this.#lastCheckpointMs = now
       void this.#checkpoint().catch((error) => this.#logger.error('checkpoint failed', { error }))
-    } else if (this.#committer.pending && now - this.#lastCommitMs >= commitIntervalMs) {
+    } else if (this.#committer.recordsPending && now - this.#lastCommitMs >= commitIntervalMs) {
+      // Only records call for a periodic commit. Data alone (overwrites in place) waits for a
+      // flush (FUA, SYNCHRONIZE CACHE) or the next records: syncing it every 250 ms cost an
+      // fdatasync, and made the next writes to those pages wait for their writeback.
       this.#lastCommitMs = now
       void this.#committer.commit().catch(() => {})
     }
