@@ -1,13 +1,16 @@
 /**
  * A parsed command (the `ParsedHandle` the transport carries from parse to execute) and the
  * helpers handlers use to answer: data-in truncated to the allocation length (SPC-4 §4.2.5.6),
- * or CHECK CONDITION with sense built by sense.ts in the unit's current format.
+ * or CHECK CONDITION with sense built by sense.ts in the unit's current format. A command also
+ * learns when task management aborts it while it executes (SAM-5 §5.6), so that what it still
+ * waits for (the range lock, sbc/range_lock.ts) is dropped instead of run.
  */
 import { assert } from '../base/assert.ts'
 import type { CdbRow, CdbTable } from './cdb_table.ts'
 import type { LogicalUnit } from './logical_unit.ts'
 import type { Nexus } from './nexus.ts'
 import { type ParsedHandle, type ScsiResult, ScsiStatus } from './port.ts'
+import type { Requester } from './sbc/range_lock.ts'
 import { buildSense, type SenseDetail, type SenseReason } from './sense.ts'
 
 /** What a command may learn about the group it was addressed through. */
@@ -31,6 +34,13 @@ export const conditionMetResult: ScsiResult = Object.freeze({
   sense: null,
 })
 
+/** What an aborted command answers; the transport never sends it (RFC 7143 §4.2.3). */
+export const taskAbortedResult: ScsiResult = Object.freeze({
+  status: ScsiStatus.taskAborted,
+  dataIn: null,
+  sense: null,
+})
+
 export function checkCondition(
   reason: SenseReason,
   descriptorFormat: boolean,
@@ -43,7 +53,7 @@ export function checkCondition(
   }
 }
 
-export class Command implements ParsedHandle {
+export class Command implements ParsedHandle, Requester {
   /** First LBA (0 for commands without one). */
   lba = 0
   /** Blocks addressed (0 for commands without a range). */
@@ -54,6 +64,8 @@ export class Command implements ParsedHandle {
   /** The CDB's own Data-Out length, set when the transport's expected length cut it. */
   requestedDataOutBytes: number | undefined = undefined
   dataInBytesMax = 0
+  #aborted = false
+  #abortListeners: (() => void)[] | null = null
 
   constructor(
     readonly row: CdbRow,
@@ -75,6 +87,29 @@ export class Command implements ParsedHandle {
     const unit = this.unit
     assert(unit !== null, `${this.row.name} needs a logical unit`)
     return unit
+  }
+
+  /** True once task management aborted the command (SAM-5 §5.6). */
+  get aborted(): boolean {
+    return this.#aborted
+  }
+
+  onAbort(listener: () => void): void {
+    if (this.#aborted) {
+      listener()
+      return
+    }
+    this.#abortListeners ??= []
+    this.#abortListeners.push(listener)
+  }
+
+  /** Task management aborted the command's task (port.ts `LogicalUnitGroup.abort`). */
+  abort(): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    const listeners = this.#abortListeners ?? []
+    this.#abortListeners = null
+    for (const listener of listeners) listener()
   }
 
   fail(reason: SenseReason, detail?: SenseDetail): ScsiResult {

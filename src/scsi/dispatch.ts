@@ -8,18 +8,21 @@
  *   §5.5.1: RESERVATION CONFLICT) → the fit to the transport's expected Data-Out length
  *   (SAM-5 §5.4.3).
  * `executeCommand` runs the handler and turns the world's failures (SanError) into sense data;
- * any other exception is our bug and propagates.
+ * any other exception is our bug and propagates. The range-lock requests a handler makes before
+ * it first waits are made on its command's behalf, so an abort drops them while they wait
+ * (sbc/range_lock.ts); such a command answers TASK ABORTED, which the transport discards.
  */
 import { assert } from '../base/assert.ts'
 import { readU16, readU24, readU32, readU64Safe } from '../base/bytes.ts'
 import { isSanError, type SanError } from '../base/errors.ts'
 import type { CdbField, CdbRow } from './cdb_table.ts'
-import { Command, checkCondition, type GroupView } from './command.ts'
+import { Command, checkCondition, type GroupView, taskAbortedResult } from './command.ts'
 import { limits } from './limits.ts'
 import type { LogicalUnit } from './logical_unit.ts'
 import { decodeLun, lunNumberMax, reportLunsWellKnownLun } from './lun.ts'
 import type { ParsedCommand, ScsiRequest, ScsiResult } from './port.ts'
 import { reservationConflictResult } from './reservations.ts'
+import { RequestAbandoned } from './sbc/range_lock.ts'
 import { verifyByteCheck } from './sbc/read_write.ts'
 import { sanitizeRefusal } from './sbc/sanitize_state.ts'
 import type { SenseReason } from './sense.ts'
@@ -83,14 +86,19 @@ export function executeCommand(
 ): ScsiResult | Promise<ScsiResult> {
   assert((dataOut?.length ?? 0) === command.dataOutBytes, 'Data-Out size differs from parse')
   let outcome: ScsiResult | Promise<ScsiResult>
+  const lock = command.unit?.rangeLock
   try {
+    if (lock !== undefined) lock.requester = command
     outcome = command.row.handler(command, dataOut)
   } catch (error) {
     if (!isSanError(error)) throw error
     return command.fail(worldFailure(error, command.row))
+  } finally {
+    if (lock !== undefined) lock.requester = null
   }
   if (!(outcome instanceof Promise)) return outcome
   return outcome.then(undefined, (error: unknown) => {
+    if (error instanceof RequestAbandoned && command.aborted) return taskAbortedResult
     if (!isSanError(error)) throw error
     return command.fail(worldFailure(error, command.row))
   })

@@ -128,6 +128,14 @@ export interface LogicalUnitGroup {
   transportFailure(lun: Uint8Array, condition: TransportCondition): ScsiResult
   /** Task management on behalf of `nexus`. The transport aborts its own task records. */
   taskManagement(fn: TaskManagementFunction, nexus: Nexus, lun: Uint8Array): TaskManagementOutcome
+  /**
+   * The task of `command`, which `execute` was called for and has not settled, was aborted
+   * (whatever function or PREEMPT AND ABORT did it, SAM-5 §5.6). What the command still waits
+   * for before touching the medium (the range lock) is dropped, so it never does; its execute
+   * then settles soon with a result the transport discards. Idempotent. Absent from groups whose
+   * commands never wait so.
+   */
+  abort?(command: ParsedHandle): void
   /** A nexus came into existence (login) or went away (session closed). `tasks` is the
    * transport's handle on the nexus's tasks (absent from transports that cannot abort). */
   nexusAdded(nexus: Nexus, tasks?: NexusTasks): void

@@ -97,6 +97,12 @@ export class UnitGroup implements LogicalUnitGroup, DispatchGroup {
     }
   }
 
+  /** SAM-5 §5.6: an aborted command's waits for the range lock are dropped (port.ts). */
+  abort(command: ParsedHandle): void {
+    assert(command instanceof Command, 'abort takes what parse returned')
+    command.abort()
+  }
+
   nexusAdded(nexus: Nexus, tasks?: NexusTasks): void {
     for (const unit of this.#units.values()) unit.nexusAdded(nexus)
     if (tasks === undefined) return

@@ -301,6 +301,37 @@ test('Tmf.AbortTaskSetDuringCompareAndWrite: the CAW is all or nothing and never
   assert.deepEqual(after.data, stored)
 })
 
+test('Tmf.AbortTaskOfACawWaitingForTheLock: answered at once, never writes, the holder goes on [SAM-5 §5.6, RFC7143 §4.2.3]', async () => {
+  const { device, unit, login } = fixture()
+  const host = await login(1)
+  await host.command(rw10(0x2a, 100, 1), { dataOut: fill(1, 0xaa) })
+  device.gated = true
+  const first = host.send(caw(100, 1), { dataOut: Buffer.concat([fill(1, 0xaa), fill(1, 0xbb)]) })
+  // Would compare equal once the first has written: only the abort keeps it from writing.
+  const second = host.send(caw(100, 1), { dataOut: Buffer.concat([fill(1, 0xbb), fill(1, 0xcc)]) })
+  await drain()
+  assert.deepEqual(
+    device.waiting.map((w) => w.op),
+    ['read'],
+    'the second CAW waits for the lock',
+  )
+  const abort = host.tmf(TaskManagementFunction.abortTask, second, host.cmdSN - 1)
+  await drain()
+  assert.equal(host.collect().get(abort), TaskManagementResponseCode.functionComplete)
+  assert.equal(unit.rangeLock.waiting, 0, 'the aborted CAW left the queue')
+  while (device.waiting.length > 0) {
+    device.release()
+    await drain()
+  }
+  host.collect()
+  assert.equal(host.answered.get(first)?.status, 0, 'the first CAW completes')
+  assert.equal(host.answered.has(second), false, 'the aborted CAW never answers')
+  assert.deepEqual(device.writesDone, [100, 100], 'the setup write and the first CAW only')
+  assert.deepEqual(await device.stored(100), fill(1, 0xbb))
+  assert.equal(unit.rangeLock.holds, 0)
+  assert.equal(unit.rangeLock.idle, true)
+})
+
 test('Tmf.LunResetWithReadsWritesAndCawInFlight: response last, UA after, session goes on [SAM-5 §7.6, §6.3]', async () => {
   const { device, login } = fixture()
   const host = await login(1)
@@ -333,8 +364,12 @@ test('Tmf.LunResetWithReadsWritesAndCawInFlight: response last, UA after, sessio
     released += 1
     await drain()
   }
-  assert.equal(released, 5, 'read, two writes, then the CAW’s compare and its write')
-  assert.deepEqual(await device.stored(32), fill(1, 0x33), 'the CAW ran whole')
+  // The CAW was still waiting for the range lock: aborted there, it never runs (SAM-5 §5.6).
+  assert.equal(released, 3, 'the read and the two writes; the waiting CAW never reached the device')
+  assert.deepEqual(await device.stored(32), fill(1, 0), 'the aborted CAW wrote nothing')
+  device.gated = false
+  await drain()
+  assert.deepEqual(device.writesDone, [16, 48], 'and nothing after the response')
   other.collect()
   const [read, write, cawItt, otherWrite] = itts
   for (const [h, itt] of [

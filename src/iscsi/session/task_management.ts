@@ -4,8 +4,9 @@
  * LOGICAL UNIT RESET and the target resets), the ABORT TASK rules for tasks not found (RefCmdSN
  * inside the window → consumed and "function complete"; outside → "task does not exist"), and the
  * ordering rule: aborted tasks never answer, and the TMF response leaves only after every aborted
- * task that was executing has settled. The same abort serves the SCSI layer's own aborts of a
- * nexus's tasks (PREEMPT AND ABORT, SPC-4 §5.9.11.5) through `NexusTasks`.
+ * task that was executing has settled (the logical unit hears of each, so that one still waiting
+ * for the range lock settles at once without running). The same abort serves the SCSI layer's
+ * own aborts of a nexus's tasks (PREEMPT AND ABORT, SPC-4 §5.9.11.5) through `NexusTasks`.
  */
 
 import { serialLt } from '../../base/serial.ts'
@@ -162,6 +163,9 @@ export class TaskManagement implements NexusTasks {
         const list = owner.tmf.#barriers.get(task) ?? []
         list.push(barrier)
         owner.tmf.#barriers.set(task, list)
+        // The logical unit drops what the command still waits for (the range lock), so it
+        // settles without touching the medium (SAM-5 §5.6).
+        if (task.plan.kind === 'execute') owner.units?.abort?.(task.plan.command)
       } else {
         owner.releaseAborted(task)
       }

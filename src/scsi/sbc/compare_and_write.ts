@@ -5,9 +5,11 @@
  * MISCOMPARE DURING VERIFY OPERATION, INFORMATION = the offset of the first differing byte
  * (SBC-3 §5.2: "the offset from the start of the Data-Out Buffer"). This is VMware's ATS
  * primitive: its atomicity against every other write of the same blocks is what VMFS locks on.
+ * Aborted while it waits for the lock, it never runs (range_lock.ts); aborted while it compares,
+ * it writes nothing (SAM-5 §5.6: all or nothing, and nothing after the abort's response).
  */
 import { assert } from '../../base/assert.ts'
-import { type Command, goodResult } from '../command.ts'
+import { type Command, goodResult, taskAbortedResult } from '../command.ts'
 import type { ScsiResult } from '../port.ts'
 import { firstDifference } from './read_write.ts'
 
@@ -33,6 +35,7 @@ export async function compareAndWrite(
     await device.read(command.lba, stored)
     const offset = firstDifference(stored, verifyData, 0, bytes)
     if (offset >= 0) return command.fail('miscompareDuringVerify', { information: offset })
+    if (command.aborted) return taskAbortedResult
     await device.write(command.lba, writeData, fua)
     return goodResult
   })

@@ -1,10 +1,11 @@
 /**
  * ORWRITE (SBC-3 §5.9, the ORWGENERATION-free form): each block becomes the bitwise OR of what is
  * stored and the Data-Out buffer. A read-modify-write, so it runs under an exclusive hold of the
- * range lock like COMPARE AND WRITE: no other write of the same blocks lands in between.
+ * range lock like COMPARE AND WRITE: no other write of the same blocks lands in between, and
+ * like it, an abort while it waits or reads leaves the blocks untouched (SAM-5 §5.6).
  */
 import { assert } from '../../base/assert.ts'
-import { type Command, goodResult } from '../command.ts'
+import { type Command, goodResult, taskAbortedResult } from '../command.ts'
 import type { ScsiResult } from '../port.ts'
 import { forceUnitAccess } from './compare_and_write.ts'
 
@@ -17,6 +18,7 @@ export async function orWrite(command: Command, dataOut: Uint8Array | null): Pro
   return unit.rangeLock.withExclusive(command.lba, command.blocks, async () => {
     const merged = Buffer.allocUnsafe(dataOut.length)
     await device.read(command.lba, merged)
+    if (command.aborted) return taskAbortedResult
     orInto(merged, dataOut)
     await device.write(command.lba, merged, fua)
     return goodResult

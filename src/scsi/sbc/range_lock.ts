@@ -17,8 +17,28 @@
  * order, and a request never overtakes an earlier conflicting one, so a stream of writes cannot
  * starve a COMPARE AND WRITE and two initiators hammering one lock block (the ESXi ATS pattern)
  * alternate fairly.
+ *
+ * A request is made on behalf of a command (`Requester`: explicit, or `requester`, the command
+ * whose handler dispatch is running now). If that command is aborted while its request still
+ * waits (SAM-5 §5.6: ABORT TASK, ABORT TASK SET, CLEAR TASK SET, a reset, PREEMPT AND ABORT), the
+ * request leaves the queue as if never made and its promise rejects with `RequestAbandoned` (so
+ * does any request of a command already aborted): the work it guarded never runs, so an aborted
+ * task never changes the medium after the function's response (RFC 7143 §4.2.3), and the
+ * requests behind it move up. A request already granted is not taken back: its work runs whole.
  */
 import { assert } from '../../base/assert.ts'
+
+/** What a request is made on behalf of: a command task management may abort (command.ts). */
+export interface Requester {
+  readonly aborted: boolean
+  /** Calls `listener` once, when the command is aborted (at once, if it already was). */
+  onAbort(listener: () => void): void
+}
+
+/** The rejection of a request whose command was aborted while it waited. */
+export class RequestAbandoned extends Error {
+  override name = 'RequestAbandoned'
+}
 
 export interface RangeHold {
   readonly lba: number
@@ -29,6 +49,13 @@ export interface RangeHold {
 
 interface Waiter extends RangeHold {
   readonly grant: (hold: RangeHold) => void
+  readonly abandon: (reason: RequestAbandoned) => void
+}
+
+/** An exclusive request waiting for the untracked holds to drain. */
+interface Drainer {
+  readonly proceed: () => void
+  readonly abandon: (reason: RequestAbandoned) => void
 }
 
 /** The hold given to untracked shared I/O (no range: nothing exclusive existed when it began). */
@@ -42,7 +69,12 @@ export class RangeLock {
   readonly #granted = new Set<RangeHold>()
   readonly #waiting: Waiter[] = []
   /** Exclusive requests waiting for the untracked holds to drain. */
-  #draining: (() => void)[] = []
+  #draining: Drainer[] = []
+  /**
+   * The command on whose behalf requests are made when none is named: dispatch sets it while a
+   * handler runs synchronously, so the requests a handler makes before it first waits are its own.
+   */
+  requester: Requester | null = null
 
   /** True while no exclusive hold is granted or waiting: ordinary I/O is not tracked. */
   get idle(): boolean {
@@ -63,23 +95,33 @@ export class RangeLock {
    * A shared hold on [lba, lba + blocks): at once (no promise) when nothing conflicts, which is
    * always the case while no exclusive hold exists.
    */
-  shared(lba: number, blocks: number): RangeHold | Promise<RangeHold> {
+  shared(lba: number, blocks: number, requester = this.requester): RangeHold | Promise<RangeHold> {
+    if (requester?.aborted === true) return abandoned()
     if (this.#exclusives === 0) {
       this.#untracked += 1
       return untrackedHold
     }
-    return this.#request(lba, blocks, false)
+    return this.#request(lba, blocks, false, requester)
   }
 
   /** An exclusive hold on [lba, lba + blocks), granted in arrival order. */
-  exclusive(lba: number, blocks: number): Promise<RangeHold> {
+  exclusive(lba: number, blocks: number, requester = this.requester): Promise<RangeHold> {
     assert(blocks > 0, 'an exclusive hold covers at least one block')
+    if (requester?.aborted === true) return abandoned()
     this.#exclusives += 1
-    if (this.#untracked === 0) return Promise.resolve(this.#request(lba, blocks, true))
+    if (this.#untracked === 0) return Promise.resolve(this.#request(lba, blocks, true, requester))
     // Untracked I/O may overlap: wait for all of it (it only shrinks from now on).
-    return new Promise<void>((resolve) => this.#draining.push(resolve)).then(() =>
-      this.#request(lba, blocks, true),
-    )
+    return new Promise<void>((proceed, abandon) => {
+      const drainer: Drainer = { proceed, abandon }
+      this.#draining.push(drainer)
+      requester?.onAbort(() => {
+        const index = this.#draining.indexOf(drainer)
+        if (index < 0) return
+        this.#draining.splice(index, 1)
+        this.#exclusives -= 1
+        abandon(abandonment())
+      })
+    }).then(() => this.#request(lba, blocks, true, requester))
   }
 
   release(hold: RangeHold): void {
@@ -89,7 +131,7 @@ export class RangeLock {
       if (this.#untracked === 0 && this.#draining.length > 0) {
         const draining = this.#draining
         this.#draining = []
-        for (const resolve of draining) resolve()
+        for (const drainer of draining) drainer.proceed()
       }
       return
     }
@@ -100,26 +142,56 @@ export class RangeLock {
   }
 
   /** Runs `work` under a shared hold; the hold ends when its promise settles. */
-  withShared<T>(lba: number, blocks: number, work: () => Promise<T>): Promise<T> {
-    const hold = this.shared(lba, blocks)
+  withShared<T>(
+    lba: number,
+    blocks: number,
+    work: () => Promise<T>,
+    requester = this.requester,
+  ): Promise<T> {
+    const hold = this.shared(lba, blocks, requester)
     if (!(hold instanceof Promise)) return settleThenRelease(this, hold, work)
     return hold.then((granted) => settleThenRelease(this, granted, work))
   }
 
   /** Runs `work` under an exclusive hold; the hold ends when its promise settles. */
-  async withExclusive<T>(lba: number, blocks: number, work: () => Promise<T>): Promise<T> {
-    const hold = await this.exclusive(lba, blocks)
+  async withExclusive<T>(
+    lba: number,
+    blocks: number,
+    work: () => Promise<T>,
+    requester = this.requester,
+  ): Promise<T> {
+    const hold = await this.exclusive(lba, blocks, requester)
     return settleThenRelease(this, hold, work)
   }
 
-  #request(lba: number, blocks: number, exclusive: boolean): RangeHold | Promise<RangeHold> {
+  #request(
+    lba: number,
+    blocks: number,
+    exclusive: boolean,
+    requester: Requester | null,
+  ): RangeHold | Promise<RangeHold> {
     const request = { lba, end: lba + blocks, exclusive }
     const queued = this.#waiting.some((waiter) => conflicts(waiter, request))
     if (!queued && !this.#conflictsGranted(request)) {
       this.#granted.add(request)
       return request
     }
-    return new Promise((grant) => this.#waiting.push({ ...request, grant }))
+    return new Promise((grant, abandon) => {
+      const waiter: Waiter = { ...request, grant, abandon }
+      this.#waiting.push(waiter)
+      requester?.onAbort(() => this.#abandon(waiter))
+    })
+  }
+
+  /** A waiter's command was aborted: it leaves the queue, and those it held back may go. */
+  #abandon(waiter: Waiter): void {
+    const index = this.#waiting.indexOf(waiter)
+    if (index < 0) return // granted already: the command runs on and releases as usual
+    this.#waiting.splice(index, 1)
+    if (waiter.exclusive) this.#exclusives -= 1
+    assert(this.#exclusives >= 0)
+    waiter.abandon(abandonment())
+    this.#grantWaiting()
   }
 
   /** Grants, in order, every waiter that conflicts with no hold and no earlier waiter. */
@@ -144,6 +216,14 @@ export class RangeLock {
     for (const hold of this.#granted) if (conflicts(hold, request)) return true
     return false
   }
+}
+
+function abandonment(): RequestAbandoned {
+  return new RequestAbandoned('the command was aborted while it waited for the range lock')
+}
+
+function abandoned(): Promise<never> {
+  return Promise.reject(abandonment())
 }
 
 function conflicts(left: RangeHold, right: RangeHold): boolean {

@@ -27,6 +27,7 @@ import type { LogicalUnit } from '../logical_unit.ts'
 import type { Nexus } from '../nexus.ts'
 import type { ScsiResult } from '../port.ts'
 import { itNexusKey } from '../reservations.ts'
+import { RequestAbandoned, type Requester } from '../sbc/range_lock.ts'
 import { sanitizeRefusal } from '../sbc/sanitize_state.ts'
 import { buildSense, type SenseDetail, type SenseReason } from '../sense.ts'
 import { DesignatorAssociation, DesignatorType } from '../spec/vpd_pages.ts'
@@ -164,8 +165,9 @@ export async function extendedCopy(
 async function runSteps(command: Command, steps: readonly Step[], record: CopyRecord) {
   for (const step of steps) {
     try {
-      await copyBytes(step)
+      await copyBytes(step, command)
     } catch (error) {
+      if (error instanceof RequestAbandoned) record.status = 'failed'
       if (!isSanError(error)) throw error
       const detail = { commandSpecific: step.index }
       const descriptorFormat = command.lu.modes.descriptorSense
@@ -273,8 +275,12 @@ function byteAddress(unit: LogicalUnit, lba: number | null, offset: number): num
   return lba * unit.device.blockBytes + offset
 }
 
-/** Copies one step in pieces; backwards when the ranges overlap forwards on one unit. */
-async function copyBytes(step: Step): Promise<void> {
+/**
+ * Copies one step in pieces; backwards when the ranges overlap forwards on one unit. Each piece
+ * asks the range locks on behalf of `command`: once it is aborted (SAM-5 §5.6) the next request
+ * is refused with RequestAbandoned and the copy stops there (dispatch answers TASK ABORTED).
+ */
+async function copyBytes(step: Step, command: Command): Promise<void> {
   const pieces = Math.ceil(step.bytes / pieceBytes)
   const backwards =
     step.source === step.destination &&
@@ -284,37 +290,53 @@ async function copyBytes(step: Step): Promise<void> {
     const piece = backwards ? pieces - 1 - count : count
     const offset = piece * pieceBytes
     const length = Math.min(pieceBytes, step.bytes - offset)
-    const data = await readBytes(step.source, step.sourceByte + offset, length)
-    await writeBytes(step.destination, step.destinationByte + offset, data)
+    const data = await readBytes(step.source, step.sourceByte + offset, length, command)
+    await writeBytes(step.destination, step.destinationByte + offset, data, command)
   }
 }
 
-async function readBytes(unit: LogicalUnit, byte: number, length: number): Promise<Uint8Array> {
+async function readBytes(
+  unit: LogicalUnit,
+  byte: number,
+  length: number,
+  requester: Requester,
+): Promise<Uint8Array> {
   const blockBytes = unit.device.blockBytes
   const first = Math.floor(byte / blockBytes)
   const blocks = Math.ceil((byte + length) / blockBytes) - first
   const buffer = new Uint8Array(blocks * blockBytes)
-  await unit.rangeLock.withShared(first, blocks, () => unit.device.read(first, buffer))
+  await unit.rangeLock.withShared(first, blocks, () => unit.device.read(first, buffer), requester)
   const start = byte - first * blockBytes
   return buffer.subarray(start, start + length)
 }
 
-async function writeBytes(unit: LogicalUnit, byte: number, data: Uint8Array): Promise<void> {
+async function writeBytes(
+  unit: LogicalUnit,
+  byte: number,
+  data: Uint8Array,
+  requester: Requester,
+): Promise<void> {
   const device = unit.device
   const blockBytes = device.blockBytes
   const first = Math.floor(byte / blockBytes)
   const blocks = Math.ceil((byte + data.length) / blockBytes) - first
   const fua = !unit.modes.writeCacheEnabled
   if (byte % blockBytes === 0 && data.length % blockBytes === 0) {
-    await unit.rangeLock.withShared(first, blocks, () => device.write(first, data, fua))
+    const write = () => device.write(first, data, fua)
+    await unit.rangeLock.withShared(first, blocks, write, requester)
     return
   }
   // Part of a block: read, modify, write, excluding every other command on those blocks.
-  await unit.rangeLock.withExclusive(first, blocks, async () => {
-    const buffer = new Uint8Array(blocks * blockBytes)
-    await device.read(first, buffer)
-    buffer.set(data, byte - first * blockBytes)
-    assert(buffer.length % blockBytes === 0)
-    await device.write(first, buffer, fua)
-  })
+  await unit.rangeLock.withExclusive(
+    first,
+    blocks,
+    async () => {
+      const buffer = new Uint8Array(blocks * blockBytes)
+      await device.read(first, buffer)
+      buffer.set(data, byte - first * blockBytes)
+      assert(buffer.length % blockBytes === 0)
+      await device.write(first, buffer, fua)
+    },
+    requester,
+  )
 }
