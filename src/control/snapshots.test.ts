@@ -12,12 +12,17 @@ import { after, test } from 'node:test'
 import { ManualClock } from '../base/clock.ts'
 import { SanError } from '../base/errors.ts'
 import { silentLogger } from '../base/log.ts'
+import type { LogicalUnit } from '../scsi/logical_unit.ts'
+import { ScsiStatus } from '../scsi/port.ts'
+import { senseOf, TestInitiator } from '../scsi/testing/initiator.ts'
+import type { UnitGroup } from '../scsi/unit_group.ts'
 import { SimPoolMedia } from '../storage/engine/media_sim.ts'
 import { Pool } from '../storage/engine/pool.ts'
 import type { VolumeEngine } from './engine.ts'
 import { MemoryEngine } from './memory_engine.ts'
 import { DataDir } from './store.ts'
 import { logicalUnitFactory, type UnitFactory } from './targets.ts'
+import { UnitDirectory } from './unit_directory.ts'
 import { VolumeRegistry } from './volumes.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'basalt-snapshots-'))
@@ -33,6 +38,8 @@ interface Fixture {
   readonly path: string
   /** Names of the units that saw contentsReplaced() (a rollback's unit attention). */
   readonly replaced: string[]
+  /** The EXTENDED COPY targets every unit joins (as in the daemon). */
+  readonly directory: UnitDirectory
 }
 
 type EngineFactory = (path: string, clock: ManualClock) => Promise<VolumeEngine>
@@ -44,7 +51,8 @@ async function openFixture(
 ): Promise<Fixture> {
   const clock = new ManualClock()
   const replaced: string[] = []
-  const real = logicalUnitFactory(clock)
+  const directory = new UnitDirectory()
+  const real = logicalUnitFactory(clock, null, { directory, sanitize: null })
   const unitFactory: UnitFactory = (device, spec) => {
     const exported = real(device, spec)
     return {
@@ -65,7 +73,44 @@ async function openFixture(
     unitFactory,
     engine: pool,
   })
-  return { registry, engine: pool, path, replaced }
+  return { registry, engine: pool, path, replaced, directory }
+}
+
+/** LUN 0 of an exported target, as the SCSI layer has it. */
+function unitOf(registry: VolumeRegistry, iqn: string): LogicalUnit {
+  const unit = (registry.catalog.target(iqn)?.units as UnitGroup | undefined)?.unit(0)
+  assert.ok(unit, `${iqn} is exported`)
+  return unit
+}
+
+/** EXTENDED COPY (LID1) of one block from the first CSCD to the second (SPC-4 §6.3). */
+function copyOneBlock(from: LogicalUnit, to: LogicalUnit): { cdb: Buffer; list: Buffer } {
+  // Both units have the source's block size (a volume and its snapshot's view).
+  const blockBytes = from.device.blockBytes
+  const cscd = (unit: LogicalUnit) => {
+    const bytes = Buffer.alloc(32)
+    bytes[0] = 0xe4
+    bytes[4] = 0x01
+    bytes[5] = 0x03
+    bytes[7] = unit.naaDesignator.length
+    bytes.set(unit.naaDesignator, 8)
+    bytes.writeUIntBE(blockBytes, 29, 3)
+    return bytes
+  }
+  const segment = Buffer.alloc(28)
+  segment[0] = 0x02
+  segment.writeUInt16BE(0x18, 2)
+  segment.writeUInt16BE(1, 6)
+  segment.writeUInt16BE(1, 10)
+  const header = Buffer.alloc(16)
+  header[1] = 2 << 3
+  header.writeUInt16BE(64, 2)
+  header.writeUInt32BE(28, 8)
+  const list = Buffer.concat([header, cscd(from), cscd(to), segment])
+  const cdb = Buffer.alloc(16)
+  cdb[0] = 0x83
+  cdb.writeUInt32BE(list.length, 10)
+  return { cdb, list }
 }
 
 const fill = (bytes: number, value: number) => new Uint8Array(bytes).fill(value)
@@ -227,6 +272,41 @@ function snapshotTests(label: string, makeEngine: EngineFactory): void {
     const fresh = await registry.snapshots.expose(ref)
     assert.notEqual(fresh.serial, exposed.serial, 'a new exposure is a new unit')
     assert.equal(await readByte(engine, fresh.serial, 0), 0, 'the old view’s writes are gone')
+    await registry.close()
+  })
+
+  test(`${label}: an unexposed snapshot leaves the EXTENDED COPY targets [SPC-4 §6.3.6.2]`, async () => {
+    const { registry, engine, directory } = await open()
+    const volume = await registry.create({ name: 'x', size: '1MiB' })
+    await engine.device(volume.serial).write(0, fill(512, 4), false)
+    await registry.snapshots.create([{ volume: 'x', snapshot: 's' }])
+    await registry.snapshots.create([{ volume: 'x', snapshot: 't' }])
+    const live = unitOf(registry, volume.iqn)
+    const ref = { volume: 'x', snapshot: 's' }
+    const exposed = await registry.snapshots.expose(ref)
+    const view = unitOf(registry, exposed.iqn)
+    assert.equal(directory.byNaa(view.naaDesignator), view, 'an exposed snapshot is a copy target')
+    assert.equal(directory.size, 2)
+    const host = new TestInitiator(registry.catalog.target(volume.iqn)!.units as UnitGroup)
+    await host.clearAttentions()
+    const good = copyOneBlock(live, view)
+    assert.equal((await host.run(good.cdb, good.list)).status, ScsiStatus.good)
+    assert.equal(await readByte(engine, exposed.serial, 0), 4, 'copied into the export')
+    await registry.snapshots.unexpose(ref)
+    assert.equal(directory.byNaa(view.naaDesignator), null, 'gone with its export')
+    assert.equal(directory.byNaa(live.naaDesignator), live, 'the volume stays')
+    // A copy naming the old export's NAA reaches nothing (SPC-4 §6.3.1).
+    const stale = copyOneBlock(live, view)
+    const refused = await host.run(stale.cdb, stale.list)
+    assert.equal(senseOf(refused).key, 0x0a, 'COPY ABORTED')
+    assert.equal(senseOf(refused).code, 0x0804, 'UNREACHABLE COPY TARGET')
+    // delete --recursive takes the volume's exposed snapshots out of the directory too.
+    const other = await registry.snapshots.expose({ volume: 'x', snapshot: 't' })
+    const otherView = unitOf(registry, other.iqn)
+    assert.equal(directory.size, 2)
+    await registry.delete('x', true)
+    assert.equal(directory.byNaa(otherView.naaDesignator), null)
+    assert.equal(directory.size, 0)
     await registry.close()
   })
 

@@ -216,7 +216,11 @@ export class Snapshots {
       const viewId = exposure.serial
       const exposures = (document.exposures ?? []).filter((e) => e.viewId !== viewId)
       await this.state.commit({ ...document, exposures })
+      const live = this.state.exposures.get(viewId)
       this.state.exposures.delete(viewId)
+      // Its unit leaves the EXTENDED COPY targets with its export (SPC-4 §6.3.6.2): no copy
+      // through another unit may read or write a unit that is no longer exported.
+      await live?.exported.discard?.()
       await this.state.engine.unexpose(volume.record.uuid, snapshot.name)
       this.state.logger.info('snapshot unexposed', { snapshot: fullName })
       return exposure

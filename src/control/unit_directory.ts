@@ -1,8 +1,10 @@
 /**
  * Every exported logical unit, by its NAA designator (VPD 83h): the `CopyTargets` an EXTENDED
  * COPY resolves its CSCD descriptors through (SPC-4 §6.3.6.2), so a copy can run between any two
- * Basalt units (volumes and exposed snapshots alike) inside the daemon. Also what the daemon's
- * tick reaches every unit through:
+ * Basalt units (volumes and exposed snapshots alike) inside the daemon. A unit leaves with its
+ * export (volume delete, snapshot unexpose: `ExportedUnits.discard`), so no copy can read or
+ * write a unit that is no longer exported. Also what the daemon's tick reaches every unit
+ * through:
  *   - the thin-provisioning soft threshold (SBC-3 §4.7.3.6): when the pool's used space reaches
  *     the configured percentage of its capacity, every unit establishes THIN PROVISIONING SOFT
  *     THRESHOLD REACHED for every I_T nexus, once per crossing; the condition re-arms when the

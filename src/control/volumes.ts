@@ -434,6 +434,8 @@ export class VolumeRegistry {
   }
 
   async #removeData(volume: LiveVolume, exposures: LiveExposure[]): Promise<void> {
+    // Their units leave the EXTENDED COPY targets (unit_directory.ts) with their exports.
+    for (const exposure of exposures) await exposure.exported.discard?.()
     await volume.exported.discard?.()
     if (volume.file !== null) {
       await volume.file.close()
