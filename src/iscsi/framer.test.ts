@@ -2,11 +2,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
+import { anyPdu } from '../../test/fuzz/pdu_arbitraries.ts'
 import { fromHex, toHex } from '../base/bytes.ts'
 import { crc32c } from '../base/crc32c.ts'
-import { anyPdu } from '../../test/fuzz/pdu_arbitraries.ts'
-import { Framer, serializePdu } from './framer.ts'
 import type { FramerEvent, FramerLimits } from './framer.ts'
+import { Framer, serializePdu } from './framer.ts'
 import { decodePdu, encodePdu } from './pdu/mod.ts'
 import type { EncodedPdu } from './pdu/types.ts'
 import { Opcode } from './spec/opcodes.ts'
@@ -52,6 +52,21 @@ function describe(events: readonly FramerEvent[]): string[] {
         ? `fatal:${event.reason}`
         : `dataDigestError:${toHex(event.bhs)}`,
   )
+}
+
+function wireOf(pdus: readonly Parameters<typeof encodePdu>[0][], digests: boolean): Uint8Array {
+  return concat(pdus.flatMap((p) => serializePdu(encodePdu(p), { header: digests, data: digests })))
+}
+
+/** Pushes `wire` in chunks of the given sizes (repeated), returning every event. */
+function pushInChunks(framer: Framer, wire: Uint8Array, sizes: readonly number[]): FramerEvent[] {
+  const events: FramerEvent[] = []
+  for (let offset = 0, i = 0; offset < wire.length; i++) {
+    const size = sizes[i % sizes.length]!
+    events.push(...framer.push(wire.subarray(offset, offset + size)))
+    offset += size
+  }
+  return events
 }
 
 test('Crc32c.Rfc3720B4Vectors [RFC7143 §13.1]', () => {
@@ -169,35 +184,43 @@ test('Framer.SetLimitsBetweenPdus', () => {
   assert.equal(toHex(events[0].frame.data), '02')
 })
 
-test('Framer.RoundTripAnyPduInRandomChunks [RFC7143 §11.2]', () => {
+/**
+ * Any PDUs, cut into random chunks, frame back to themselves; with `placing`, the owner places
+ * every data segment it is asked about in a buffer of its own, and the frames carry those.
+ */
+function roundTripProperty(placing: boolean): void {
   fc.assert(
     fc.property(
       fc.array(anyPdu, { minLength: 1, maxLength: 4 }),
       fc.boolean(),
       fc.array(fc.integer({ min: 1, max: 70 }), { minLength: 1, maxLength: 20 }),
       (pdus, digests, sizes) => {
-        const wire = concat(
-          pdus.flatMap((p) => serializePdu(encodePdu(p), { header: digests, data: digests })),
-        )
-        const framer = new Framer(limits(digests, 0xff_ffff))
-        const events: FramerEvent[] = []
-        for (let offset = 0, i = 0; offset < wire.length; i++) {
-          const size = sizes[i % sizes.length]!
-          events.push(...framer.push(wire.subarray(offset, offset + size)))
-          offset += size
+        const places: Uint8Array[] = []
+        const place = (_bhs: Uint8Array, dataBytes: number) => {
+          const spot = new Uint8Array(dataBytes + 8).subarray(4, 4 + dataBytes)
+          places.push(spot)
+          return spot
         }
+        const framer = new Framer(limits(digests, 0xff_ffff), placing ? place : null)
+        const events = pushInChunks(framer, wireOf(pdus, digests), sizes)
         assert.equal(events.length, pdus.length)
         events.forEach((event, i) => {
           assert.ok(event.kind === 'frame')
           const result = decodePdu(event.frame)
           assert.ok(result.ok)
           assert.deepEqual(result.pdu, { ...pdus[i]! })
+          if (places.includes(event.frame.data)) assert.equal(event.assembled, null)
         })
       },
     ),
     { numRuns: 300 },
   )
-})
+}
+
+test('Framer.RoundTripAnyPduInRandomChunks [RFC7143 §11.2]', () => roundTripProperty(false))
+
+test('Framer.PlacedDataSegmentsArriveWhereTheOwnerSaid [RFC7143 §11.2, §13.1]', () =>
+  roundTripProperty(true))
 
 test('Framer.BoundedMemoryOnRandomBytes', () => {
   const max = 4096
@@ -217,4 +240,22 @@ test('Framer.BoundedMemoryOnRandomBytes', () => {
     ),
     { numRuns: 500 },
   )
+})
+
+test('Framer.PlacedSegmentWithBadDataDigestIsReported [RFC7143 §13.1]', () => {
+  const data = new Uint8Array(4096).fill(0x3c)
+  const wire = concat(serializePdu(nopOut(data, 7), { header: true, data: true }))
+  wire[wire.length - 1]! ^= 0xff // the data digest's last byte
+  const place = new Uint8Array(4096)
+  const framer = new Framer(limits(true), () => place)
+  const events = [...framer.push(wire.subarray(0, 100)), ...framer.push(wire.subarray(100))]
+  assert.deepEqual(
+    events.map((event) => event.kind),
+    ['dataDigestError'],
+  )
+  assert.deepEqual(place, data, 'the bytes were placed before the digest was known')
+  // The next PDU frames normally.
+  const next = concat(serializePdu(nopOut(data, 8), { header: true, data: true }))
+  const again = [...framer.push(next.subarray(0, 60)), ...framer.push(next.subarray(60))]
+  assert.equal(again[0]?.kind, 'frame')
 })

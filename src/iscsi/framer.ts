@@ -4,7 +4,9 @@
  *
  * The BHS is validated before any payload is buffered, so memory is bounded by the limits: one
  * PDU at most (BHS + AHS + digest + maxRecvDataSegmentLength + padding + digest). When a chunk
- * holds a whole PDU the frame is a zero-copy view into it.
+ * holds a whole PDU the frame is a zero-copy view into it. A PDU that spans chunks is assembled,
+ * either in a buffer of its own or, when the owner's `place` hook names one (a Data-Out's spot in
+ * its task's buffer), with its data segment written straight where it belongs.
  */
 import { assert } from '../base/assert.ts'
 import { transferBuffers } from '../base/buffer_pool.ts'
@@ -22,8 +24,19 @@ export interface FramerLimits {
   maxAhsBytes?: number
 }
 
+/**
+ * Where the data segment of the PDU whose BHS this is should be assembled, or null for a buffer of
+ * its own. Asked only for a PDU that spans socket chunks, has data and no padding; the returned
+ * view must be exactly `dataBytes` long, and may hold garbage if the PDU then fails its digest.
+ */
+export type PlaceData = (bhs: Uint8Array, dataBytes: number) => Uint8Array | null
+
 export type FramerEvent =
-  | { kind: 'frame'; frame: Frame }
+  /**
+   * `assembled` is the pooled buffer the PDU was gathered in, if any: the owner may return it to
+   * `transferBuffers` once nothing refers to the frame. A placed PDU has none.
+   */
+  | { kind: 'frame'; frame: Frame; assembled: Uint8Array | null }
   /** RFC 7143 §7.8: discard the PDU, answer Reject (0x02) carrying this header. */
   | { kind: 'dataDigestError'; bhs: Uint8Array }
   /** Drop the connection; the framer emits nothing after this. */
@@ -47,13 +60,19 @@ export class Framer {
   #bhsFilled = 0
   /** Holds a PDU (from its BHS onward) that arrived in pieces; sized exactly for it. */
   #pdu: Uint8Array | null = null
+  /** Or, for a placed PDU: its header part here, its data in `#placed`, its digest in `#tail`. */
+  #head: Uint8Array | null = null
+  #placed: Uint8Array | null = null
+  #tail: Uint8Array | null = null
   #pduFilled = 0
   #layout: Layout | null = null
   #failed = false
+  readonly #place: PlaceData | null
 
-  constructor(limits: FramerLimits) {
+  constructor(limits: FramerLimits, place: PlaceData | null = null) {
     this.#limits = { maxAhsBytes: ahsBytesMax, ...limits }
     checkLimits(this.#limits)
+    this.#place = place
   }
 
   /** Changes limits between PDUs (digests after login; MaxRecvDataSegmentLength after it). */
@@ -66,12 +85,16 @@ export class Framer {
     return this.#bhsFilled + this.#pduFilled
   }
 
+  get #assembling(): boolean {
+    return this.#pdu !== null || this.#head !== null
+  }
+
   /** Consumes bytes; returns every complete event. */
   push(chunk: Uint8Array): FramerEvent[] {
     const events: FramerEvent[] = []
     let offset = 0
     while (offset < chunk.length && !this.#failed) {
-      if (this.#pdu !== null) {
+      if (this.#assembling) {
         offset = this.#fillPdu(chunk, offset, events)
       } else if (this.#bhsFilled > 0 || chunk.length - offset < bhsBytes) {
         offset = this.#fillBhs(chunk, offset, events)
@@ -90,7 +113,7 @@ export class Framer {
       this.#emit(chunk, offset, layout, events)
       return offset + layout.totalBytes
     }
-    this.#startPdu(layout)
+    this.#startPdu(layout, view(chunk, offset, offset + bhsBytes))
     return this.#fillPdu(chunk, offset, events)
   }
 
@@ -103,39 +126,79 @@ export class Framer {
     const layout = this.#layoutOf(this.#bhsStage, 0, events)
     this.#bhsFilled = 0
     if (layout === null) return chunk.length
-    this.#startPdu(layout)
-    this.#pdu!.set(this.#bhsStage, 0)
-    this.#pduFilled = bhsBytes
+    this.#startPdu(layout, this.#bhsStage)
+    this.#copyIn(this.#bhsStage, 0, bhsBytes)
     if (this.#pduFilled === layout.totalBytes) this.#finishPdu(events)
     return offset + take
   }
 
-  #startPdu(layout: Layout): void {
-    assert(this.#pdu === null, 'framer already assembling a PDU')
+  #startPdu(layout: Layout, bhs: Uint8Array): void {
+    assert(!this.#assembling, 'framer already assembling a PDU')
+    this.#pduFilled = 0
+    this.#layout = layout
+    const { dataBytes, dataOffset, totalBytes } = layout
+    const placed =
+      this.#place !== null && dataBytes > 0 && padTo4(dataBytes) === dataBytes
+        ? this.#place(bhs, dataBytes)
+        : null
+    if (placed !== null) {
+      assert(placed.length === dataBytes, 'placed data segment of the wrong size')
+      this.#head = new Uint8Array(dataOffset)
+      this.#placed = placed
+      this.#tail = new Uint8Array(totalBytes - dataOffset - dataBytes)
+      return
+    }
     // Every byte is written before the PDU is emitted, so no zero-fill. A large PDU (a 256 KiB
     // Data-Out arriving in 64 KiB socket chunks) is assembled in a buffer lent by the transfer
     // pool, which the connection returns once the Data-Out's bytes are in its task.
-    this.#pdu = transferBuffers.acquire(layout.totalBytes)
-    this.#pduFilled = 0
-    this.#layout = layout
+    this.#pdu = transferBuffers.acquire(totalBytes)
   }
 
   #fillPdu(chunk: Uint8Array, offset: number, events: FramerEvent[]): number {
-    const pdu = this.#pdu!
-    const take = Math.min(pdu.length - this.#pduFilled, chunk.length - offset)
-    pdu.set(chunk.subarray(offset, offset + take), this.#pduFilled)
-    this.#pduFilled += take
-    if (this.#pduFilled === pdu.length) this.#finishPdu(events)
+    const take = Math.min(this.#layout!.totalBytes - this.#pduFilled, chunk.length - offset)
+    this.#copyIn(chunk, offset, take)
+    if (this.#pduFilled === this.#layout!.totalBytes) this.#finishPdu(events)
     return offset + take
   }
 
+  /** Copies `length` bytes of `source` at `offset` to where the PDU's next bytes belong. */
+  #copyIn(source: Uint8Array, offset: number, length: number): void {
+    let from = offset
+    const end = offset + length
+    if (this.#pdu !== null) {
+      this.#pdu.set(source.subarray(from, end), this.#pduFilled)
+      this.#pduFilled += length
+      return
+    }
+    // A placed PDU: header, then data segment, then digest, each in its own place.
+    const head = this.#head!
+    const placed = this.#placed!
+    const dataEnd = head.length + placed.length
+    while (from < end) {
+      const at = this.#pduFilled
+      const [part, into] =
+        at < head.length
+          ? [head, at]
+          : at < dataEnd
+            ? [placed, at - head.length]
+            : [this.#tail!, at - dataEnd]
+      const take = Math.min(part.length - into, end - from)
+      assert(take > 0, 'framer copied past the end of a PDU')
+      part.set(source.subarray(from, from + take), into)
+      from += take
+      this.#pduFilled += take
+    }
+  }
+
   #finishPdu(events: FramerEvent[]): void {
-    const pdu = this.#pdu!
     const layout = this.#layout!
-    this.#pdu = null
+    const pdu = this.#pdu
+    const [head, placed, tail] = [this.#head, this.#placed, this.#tail]
+    this.#pdu = this.#head = this.#placed = this.#tail = null
     this.#pduFilled = 0
     this.#layout = null
-    this.#emit(pdu, 0, layout, events)
+    if (pdu !== null) this.#emit(pdu, 0, layout, events, pdu)
+    else this.#emitPlaced(head!, placed!, tail!, layout, events)
   }
 
   /** Validates a BHS against the limits before any of its payload is buffered. */
@@ -157,7 +220,13 @@ export class Framer {
    * Uint8Array views (a socket chunk is a Buffer, whose views cost more to make), and an absent
    * AHS or data segment is one shared empty array: a QD 1 read command costs one view, its BHS.
    */
-  #emit(bytes: Uint8Array, start: number, layout: Layout, events: FramerEvent[]): void {
+  #emit(
+    bytes: Uint8Array,
+    start: number,
+    layout: Layout,
+    events: FramerEvent[],
+    assembled: Uint8Array | null = null,
+  ): void {
     const headerEnd = start + bhsBytes + layout.ahsBytes
     if (this.#limits.headerDigest) {
       const expected = crc32c(view(bytes, start, headerEnd))
@@ -180,12 +249,37 @@ export class Framer {
     const ahs = layout.ahsBytes === 0 ? empty : view(bytes, start + bhsBytes, headerEnd)
     const data =
       layout.dataBytes === 0 ? empty : view(bytes, dataStart, dataStart + layout.dataBytes)
-    events.push({ kind: 'frame', frame: { bhs, ahs, data } })
+    events.push({ kind: 'frame', frame: { bhs, ahs, data }, assembled })
+  }
+
+  /** As `#emit`, for a PDU whose data segment was written in place (it has no padding). */
+  #emitPlaced(
+    head: Uint8Array,
+    data: Uint8Array,
+    tail: Uint8Array,
+    layout: Layout,
+    events: FramerEvent[],
+  ): void {
+    const headerEnd = bhsBytes + layout.ahsBytes
+    if (
+      this.#limits.headerDigest &&
+      readDigest(head, headerEnd) !== crc32c(head.subarray(0, headerEnd))
+    ) {
+      this.#fail('headerDigestError', events)
+      return
+    }
+    const bhs = view(head, 0, bhsBytes)
+    if (this.#limits.dataDigest && readDigest(tail, 0) !== crc32c(data)) {
+      events.push({ kind: 'dataDigestError', bhs })
+      return
+    }
+    const ahs = layout.ahsBytes === 0 ? empty : view(head, bhsBytes, headerEnd)
+    events.push({ kind: 'frame', frame: { bhs, ahs, data }, assembled: null })
   }
 
   #fail(reason: FatalReason, events: FramerEvent[]): null {
     this.#failed = true
-    this.#pdu = null
+    this.#pdu = this.#head = this.#placed = this.#tail = null
     this.#pduFilled = 0
     this.#bhsFilled = 0
     events.push({ kind: 'fatal', reason })

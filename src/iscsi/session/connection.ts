@@ -96,11 +96,14 @@ export class Connection implements SessionLink {
   constructor(readonly options: ConnectionOptions) {
     const limits = options.limits
     this.logger = options.logger.child({ remote: `${options.remote.host}:${options.remote.port}` })
-    this.#framer = new Framer({
-      maxRecvDataSegmentLength: limits.maxRecvDataSegmentLength,
-      headerDigest: false,
-      dataDigest: false,
-    })
+    this.#framer = new Framer(
+      {
+        maxRecvDataSegmentLength: limits.maxRecvDataSegmentLength,
+        headerDigest: false,
+        dataDigest: false,
+      },
+      (bhs, dataBytes) => this.#placeData(bhs, dataBytes),
+    )
     this.#login = new Login({
       catalog: options.catalog,
       offer: options.offer,
@@ -200,10 +203,16 @@ export class Connection implements SessionLink {
       }
       return
     }
-    this.#onFrame(event.frame)
+    this.#onFrame(event.frame, event.assembled)
   }
 
-  #onFrame(frame: Frame): void {
+  /** The framer's `place` hook: a Data-Out's data goes straight into its task's buffer. */
+  #placeData(bhs: Uint8Array, dataBytes: number): Uint8Array | null {
+    if (this.state !== 'fullFeature' || (bhs[0]! & opcodeMask) !== Opcode.dataOut) return null
+    return this.session?.placeDataOut(this, bhs, dataBytes) ?? null
+  }
+
+  #onFrame(frame: Frame, assembled: Uint8Array | null): void {
     const decoded = decodePdu(frame)
     if (!decoded.ok) {
       if (this.state === 'login') {
@@ -237,7 +246,7 @@ export class Connection implements SessionLink {
       case Opcode.dataOut: {
         session.dataOut(this, pdu, frame.bhs)
         // The task copied what it keeps (task.ts #place), so an assembled PDU goes back now.
-        transferBuffers.release(frame.data)
+        transferBuffers.release(assembled)
         return
       }
       case Opcode.snackRequest: {

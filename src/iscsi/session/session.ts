@@ -241,6 +241,20 @@ export class Session {
     this.#advance(task)
   }
 
+  /**
+   * Where a Data-Out's data segment may be assembled as it arrives (the framer's `place`): its
+   * spot in the task's buffer, when the task is receiving and the segment fits. Its sequence is
+   * checked when the whole PDU is in (`dataOut`); a PDU that then fails fails its task (ERL 0),
+   * which never executes, so bytes placed early cannot reach a device.
+   */
+  placeDataOut(link: SessionLink, bhs: Uint8Array, dataBytes: number): Uint8Array | null {
+    const task = this.tasks.get(readU32(bhs, dataOutField.initiatorTaskTag))
+    if (task === undefined || task.aborted || task.state !== 'receiving') return null
+    if (task.connection !== link) return null
+    const ttt = readU32(bhs, dataOutField.targetTransferTag)
+    return task.destination(ttt, readU32(bhs, dataOutField.bufferOffset), dataBytes)
+  }
+
   /** A Data-Out whose data digest failed (§7.8.1): its task fails and drains. */
   dataOutLost(bhs: Uint8Array): void {
     const task = this.tasks.get(readU32(bhs, dataOutField.initiatorTaskTag))
@@ -465,6 +479,9 @@ export class Session {
     for (const task of [...this.tasks.values()]) {
       task.aborted = true
       if (task.state !== 'executing') this.tasks.delete(task.initiatorTaskTag)
+      // I_T nexus loss aborts the task (SAM-5 §6.3.4): what it still waits for (the range lock)
+      // lets it go, so it never touches the medium.
+      else if (task.plan.kind === 'execute') this.#units?.abort?.(task.plan.command)
     }
     const links = [...this.links.values()]
     this.links.clear()

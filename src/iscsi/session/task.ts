@@ -172,10 +172,36 @@ export class Task<C = unknown> {
     return { kind: 'accepted' }
   }
 
-  /** Copies the part of a segment that falls inside [0, dataOutBytes). */
+  /**
+   * Where a Data-Out's `bytes` at `offset` would go (Session.placeDataOut): only where its
+   * sequence (R2T `ttt`, or the unsolicited one) expects its next bytes and within that sequence,
+   * so bytes placed before the PDU is checked never overwrite any already received.
+   */
+  destination(ttt: number, offset: number, bytes: number): Uint8Array | null {
+    if (this.#failed) return null
+    if (ttt === reservedTag) {
+      if (!this.#unsolicitedOpen || offset !== this.#unsolicitedOffset) return null
+      if (offset + bytes > Math.min(this.#unsolicitedLimit, this.dataOutBytes)) return null
+    } else {
+      const r2t = this.outstanding.find((r) => r.targetTransferTag === ttt)
+      if (r2t === undefined || offset !== r2t.nextOffset) return null
+      if (offset + bytes > r2t.bufferOffset + r2t.length) return null
+    }
+    this.buffer ??= transferBuffers.acquire(this.dataOutBytes)
+    return this.buffer.subarray(offset, offset + bytes)
+  }
+
+  /** Copies the part of a segment that falls inside [0, dataOutBytes), unless already there. */
   #place(offset: number, data: Uint8Array): void {
     const end = Math.min(offset + data.length, this.dataOutBytes)
     if (end <= offset) return
+    const buffer = this.buffer
+    if (buffer !== null && data.buffer === buffer.buffer) {
+      if (data.byteOffset === buffer.byteOffset + offset) {
+        this.receivedBytes += end - offset // placed by the framer as it arrived
+        return
+      }
+    }
     // No zero-fill: the task executes only once every byte of [0, dataOutBytes) has arrived
     // (`dataComplete` counts them, and sequences are in offset order). Large buffers come from the
     // transfer pool; the session returns them when the command is answered.
