@@ -131,7 +131,9 @@ async function main(): Promise<void> {
   const started = performance.now()
   try {
     await measure(b, directory).catch(async (error: unknown) => {
-      // Print what was measured before the failure, then fail.
+      // Say what failed at once (closing and removing the pool can take long), print what was
+      // measured before the failure, then fail.
+      log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
       await output(b, { date, info, started })
       throw error
     })

@@ -49,7 +49,10 @@ export const headSourcesMax = 65_536
  * "delete"): ~25 versions (1.5 MiB of chunks) per tick, ~150 MiB/s under a saturating load.
  */
 export const reclaimBusyBudgetMs = 0.05
-/** The same while no read or write came since the previous tick: reclaim at speed. */
+/**
+ * The same while no read or write came since the previous tick, or while what waits to be freed
+ * is over half of the free space (pool.ts): reclaim at speed.
+ */
 export const reclaimIdleBudgetMs = 5
 /** Versions examined between two clock reads in the reclaim job (~2 µs each). */
 export const reclaimBatch = 8

@@ -444,11 +444,7 @@ export class Pool {
   space(): PoolSpace {
     const capacityBytes = this.#allocator.capacityChunks * chunkBytes
     const usedBytes = this.#allocator.usedChunks * chunkBytes
-    let freeingBytes = 0
-    for (const id of this.#reclaimer.lineageIds()) {
-      const lineage = this.#state.lineages.get(id)
-      if (lineage !== undefined) freeingBytes += lineage.figures.deadBytes
-    }
+    const freeingBytes = this.#freeingBytes()
     return {
       capacityBytes,
       usedBytes,
@@ -476,13 +472,34 @@ export class Pool {
     return this.#reclaimer.busy
   }
 
+  /**
+   * How long this tick may reclaim. While hosts do I/O, a short slice (a command arriving during
+   * it waits), unless what waits to be freed has reached half of the free space: then space
+   * comes first, or a write load under frequent snapshots would make garbage faster than a short
+   * slice frees it and fill the pool (measured: 12k new versions/s against ~1k freed).
+   */
+  #reclaimBudgetMs(): number {
+    if (this.#dataPath.ioStarted === this.#ioSeen) return reclaimIdleBudgetMs
+    const freeBytes = (this.#allocator.capacityChunks - this.#allocator.usedChunks) * chunkBytes
+    return this.#freeingBytes() * 2 > freeBytes ? reclaimIdleBudgetMs : reclaimBusyBudgetMs
+  }
+
+  /** Bytes the queued reclamation jobs will free. */
+  #freeingBytes(): number {
+    let freeingBytes = 0
+    for (const id of this.#reclaimer.lineageIds()) {
+      const lineage = this.#state.lineages.get(id)
+      if (lineage !== undefined) freeingBytes += lineage.figures.deadBytes
+    }
+    return freeingBytes
+  }
+
   /** Periodic work; the owner calls it every ~10 ms. */
   tick(): void {
     if (this.#closed) return
     const now = this.#options.clock.monotonicMs()
-    const busy = this.#dataPath.ioStarted !== this.#ioSeen
+    if (this.#reclaimer.busy) this.#reclaimer.run(this.#reclaimBudgetMs())
     this.#ioSeen = this.#dataPath.ioStarted
-    this.#reclaimer.run(busy ? reclaimBusyBudgetMs : reclaimIdleBudgetMs)
     if (this.#committer.failure !== null) return
     const dirtyTooLong =
       this.#dataPath.dirtyRegions.size > 0 && now - this.#lastCheckpointMs >= checkpointIntervalMs
