@@ -92,10 +92,15 @@ const lockKey = (lineage: number, chunk: number) => lineage * 2 ** 32 + chunk
 /** Times a read whose checksum failed while writes were landing is read again (#readVerified). */
 const readRetriesMax = 8
 
+/** The largest unaligned read done at once (readNow); larger ones take the promise path. */
+const readNowScratchBytesMax = 1024 * 1024 + 2 * subBlockBytes
+
 export class DataPath {
   readonly locks = new SubBlockLocks()
   readonly #ioInFlight = new Map<number, number>()
   readonly #physWrites = new Map<number, number>()
+  /** readNow's covering buffer for reads that are not 4 KiB-aligned. */
+  #scratch = new Uint8Array(0)
   readonly #regionWrites = new Map<number, number>()
   readonly #drains = new Map<number, Map<number, Drain>>()
   readonly dirtyRegions = new Set<number>()
@@ -208,16 +213,31 @@ export class DataPath {
    */
   readNow(lineage: Lineage, offset: number, target: Uint8Array): boolean {
     this.ioStarted += 1
+    if (this.data.readNow === undefined) return false
+    const start = Math.floor(offset / subBlockBytes) * subBlockBytes
+    const end = Math.ceil((offset + target.length) / subBlockBytes) * subBlockBytes
+    if (start === offset && end === offset + target.length)
+      return this.#readNowAligned(lineage, offset, target)
+    // A read that is not 4 KiB-aligned (512-byte blocks at any LBA) reads and checks the whole
+    // sub-blocks it touches into a scratch buffer, then copies its part: one buffer serves all,
+    // since nothing else runs until this returns.
+    if (end - start > readNowScratchBytesMax) return false
+    if (this.#scratch.length < end - start) this.#scratch = new Uint8Array(readNowScratchBytesMax)
+    const covering = this.#scratch.subarray(0, end - start)
+    if (!this.#readNowAligned(lineage, start, covering)) return false
+    target.set(covering.subarray(offset - start, offset - start + target.length))
+    return true
+  }
+
+  #readNowAligned(lineage: Lineage, offset: number, target: Uint8Array): boolean {
     const data = this.data
-    if (data.readNow === undefined) return false
-    if (offset % subBlockBytes !== 0 || target.length % subBlockBytes !== 0) return false
     for (const run of this.#runs(lineage, lineage.cur, offset, target.length)) {
       const slice = target.subarray(run.at, run.at + run.length)
       if (run.position < 0) {
         slice.fill(0)
         continue
       }
-      if (!data.readNow(slice, run.position)) return false
+      if (!data.readNow!(slice, run.position)) return false
       if (this.#firstMismatch(slice, run.position) >= 0) return false
     }
     return true

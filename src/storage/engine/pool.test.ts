@@ -305,7 +305,10 @@ test('Pool: page-cache-hot head reads complete at once (readNow), and fall back 
     assert.equal(volume.readNow(0, target), true)
     assert.deepEqual(target.subarray(0, 4096), new Uint8Array(4096))
     assert.deepEqual(target.subarray(4096), filled(4096, 7))
-    assert.equal(volume.readNow(1, new Uint8Array(512)), false, 'unaligned: the promise path')
+    // Not 4 KiB-aligned (512-byte blocks 7 and 8 straddle two sub-blocks): checked whole, at once.
+    const straddling = new Uint8Array(1024)
+    assert.equal(volume.readNow(7, straddling), true)
+    assert.deepEqual(straddling, Uint8Array.from({ length: 1024 }, (_, i) => (i < 512 ? 0 : 7)))
     await pool.close()
     const file = openSync(join(directory, 'data'), 'r+')
     writeSync(file, Uint8Array.of(0xff), 0, 1, 4096 + 10) // inside the written sub-block
@@ -316,6 +319,7 @@ test('Pool: page-cache-hot head reads complete at once (readNow), and fall back 
     })
     const again = reopened.device('v') as typeof volume
     assert.equal(again.readNow(8, new Uint8Array(4096)), false)
+    assert.equal(again.readNow(15, new Uint8Array(512)), false, 'unaligned, in the damaged one')
     await assert.rejects(again.read(8, new Uint8Array(4096)), { code: 'CHECKSUM_MISMATCH' })
     await reopened.close()
   } finally {
