@@ -127,7 +127,8 @@ export async function makeVolume(
 async function createSeries(b: Bench, volumeIds: readonly string[], loaded: boolean) {
   const devices = volumeIds.map((id) => b.pool.device(id))
   await devices[0]!.flush()
-  const load = loaded ? startWriteLoad(devices, 8, b.rng) : null
+  // Writes stay within the first `volumeBytes` of each volume (engine_kit.ts startWriteLoad).
+  const load = loaded ? startWriteLoad(devices, 8, b.rng, false, b.o.volumeBytes) : null
   const samples: number[] = []
   const deletes: number[] = []
   const start = performance.now()

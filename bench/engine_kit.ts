@@ -181,11 +181,17 @@ export interface BackgroundLoad {
   stop(): Promise<DriveResult>
 }
 
+/**
+ * Random 4 KiB writes over the first `spanBytes` of each device (all of it by default). A span
+ * keeps the load on a 64 TiB volume from allocating a fresh 64 KiB chunk per 4 KiB write, which
+ * at tens of thousands of writes per second fills the disk within a series.
+ */
 export function startWriteLoad(
   devices: readonly EngineDevice[],
   depth: number,
   rng: Rng,
   latencies = false,
+  spanBytes = Number.POSITIVE_INFINITY,
 ): BackgroundLoad {
   let stopped = false
   const buffer = new Uint8Array(4 * KiB).fill(0x5a)
@@ -195,7 +201,8 @@ export function startWriteLoad(
     stop: () => stopped,
     op: () => {
       const device = devices[rng.below(devices.length)]!
-      const blocks = device.blockCount / ((4 * KiB) / device.blockBytes)
+      const bytes = Math.min(device.blockCount * device.blockBytes, spanBytes)
+      const blocks = Math.floor(bytes / (4 * KiB))
       return device.write(rng.below(blocks) * ((4 * KiB) / device.blockBytes), buffer, false)
     },
   })
