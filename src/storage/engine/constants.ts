@@ -47,6 +47,7 @@ export const headSourcesMax = 65_536
  * command that arrives during a slice waits for it, and about (slice + command) / tick of all
  * commands do, so the slice is kept to a fraction of one command's latency (docs/engine.md §2
  * "delete"): ~25 versions (1.5 MiB of chunks) per tick, ~150 MiB/s under a saturating load.
+ * It grows while the backlog grows (pool.ts), so garbage cannot outrun it.
  */
 export const reclaimBusyBudgetMs = 0.05
 /**
