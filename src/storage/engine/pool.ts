@@ -87,6 +87,8 @@ export class Pool {
   #closed = false
   #checkpointBytes = 0
   #lastCheckpointMs: number
+  /** Snapshot infos by row (rows are replaced, never changed, so a stale row just drops out). */
+  readonly #infos = new WeakMap<SnapshotRow, SnapshotInfo>()
   /** `DataPath.ioStarted` at the previous tick. */
   #ioSeen = 0
   /** Reclamation's budget on busy ticks (see #reclaimBudgetMs) and the backlog it last saw. */
@@ -603,22 +605,40 @@ export class Pool {
     return { lineage: lineage.id, epoch: lineage.cur, blockCount: row.blockCount }
   }
 
+  /**
+   * A snapshot's info, reused while nothing in it changed: a listing of S snapshots then makes
+   * one array, not S objects — at 1 000-2 000 snapshots the objects made a young-generation
+   * collection (2.6 ms here) every ~40 listings, which was the listing's p99.
+   */
   #snapshotInfo(row: SnapshotRow): SnapshotInfo {
     const { figures } = this.#state.lineage(row.lineage)
     const exclusive = figures.exclusiveBytes(row.epoch)
-    const referenced = figures.referencedBytes(row.epoch)
+    const shared = figures.referencedBytes(row.epoch) - exclusive
+    const exposedAs = this.#state.viewOf(row.id)?.id ?? null
     const clones = this.#state.cloneIdsOf(row.id)
-    return {
+    const cached = this.#infos.get(row)
+    if (
+      cached !== undefined &&
+      cached.exclusiveBytes === exclusive &&
+      cached.sharedBytes === shared &&
+      cached.exposedAs === exposedAs &&
+      clones.size === 0 &&
+      cached.clones.length === 0
+    )
+      return cached
+    const info: SnapshotInfo = Object.freeze({
       volumeId: row.volumeId,
       name: row.name,
       createdAtMs: row.createdAtMs,
       groupId: row.groupId,
       sizeBytes: row.blockCount * this.#state.volume(row.volumeId).blockBytes,
       exclusiveBytes: exclusive,
-      sharedBytes: referenced - exclusive,
-      exposedAs: this.#state.viewOf(row.id)?.id ?? null,
+      sharedBytes: shared,
+      exposedAs,
       clones: clones.size === 0 ? noClones : [...clones],
-    }
+    })
+    this.#infos.set(row, info)
+    return info
   }
 
   /** Queues the reclamation of a snapshot marked deleting; its row goes when that is done. */
