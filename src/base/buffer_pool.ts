@@ -74,11 +74,11 @@ function fresh(bytes: number): Uint8Array {
 }
 
 /**
- * The process's pool for SCSI transfer buffers: anything above the read slab (16 KiB,
- * scsi/sbc/read_write.ts) up to 16 MiB, at most 32 MiB idle.
+ * The process's pool for SCSI transfer buffers: anything above 2 KiB (smaller reads use the slab
+ * of scsi/sbc/read_write.ts) up to 16 MiB, at most 32 MiB idle.
  */
 export const transferBuffers = new BufferPool({
-  pooledAboveBytes: 16 * 1024,
+  pooledAboveBytes: 2 * 1024,
   pooledBytesMaxEach: 16 * 1024 * 1024,
   idleBytesMax: 32 * 1024 * 1024,
 })

@@ -14,14 +14,16 @@ import type { RangeHold, RangeLock } from './range_lock.ts'
 const fuaBit = 0x08
 
 /**
- * Data-In buffers of small reads are carved from a shared slab: `Buffer.allocUnsafe(4096)` is
- * just past Node's own pool (requests under 4 KiB) and made a new ArrayBuffer per 4 KiB read, the
- * largest single cost of our layers at QD 1 (bench/layers.ts). A slab is never written again once
- * a view of it is handed out; it lives while any view does. No zero-fill: the device fills every
- * byte before the buffer is handed on.
+ * Data-In buffers: reads above 2 KiB borrow one from the transfer pool (base/buffer_pool.ts),
+ * which the transport returns once the bytes are sent, so a read makes no garbage. Collected
+ * buffers cost twice: a new ArrayBuffer per 4 KiB read was once the largest cost of our layers at
+ * QD 1 (bench/layers.ts), and with 16 busy sessions the slabs that replaced them still grew the
+ * daemon by 11 MiB/s between full collections (to 288 MiB), where pooled buffers grow it by 2.
+ * Tinier reads are carved from a shared slab, never written again once a view of it is handed
+ * out. No zero-fill: the device fills every byte before the buffer is handed on.
  */
 const slabBytes = 64 * 1024
-const slabReadBytesMax = 16 * 1024
+const slabReadBytesMax = 2 * 1024
 let slab = new Uint8Array(0)
 let slabUsed = 0
 
