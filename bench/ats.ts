@@ -18,21 +18,16 @@
  *
  * Flags: --targets basalt,tgt   --repeats 3   --seconds 3   --depth 32
  */
-import { cpus, loadavg, release, totalmem } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import {
-  BasaltDaemon,
   type ExportInfo,
   ensureDir,
-  GiB,
   MiB,
   makeTempDir,
   removeDir,
   repoRoot,
   run,
-  type TargetUnderTest,
-  TgtDaemon,
   writeBytes,
 } from '../test/system/harness.ts'
 import {
@@ -49,14 +44,7 @@ import {
 import { contendedRun, lockLba, mustSucceed, type RunResult, spreadRun } from './ats_load.ts'
 import { type RunSummary, summarize, table } from './ats_report.ts'
 import { PipelinedSession } from './ats_session.ts'
-
-type Kind = TargetUnderTest['kind']
-
-interface Started {
-  readonly kind: Kind
-  readonly target: TargetUnderTest
-  readonly volume: ExportInfo
-}
+import { type Kind, kindsOf, machine, type Started, startAll, stopAll } from './targets.ts'
 
 export interface Probe {
   readonly supported: boolean
@@ -77,29 +65,11 @@ function options() {
       depth: { type: 'string', default: '32' },
     },
   })
-  const kinds = values.targets.split(',').filter((k): k is Kind => k === 'basalt' || k === 'tgt')
   return {
-    kinds,
+    kinds: kindsOf(values.targets),
     repeats: Number(values.repeats),
     seconds: Number(values.seconds),
     depth: Number(values.depth),
-  }
-}
-
-async function startAll(kinds: readonly Kind[], sharedDir: string): Promise<Started[]> {
-  const started: Started[] = []
-  try {
-    for (const kind of kinds) {
-      const target =
-        kind === 'basalt'
-          ? await BasaltDaemon.start({ dataDir: path.join(sharedDir, 'basalt-data') })
-          : await TgtDaemon.start()
-      started.push({ kind, target, volume: await target.createVolume('ats', volumeBytes) })
-    }
-    return started
-  } catch (error) {
-    for (const { target } of started) await target.stop()
-    throw error
   }
 }
 
@@ -217,19 +187,6 @@ async function measureAll(
   }
 }
 
-function machine(): Record<string, string | number> {
-  return {
-    nproc: cpus().length,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    ramGiB: Math.round((totalmem() / GiB) * 10) / 10,
-    kernel: release(),
-    node: process.version,
-    loadAverage: loadavg()
-      .map((load) => load.toFixed(2))
-      .join(' '),
-  }
-}
-
 function log(line: string): void {
   process.stderr.write(`bench:ats: ${line}\n`)
 }
@@ -240,11 +197,11 @@ async function main(): Promise<void> {
   const uptimeAtStart = (await run('uptime', [])).stdout.trim()
   const report: Report = { date, machine: machine(), options: o, probes: {}, runs: {} }
   const sharedDir = await makeTempDir('bench-ats')
-  const started = await startAll(o.kinds, sharedDir)
+  const started = await startAll(o.kinds, sharedDir, 'ats', volumeBytes)
   try {
     await measureAll(started, report, o)
   } finally {
-    for (const { target } of started) await target.stop()
+    await stopAll(started)
     await removeDir(sharedDir)
   }
   const out = path.join(repoRoot, 'bench/results', `ats-${date.replace(/[:.]/g, '-')}.json`)

@@ -11,7 +11,7 @@
  * Flags: --quick (about a minute: fewer samples, 100 snapshots, 256 MiB volumes)
  *        --samples N --existing N --seconds S --repeats N --seed N --dir PARENT --keep
  */
-import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
+import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import { RealClock } from '../src/base/clock.ts'
@@ -21,6 +21,7 @@ import { ensureDir, removeDir, repoRoot, runOk, writeBytes } from '../test/syste
 import { type Bench, type Options, type Row, snapshotCreate, writeIops } from './engine_cases.ts'
 import { CountingMedia, GiB, log, MiB, Rng, TiB } from './engine_kit.ts'
 import { deleteAndReclaim, metadata, readIops, rollback, spaceCalls } from './engine_lifecycle.ts'
+import { machine as hostMachine } from './targets.ts'
 
 function options(): Options & { dir: string; keep: boolean } {
   const { values } = parseArgs({
@@ -58,20 +59,15 @@ function options(): Options & { dir: string; keep: boolean } {
 async function machine(directory: string): Promise<Record<string, string | number>> {
   const text = async (command: string, args: string[]) =>
     (await runOk(command, args).catch(() => ({ stdout: '?' }))).stdout.trim()
+  const { loadAverage, ...host } = hostMachine()
   return {
-    nproc: cpus().length,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    ramGiB: Math.round((totalmem() / GiB) * 10) / 10,
-    kernel: release(),
-    node: process.version,
+    ...host,
     filesystem: await text('stat', ['-f', '-c', '%T', directory]),
     device: await text('df', ['--output=source', directory]).then(
       (out) => out.split('\n').at(-1) ?? '?',
     ),
     commit: await text('git', ['-C', repoRoot, 'rev-parse', '--short', 'HEAD']),
-    loadAverage: loadavg()
-      .map((load) => load.toFixed(2))
-      .join(' '),
+    loadAverage: loadAverage ?? '?',
   }
 }
 

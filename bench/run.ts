@@ -9,30 +9,19 @@
  *        --metrics ID,ID (a subset of measure.ts's metric ids, e.g. randread-4k-qd32; --sessions 0
  *        skips the memory run), for short A/B runs while working on one path.
  */
-import { cpus, loadavg, release, totalmem } from 'node:os'
+import { loadavg } from 'node:os'
 import path from 'node:path'
 import { parseArgs } from 'node:util'
 import {
-  BasaltDaemon,
-  type ExportInfo,
   ensureDir,
   GiB,
   makeTempDir,
   removeDir,
   repoRoot,
-  type TargetUnderTest,
-  TgtDaemon,
   writeBytes,
 } from '../test/system/harness.ts'
 import { busySessions, fill, metrics, type SessionsLoad } from './measure.ts'
-
-type Kind = TargetUnderTest['kind']
-
-interface Started {
-  readonly kind: Kind
-  readonly target: TargetUnderTest
-  readonly volume: ExportInfo
-}
+import { type Kind, kindsOf, machine, type Started, startAll, stopAll } from './targets.ts'
 
 interface Report {
   readonly date: string
@@ -58,48 +47,13 @@ function options() {
   const ids = values.metrics.split(',')
   const unknown = ids.filter((id) => !metrics.some((metric) => metric.id === id))
   if (unknown.length > 0) throw new Error(`unknown metrics ${unknown.join(',')}`)
-  const kinds = values.targets.split(',').filter((k): k is Kind => k === 'basalt' || k === 'tgt')
   return {
-    kinds,
+    kinds: kindsOf(values.targets),
     repeats: Number(values.repeats),
     seconds: Number(values.seconds),
     sessions: Number(values.sessions),
     metrics: metrics.filter((metric) => ids.includes(metric.id)),
   }
-}
-
-function machine(): Record<string, string | number> {
-  return {
-    nproc: cpus().length,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    ramGiB: Math.round((totalmem() / GiB) * 10) / 10,
-    kernel: release(),
-    node: process.version,
-    loadAverage: loadavg()
-      .map((load) => load.toFixed(2))
-      .join(' '),
-  }
-}
-
-async function startAll(kinds: readonly Kind[], sharedDir: string): Promise<Started[]> {
-  const started: Started[] = []
-  try {
-    for (const kind of kinds) {
-      const target =
-        kind === 'basalt'
-          ? await BasaltDaemon.start({ dataDir: path.join(sharedDir, 'basalt-data') })
-          : await TgtDaemon.start()
-      started.push({ kind, target, volume: await target.createVolume('bench', volumeBytes) })
-    }
-    return started
-  } catch (error) {
-    await stopAll(started)
-    throw error
-  }
-}
-
-async function stopAll(started: readonly Started[]): Promise<void> {
-  for (const { target } of started) await target.stop()
 }
 
 async function measureAll(
@@ -190,7 +144,7 @@ async function main(): Promise<void> {
     sessions: {},
   }
   const sharedDir = await makeTempDir('bench')
-  const started = await startAll(o.kinds, sharedDir)
+  const started = await startAll(o.kinds, sharedDir, 'bench', volumeBytes)
   try {
     await measureAll(started, report, o)
   } finally {
