@@ -4,7 +4,7 @@
  * (bench/layers.ts: a 1 MiB READ from a page-cache-hot file took 570 µs of CPU with a fresh
  * buffer and 95 µs with a warm one). Buffers come in power-of-two classes; `release` takes back
  * only what `acquire` lent and has not yet been returned, so a stray or double release is a no-op
- * rather than two owners of one buffer. The pool keeps at most `pooledBytesMax` idle.
+ * rather than two owners of one buffer. The pool keeps at most `idleBytesMax` idle.
  *
  * The owner releases a buffer only once nothing can touch it again: for Data-In, when the socket
  * has taken the bytes; for Data-Out, when the device has finished with them. A buffer never

@@ -187,26 +187,28 @@ export class Task<C = unknown> {
       if (r2t === undefined || offset !== r2t.nextOffset) return null
       if (offset + bytes > r2t.bufferOffset + r2t.length) return null
     }
+    return this.#buffer().subarray(offset, offset + bytes)
+  }
+
+  /**
+   * The Data-Out buffer, made on first use. No zero-fill: the task executes only once every byte
+   * of [0, dataOutBytes) has arrived (`dataComplete` counts them, and sequences are in offset
+   * order). Large buffers come from the transfer pool; the session returns them when the command
+   * is answered.
+   */
+  #buffer(): Uint8Array {
     this.buffer ??= transferBuffers.acquire(this.dataOutBytes)
-    return this.buffer.subarray(offset, offset + bytes)
+    return this.buffer
   }
 
   /** Copies the part of a segment that falls inside [0, dataOutBytes), unless already there. */
   #place(offset: number, data: Uint8Array): void {
     const end = Math.min(offset + data.length, this.dataOutBytes)
     if (end <= offset) return
-    const buffer = this.buffer
-    if (buffer !== null && data.buffer === buffer.buffer) {
-      if (data.byteOffset === buffer.byteOffset + offset) {
-        this.receivedBytes += end - offset // placed by the framer as it arrived
-        return
-      }
-    }
-    // No zero-fill: the task executes only once every byte of [0, dataOutBytes) has arrived
-    // (`dataComplete` counts them, and sequences are in offset order). Large buffers come from the
-    // transfer pool; the session returns them when the command is answered.
-    if (this.buffer === null) this.buffer = transferBuffers.acquire(this.dataOutBytes)
-    this.buffer.set(data.subarray(0, end - offset), offset)
+    const buffer = this.#buffer()
+    // Placed by the framer as it arrived (`destination`): nothing to copy.
+    const inPlace = data.buffer === buffer.buffer && data.byteOffset === buffer.byteOffset + offset
+    if (!inPlace) buffer.set(data.subarray(0, end - offset), offset)
     this.receivedBytes += end - offset
   }
 

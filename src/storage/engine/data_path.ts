@@ -285,16 +285,19 @@ export class DataPath {
     )
   }
 
+  /** The checksum on record for the sub-block at byte `position` of the data file. */
+  #tagAt(position: number): number {
+    return this.tags.get(Math.floor(position / chunkBytes), (position % chunkBytes) / subBlockBytes)
+  }
+
   #tagChanged(position: number, before: number): boolean {
-    const phys = Math.floor(position / chunkBytes)
-    return this.tags.get(phys, (position % chunkBytes) / subBlockBytes) !== before
+    return this.#tagAt(position) !== before
   }
 
   #tagsOf(position: number, length: number): Uint32Array {
     const tags = new Uint32Array(length / subBlockBytes)
     for (let index = 0; index < tags.length; index += 1) {
-      const at = position + index * subBlockBytes
-      tags[index] = this.tags.get(Math.floor(at / chunkBytes), (at % chunkBytes) / subBlockBytes)
+      tags[index] = this.#tagAt(position + index * subBlockBytes)
     }
     return tags
   }
