@@ -5,6 +5,7 @@
  */
 import { assert } from '../base/assert.ts'
 import type { Command } from './command.ts'
+import type { LogicalUnit } from './logical_unit.ts'
 import type { ScsiResult } from './port.ts'
 import type { ReservationAccess } from './reservations_access.ts'
 
@@ -82,6 +83,13 @@ export interface CdbRow {
   /** Nominal processing time reported with RCTD (SPC-4 §6.35.4). */
   readonly timeoutSeconds: number
   readonly handler: Handler
+  /**
+   * Absent: every unit offers the command. Otherwise a unit for which it returns false does not:
+   * dispatch treats the row as absent (an unsupported operation code or service action) and
+   * REPORT SUPPORTED OPERATION CODES leaves it out (SANITIZE CRYPTOGRAPHIC ERASE, offered only by
+   * an encrypted volume).
+   */
+  readonly offered?: (unit: LogicalUnit) => boolean
 }
 
 export type RowSpec = Omit<

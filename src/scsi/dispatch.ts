@@ -37,7 +37,9 @@ export function parseCommand(group: DispatchGroup, request: ScsiRequest): Parsed
   const unit = lun >= 0 && lun <= lunNumberMax ? group.unit(lun) : null
   const descriptorFormat = unit?.modes.descriptorSense ?? false
   if (cdb.length === 0) return done(cdbFieldError('invalidCommandOperationCode', 0, false))
-  const row = group.table.lookup(cdb[0]!, cdb.length > 1 ? cdb[1]! & 0x1f : 0)
+  const found = group.table.lookup(cdb[0]!, cdb.length > 1 ? cdb[1]! & 0x1f : 0)
+  const row =
+    found?.offered === undefined || (unit !== null && found.offered(unit)) ? found : undefined
   if (row === undefined) {
     if (unit === null) return done(checkCondition('logicalUnitNotSupported', false))
     // SPC-4 §4.5.6: an unsupported service action is an invalid field in byte 1.

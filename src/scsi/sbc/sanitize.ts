@@ -1,8 +1,9 @@
 /**
- * SANITIZE (SBC-3 §5.29, opcode 48h): OVERWRITE (01h), BLOCK ERASE (02h), EXIT FAILURE MODE (1Fh).
- * CRYPTOGRAPHIC ERASE (03h) is not offered: volumes are not encrypted, so there is no key whose
- * loss would make the data unreadable; its service action is refused like any unknown one
- * (INVALID FIELD IN CDB), and VPD B1h says WACEREQ=0.
+ * SANITIZE (SBC-3 §5.29, opcode 48h): OVERWRITE (01h), BLOCK ERASE (02h), CRYPTOGRAPHIC ERASE
+ * (03h) and EXIT FAILURE MODE (1Fh). CRYPTOGRAPHIC ERASE is offered only by a unit whose data are
+ * encrypted (control/ attaches its crypto eraser: sanitize_state.ts); on any other unit its
+ * service action is refused like any unknown one (INVALID FIELD IN CDB) and VPD B1h says
+ * WACEREQ=00b.
  *
  * A sanitize is the unit's, not the command's: it runs to its end even when the command is
  * aborted, a reset happens or the session goes (SBC-3 §4.11.1: only a power loss stops it), and
@@ -14,6 +15,10 @@
  *     the range lock, paced by the unit's overwrite bandwidth when control/ sets one.
  *   BLOCK ERASE: the thin volume deallocates every block (`device.unmap`); reads then return
  *     zeros (LBPRZ=1, WABEREQ=01b). A unit that is not thin does not support it.
+ *   CRYPTOGRAPHIC ERASE (SBC-4 §4.11.4.4): with every block held (the range lock, exclusive),
+ *     the unit's key is replaced and the old one destroyed: from then on no block written before
+ *     can be decrypted. Then every block is deallocated as by BLOCK ERASE, so reads succeed and
+ *     return zeros (WACEREQ=01b) and the space is freed.
  * Before any block changes, the journal records the sanitize as incomplete; it is cleared when
  * the sanitize completes. A restart in between leaves the unit in the sanitize failed state.
  */
@@ -26,7 +31,12 @@ import { blockLimits, blocksOf } from './block_limits.ts'
 import { type SanitizeState, sanitizeCommandReleased, sanitizeStateOf } from './sanitize_state.ts'
 
 /** SBC-3 §5.29.1 table 59: SERVICE ACTION. */
-export const SanitizeAction = { overwrite: 0x01, blockErase: 0x02, exitFailureMode: 0x1f } as const
+export const SanitizeAction = {
+  overwrite: 0x01,
+  blockErase: 0x02,
+  cryptographicErase: 0x03,
+  exitFailureMode: 0x1f,
+} as const
 
 export const sanitizeBits = { immediate: 0x80, ause: 0x20 } as const
 
@@ -80,6 +90,11 @@ export async function sanitize(command: Command, dataOut: Uint8Array | null): Pr
       return command.fail(reason, { field: plan })
     }
     work = () => overwrite(unit, state, plan)
+  } else if (action === SanitizeAction.cryptographicErase) {
+    const eraser = state.cryptoErase
+    // Dispatch refuses the service action on a unit without an eraser (CdbRow.offered).
+    if (eraser === null || !unit.device.thin) return command.invalidCdbField(1, 4)
+    work = () => cryptographicErase(unit, state, eraser)
   } else {
     if (!unit.device.thin) return command.invalidCdbField(1, 4)
     work = () => blockErase(unit, state)
@@ -145,6 +160,16 @@ async function overwrite(unit: LogicalUnit, state: SanitizeState, plan: Overwrit
     }
   }
   await device.flush()
+}
+
+async function cryptographicErase(
+  unit: LogicalUnit,
+  state: SanitizeState,
+  eraser: () => Promise<void>,
+) {
+  const blockCount = unit.device.blockCount
+  await unit.rangeLock.withExclusive(0, blockCount, eraser)
+  await blockErase(unit, state)
 }
 
 async function blockErase(unit: LogicalUnit, state: SanitizeState) {

@@ -10,7 +10,9 @@
  * Kept beside the unit (a WeakMap), so the LogicalUnit seam does not grow for it. control/
  * attaches a journal (where the state survives a restart) and a pace (the overwrite's bandwidth,
  * measured on the unit's clock and advanced by `tickSanitize` on the daemon's tick), so that a
- * whole-volume overwrite leaves the pool's bandwidth to the other volumes.
+ * whole-volume overwrite leaves the pool's bandwidth to the other volumes, and, for an encrypted
+ * volume, the crypto eraser that SANITIZE CRYPTOGRAPHIC ERASE needs (without one the unit does
+ * not offer it).
  */
 import type { LogicalUnit } from '../logical_unit.ts'
 import type { SenseDetail, SenseReason } from '../sense.ts'
@@ -28,6 +30,12 @@ export interface SanitizeJournal {
   record(state: SanitizeIncomplete | null): Promise<void>
 }
 
+/**
+ * Replaces the unit's data key with a new one, durably, and destroys the old one when nothing
+ * else uses it (control/keys.ts): when it resolves, no block written before can be read again.
+ */
+export type CryptoEraser = () => Promise<void>
+
 export interface SanitizeState {
   running: boolean
   /** PROGRESS INDICATION, 0..65535 (of 65536). */
@@ -37,6 +45,8 @@ export interface SanitizeState {
   journal: SanitizeJournal | null
   /** Overwrite bandwidth in bytes per second; null: as fast as the device goes. */
   bytesPerSecond: number | null
+  /** Null: the unit's data are not encrypted, and CRYPTOGRAPHIC ERASE is not offered. */
+  cryptoErase: CryptoEraser | null
   /** Resolved on the next `tickSanitize` (the paced overwrite waits on them). */
   waiters: (() => void)[]
   /** SANITIZE commands (IMMED=0) waiting for the end; released early by task management. */
@@ -54,6 +64,7 @@ export function sanitizeStateOf(unit: LogicalUnit): SanitizeState {
       failed: null,
       journal: null,
       bytesPerSecond: null,
+      cryptoErase: null,
       waiters: [],
       commands: [],
     }
@@ -68,12 +79,18 @@ export function sanitizeStateOf(unit: LogicalUnit): SanitizeState {
  */
 export function attachSanitize(
   unit: LogicalUnit,
-  options: { journal?: SanitizeJournal; bytesPerSecond?: number },
+  options: { journal?: SanitizeJournal; bytesPerSecond?: number; cryptoErase?: CryptoEraser },
 ): void {
   const state = sanitizeStateOf(unit)
   state.journal = options.journal ?? null
   state.failed = options.journal?.initial ?? null
   state.bytesPerSecond = options.bytesPerSecond ?? null
+  state.cryptoErase = options.cryptoErase ?? null
+}
+
+/** Whether the unit offers SANITIZE CRYPTOGRAPHIC ERASE (its data are encrypted). */
+export function cryptoEraseOffered(unit: LogicalUnit): boolean {
+  return (states.get(unit)?.cryptoErase ?? null) !== null
 }
 
 /** Lets a paced overwrite go on (call on the owner's tick). */

@@ -27,17 +27,25 @@ export function reportSupportedOperationCodes(command: Command): ScsiResult {
   const serviceAction = readU16(cdb, 4)
   const table = command.group.table
   const hasServiceActions = table.hasServiceActions(opcode)
+  // A row the unit does not offer (CdbRow.offered) is not supported here.
+  const offered = (row: CdbRow | undefined) =>
+    row?.offered === undefined || row.offered(command.lu) ? row : undefined
   switch (options) {
     case ReportingOptions.all:
-      return command.dataIn(allCommands(table.rows, timeouts))
+      return command.dataIn(
+        allCommands(
+          table.rows.filter((row) => offered(row)),
+          timeouts,
+        ),
+      )
     case ReportingOptions.opcode:
       if (hasServiceActions) return command.invalidCdbField(2, 2)
-      return command.dataIn(oneCommand(table.lookup(opcode, 0), timeouts))
+      return command.dataIn(oneCommand(offered(table.lookup(opcode, 0)), timeouts))
     case ReportingOptions.opcodeAndServiceAction:
       if (!hasServiceActions) return command.invalidCdbField(2, 2)
-      return command.dataIn(oneCommand(table.lookup(opcode, serviceAction), timeouts))
+      return command.dataIn(oneCommand(offered(table.lookup(opcode, serviceAction)), timeouts))
     case ReportingOptions.opcodeWithServiceActionIfAny:
-      return command.dataIn(oneCommand(table.lookup(opcode, serviceAction), timeouts))
+      return command.dataIn(oneCommand(offered(table.lookup(opcode, serviceAction)), timeouts))
     default:
       return command.invalidCdbField(2, 2)
   }

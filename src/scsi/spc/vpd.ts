@@ -12,6 +12,7 @@ import { limits } from '../limits.ts'
 import type { LogicalUnit } from '../logical_unit.ts'
 import { blocksOf, blockLimits as sbcLimits } from '../sbc/block_limits.ts'
 import { logicalBlocksPerPhysicalBlock } from '../sbc/capacity.ts'
+import { cryptoEraseOffered } from '../sbc/sanitize_state.ts'
 import { atomicAlignmentBlocks } from '../sbc/write_atomic.ts'
 import {
   DesignatorAssociation,
@@ -196,8 +197,11 @@ function blockDeviceCharacteristics(unit: LogicalUnit): Uint8Array {
   data[3] = sixtyFourBytePageLength
   writeU16(data, 4, 0x0001)
   // WABEREQ 01b: after SANITIZE BLOCK ERASE (thin units only) reads succeed (they return
-  // zeros); WACEREQ 00b: no CRYPTOGRAPHIC ERASE (sbc/sanitize.ts).
-  if (unit.device.thin) data[7] = 0x40
+  // zeros). WACEREQ (SBC-4 §6.6.2): 01b when the unit offers CRYPTOGRAPHIC ERASE (an encrypted
+  // volume: afterwards every block is deallocated, and reads succeed and return zeros); else
+  // 00b, not specified (sbc/sanitize.ts).
+  if (unit.device.thin) data[7] = data[7]! | 0x40
+  if (cryptoEraseOffered(unit)) data[7] = data[7]! | 0x10
   return data
 }
 
