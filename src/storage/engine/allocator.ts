@@ -1,50 +1,103 @@
 /**
- * Chunk allocation in the data file (docs/engine.md §3). Chunks below the high-water mark are
- * in use, free, or pending; the high-water mark grows only when nothing is free. Two dm-thin
- * rules keep freed space safe:
- * - A chunk freed by a change is reusable only after the commit that made the change durable,
- *   so a crash can never find a durable mapping to a chunk that was already reused; and only
+ * Slot allocation in the data file, and what the filesystem physically holds of it (docs/engine.md
+ * §3 "Space accounting"). The data file is sparse and cut into slots of 64 KiB ("chunks", a
+ * version's `phys`); each slot has a `backed` mask of the 4 KiB sub-blocks the filesystem holds:
+ * those written since the slot was fresh (above the high-water mark) or last punched. A write
+ * into a slot ORs its sub-blocks in; punching clears the mask. Space is counted in backed
+ * sub-blocks, never in slots: a 4 KiB write into a fresh slot costs 4 KiB, as it does on disk.
+ *
+ * - `physical` = every backed sub-block below the high-water mark: what the filesystem holds for
+ *   the data file. A write that would take it past the capacity fails with NO_SPACE before
+ *   anything changes (`reserve`); the slot address space has a hard cap too (`slotsLimit`).
+ * - `used` = physical minus the backed sub-blocks of free slots: the slots in use, pending
+ *   (freed, not yet reusable) and being punched. Free slots are reusable at once, so what they
+ *   hold is free space (and their old bytes make a reuse cheap); it goes back to the filesystem
+ *   when they are punched.
+ *
+ * Two dm-thin rules keep freed space safe:
+ * - A slot freed by a change is reusable only after the commit that made the change durable,
+ *   so a crash can never find a durable mapping to a slot that was already reused; and only
  *   after every I/O that started before the free has finished (a read in flight must not see
  *   someone else's new data). The pool tags each free with a ticket and releases by ticket.
- * - Free chunks are returned to the filesystem by punching holes, in runs, in the background;
- *   a chunk being punched is not allocatable. A freed chunk is punched only after it stayed free
- *   for a while, and allocation prefers chunks still backed by the filesystem: a write into a
+ * - Free slots are returned to the filesystem by punching holes, in runs, in the background;
+ *   a slot being punched is not allocatable. A freed slot is punched only after it stayed free
+ *   for a while, and allocation prefers slots still backed by the filesystem: a write into a
  *   hole costs the filesystem an allocation (measured 2-3x slower than an overwrite here), and
  *   each punch is a process, so space that is reused soon is not given back at all.
- * The free state is not persisted: recovery rebuilds it from the versions that reference chunks.
+ * Neither the free state nor the masks are persisted: recovery rebuilds them from the versions
+ * that reference slots and from the checksums (a sub-block with a checksum is backed, see
+ * recovery.ts `backedMasks`).
  */
 import { assert } from '../../base/assert.ts'
 import { SanError } from '../../base/errors.ts'
-import { punchRunChunksMax } from './constants.ts'
+import { punchRunChunksMax, slotsMax, subBlockBytes, subBlocksPerChunk } from './constants.ts'
+
+/** Set bits of a 16-bit mask. */
+export function popcount16(mask: number): number {
+  let bits = mask - ((mask >>> 1) & 0x5555)
+  bits = (bits & 0x3333) + ((bits >>> 2) & 0x3333)
+  bits = (bits + (bits >>> 4)) & 0x0f0f
+  return (bits + (bits >>> 8)) & 0x1f
+}
+
+export interface PunchRun {
+  readonly start: number
+  readonly count: number
+}
 
 export class ChunkAllocator {
+  /** Bytes the data file may physically hold. */
+  readonly capacityBytes: number
+  /** Slots the data file may have (the address space; see constants.ts `slotsMax`). */
+  readonly slotsLimit: number
   #highWater: number
+  /** Per slot below the high-water mark: the sub-blocks the filesystem holds. */
+  #backed: Uint16Array
+  /** Σ backed sub-blocks below the high-water mark. */
+  #physical = 0
+  /** Σ backed sub-blocks of free slots (in `#free`). */
+  #idle = 0
   readonly #free = new Set<number>()
   /**
-   * Freed chunks and the ticket after which each may be reused, in freeing order — tickets never
+   * Freed slots and the ticket after which each may be reused, in freeing order — tickets never
    * decrease, so releasing takes from the front (`#pendingHead`) and costs what it releases.
    */
   #pendingChunks: number[] = []
   #pendingTickets: number[] = []
   #pendingHead = 0
-  /** Free chunks whose space the filesystem still holds, with when they became free. */
+  /** Free slots whose space the filesystem still holds, with when they became free. */
   readonly #unpunched = new Map<number, number>()
-  #punching = 0
+  /** Runs being punched (neither free nor in use; what they hold counts as used until done). */
+  readonly #punchRuns = new Set<PunchRun>()
 
+  /**
+   * `used`: the slots versions reference; `backed`: the recovered mask of every slot below
+   * `highWater` (a slot in use gets at least what the caller passes).
+   */
   constructor(
-    public capacityChunks: number,
+    capacityBytes: number,
     used: Iterable<number>,
     highWater: number,
+    backed: (slot: number) => number,
     private readonly nowMs: () => number = () => 0,
   ) {
+    assert(Number.isSafeInteger(capacityBytes) && capacityBytes >= 0, 'capacity')
+    this.capacityBytes = capacityBytes
+    this.slotsLimit = Math.min(slotsMax, Math.floor(capacityBytes / subBlockBytes))
     const inUse = new Set(used)
     let top = highWater
-    for (const chunk of inUse) top = Math.max(top, chunk + 1)
+    for (const slot of inUse) top = Math.max(top, slot + 1)
     this.#highWater = top
-    for (let chunk = 0; chunk < top; chunk += 1) {
-      if (inUse.has(chunk)) continue
-      this.#free.add(chunk)
-      this.#unpunched.set(chunk, Number.NEGATIVE_INFINITY)
+    this.#backed = new Uint16Array(Math.max(1024, top))
+    for (let slot = 0; slot < top; slot += 1) {
+      const mask = backed(slot)
+      assert(mask >= 0 && mask < 1 << subBlocksPerChunk, 'backed mask')
+      this.#backed[slot] = mask
+      this.#physical += popcount16(mask)
+      if (inUse.has(slot)) continue
+      this.#free.add(slot)
+      this.#idle += popcount16(mask)
+      this.#unpunched.set(slot, Number.NEGATIVE_INFINITY)
     }
   }
 
@@ -52,62 +105,113 @@ export class ChunkAllocator {
     return this.#highWater
   }
 
-  /** Chunks holding data or waiting to be reusable. */
-  get usedChunks(): number {
-    return this.#highWater - this.#free.size - this.#punching
+  /** Bytes of the slots in use, pending or being punched (what is not free). */
+  get usedBytes(): number {
+    return (this.#physical - this.#idle) * subBlockBytes
+  }
+
+  /** Bytes the filesystem holds for the data file, as far as the masks know. */
+  get physicalBytes(): number {
+    return this.#physical * subBlockBytes
+  }
+
+  /** Bytes free slots hold (reusable at once, given back to the filesystem when punched). */
+  get idleBytes(): number {
+    return this.#idle * subBlockBytes
   }
 
   get pendingChunks(): number {
     return this.#pendingChunks.length - this.#pendingHead
   }
 
-  /** Takes a chunk, or fails with NO_SPACE without changing anything. */
+  /** The sub-blocks the filesystem holds for `slot`. */
+  backed(slot: number): number {
+    return slot < this.#highWater ? this.#backed[slot]! : 0
+  }
+
+  /** Bytes the filesystem holds for `slot`: a version's share of the space (its own slot). */
+  backedBytes(slot: number): number {
+    return popcount16(this.backed(slot)) * subBlockBytes
+  }
+
+  /** Takes a slot (in use, with whatever it holds), or fails with NO_SPACE changing nothing. */
   allocate(): number {
     const warm = this.#unpunched.keys().next()
     const first = warm.done ? this.#free.values().next() : warm
     if (!first.done) {
       this.#free.delete(first.value)
       this.#unpunched.delete(first.value)
+      this.#idle -= popcount16(this.#backed[first.value]!)
       return first.value
     }
-    if (this.#highWater + this.pendingChunks + this.#punching >= this.capacityChunks)
-      throw new SanError('NO_SPACE', 'the pool is full')
-    const chunk = this.#highWater
+    if (this.#highWater >= this.slotsLimit)
+      throw new SanError('NO_SPACE', 'the pool has no slot left in its data file')
+    const slot = this.#highWater
+    if (slot >= this.#backed.length) this.#grow()
     this.#highWater += 1
-    return chunk
+    return slot
   }
 
-  /** Gives back a chunk that was allocated but never published (a failed write). */
-  unallocate(chunk: number): void {
-    this.#free.add(chunk)
-    this.#unpunched.set(chunk, this.nowMs())
+  /**
+   * Marks the sub-blocks of `mask` of a slot in use as backed (a write is about to land there)
+   * and returns those that were not: a few integer operations. Fails with NO_SPACE, changing
+   * nothing, when what the file holds would pass the capacity.
+   */
+  reserve(slot: number, mask: number): number {
+    const backed = this.#backed[slot]!
+    const added = mask & ~backed
+    if (added === 0) return 0
+    assert(slot < this.#highWater && !this.#free.has(slot), 'reserving in a slot not in use')
+    const count = popcount16(added)
+    if ((this.#physical + count) * subBlockBytes > this.capacityBytes)
+      throw new SanError('NO_SPACE', 'the pool is full')
+    this.#backed[slot] = backed | added
+    this.#physical += count
+    return added
   }
 
-  free(chunk: number, ticket: number): void {
-    assert(chunk >= 0 && chunk < this.#highWater, 'freeing a chunk that was never allocated')
+  /** Undoes `reserve` for a write that was never issued (its `added` sub-blocks). */
+  unreserve(slot: number, added: number): void {
+    assert((this.#backed[slot]! & added) === added, 'unreserving sub-blocks not backed')
+    assert(!this.#free.has(slot), 'unreserving in a free slot')
+    this.#backed[slot] = this.#backed[slot]! & ~added
+    this.#physical -= popcount16(added)
+  }
+
+  /** Gives back a slot that was allocated but never published (a failed write). */
+  unallocate(slot: number): void {
+    this.#free.add(slot)
+    this.#idle += popcount16(this.#backed[slot]!)
+    this.#unpunched.set(slot, this.nowMs())
+  }
+
+  free(slot: number, ticket: number): void {
+    assert(slot >= 0 && slot < this.#highWater, 'freeing a slot that was never allocated')
     const tickets = this.#pendingTickets
     assert(tickets.length === 0 || tickets[tickets.length - 1]! <= ticket, 'tickets go back')
-    this.#pendingChunks.push(chunk)
+    this.#pendingChunks.push(slot)
     tickets.push(ticket)
   }
 
-  /** Makes chunks freed with a ticket <= `ticket` allocatable. */
+  /** Makes slots freed with a ticket <= `ticket` allocatable. */
   release(ticket: number): number {
-    const chunks = this.#pendingChunks
+    const slots = this.#pendingChunks
     const tickets = this.#pendingTickets
     const start = this.#pendingHead
     let head = start
     if (head === tickets.length || tickets[head]! > ticket) return 0
     const nowMs = this.nowMs()
     while (head < tickets.length && tickets[head]! <= ticket) {
-      this.#free.add(chunks[head]!)
-      this.#unpunched.set(chunks[head]!, nowMs)
+      const slot = slots[head]!
+      this.#free.add(slot)
+      this.#idle += popcount16(this.#backed[slot]!)
+      this.#unpunched.set(slot, nowMs)
       head += 1
     }
     this.#pendingHead = head
     // Drop the released front once it is most of the arrays (frees may never stop entirely).
     if (head * 2 >= tickets.length) {
-      this.#pendingChunks = chunks.slice(head)
+      this.#pendingChunks = slots.slice(head)
       this.#pendingTickets = tickets.slice(head)
       this.#pendingHead = 0
     }
@@ -115,29 +219,75 @@ export class ChunkAllocator {
   }
 
   /**
-   * A run of contiguous free, unpunched chunks, withheld from allocation until returned; it
-   * starts at the chunk free the longest, if that one has been free for `minAgeMs`.
+   * A run of contiguous free, unpunched slots, withheld from allocation until returned; it
+   * starts at the slot free the longest, if that one has been free for `minAgeMs`.
    */
-  takePunchRun(minAgeMs: number): { start: number; count: number } | null {
+  takePunchRun(minAgeMs: number): PunchRun | null {
     const first = this.#unpunched.entries().next()
     if (first.done || this.nowMs() - first.value[1] < minAgeMs) return null
     const start = first.value[0]
     let count = 0
     while (count < punchRunChunksMax && this.#unpunched.has(start + count)) {
-      this.#unpunched.delete(start + count)
-      this.#free.delete(start + count)
+      const slot = start + count
+      this.#unpunched.delete(slot)
+      this.#free.delete(slot)
+      this.#idle -= popcount16(this.#backed[slot]!)
       count += 1
     }
-    this.#punching += count
-    return { start, count }
+    const run: PunchRun = { start, count }
+    this.#punchRuns.add(run)
+    return run
   }
 
-  returnPunchRun(run: { start: number; count: number }): void {
-    for (let chunk = run.start; chunk < run.start + run.count; chunk += 1) this.#free.add(chunk)
-    this.#punching -= run.count
+  /** Ends a punch: the run's slots are free again, and hold nothing if `punched`. */
+  returnPunchRun(run: PunchRun, punched: boolean): void {
+    assert(this.#punchRuns.delete(run), 'returning a run that was not taken')
+    for (let slot = run.start; slot < run.start + run.count; slot += 1) {
+      if (punched) {
+        this.#physical -= popcount16(this.#backed[slot]!)
+        this.#backed[slot] = 0
+      }
+      this.#free.add(slot)
+      this.#idle += popcount16(this.#backed[slot]!)
+    }
   }
 
-  isFree(chunk: number): boolean {
-    return this.#free.has(chunk)
+  isFree(slot: number): boolean {
+    return this.#free.has(slot)
+  }
+
+  /** The slots freed and not yet reusable (for the recount). */
+  *pendingSlots(): Iterable<number> {
+    for (let index = this.#pendingHead; index < this.#pendingChunks.length; index += 1)
+      yield this.#pendingChunks[index]!
+  }
+
+  /**
+   * The running totals recomputed from the masks, and what the slots being punched hold
+   * (neither free nor referenced nor pending), for the recount.
+   */
+  audit(): { physical: number; idle: number; punchingBytes: number } {
+    let physical = 0
+    let idle = 0
+    for (let slot = 0; slot < this.#highWater; slot += 1) {
+      const count = popcount16(this.#backed[slot]!)
+      physical += count
+      if (this.#free.has(slot)) idle += count
+    }
+    let punching = 0
+    for (const run of this.#punchRuns)
+      for (let slot = run.start; slot < run.start + run.count; slot += 1)
+        punching += popcount16(this.#backed[slot]!)
+    return {
+      physical: physical * subBlockBytes,
+      idle: idle * subBlockBytes,
+      punchingBytes: punching * subBlockBytes,
+    }
+  }
+
+  #grow(): void {
+    const grown = new Uint16Array(this.#backed.length * 2)
+    grown.set(this.#backed)
+    this.#backed = grown
   }
 }

@@ -10,6 +10,13 @@ export const subBlockBytes = 4096
 export const subBlocksPerChunk = chunkBytes / subBlockBytes
 /** A mask with every sub-block of a chunk set. */
 export const fullMask = (1 << subBlocksPerChunk) - 1
+/**
+ * Slots (64 KiB each) the data file may have: 2^28 keeps a checksum's index (slot × 16 +
+ * sub-block) below 2^32, the in-memory tags addressable, and the file at 16 TiB, ext4's largest.
+ * A slot in use holds at least one sub-block, so the pool's capacity / 4 KiB is the other cap.
+ * (`phys` itself is an f64 in the journal and the checkpoint: 2^53.)
+ */
+export const slotsMax = 2 ** 28
 /** Checksum-region size in chunks (64 MiB): the unit of the dirty-region log (engine.md §5.9). */
 export const regionChunks = 1024
 /** The epoch stored as "never killed": larger than any epoch a lineage can reach. */
@@ -59,5 +66,10 @@ export const reclaimIdleBudgetMs = 5
 export const reclaimBatch = 8
 /** A freed chunk is given back to the filesystem only after staying free this long. */
 export const punchDelayMs = 10_000
+/**
+ * Past this fraction of the capacity physically held, free chunks are punched at once instead of
+ * after `punchDelayMs`: their space then serves writes that need new sub-blocks.
+ */
+export const punchEagerFraction = 0.9
 /** Freed chunks are returned to the filesystem (hole punching) in runs of at most this many. */
 export const punchRunChunksMax = 256

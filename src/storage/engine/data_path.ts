@@ -50,12 +50,25 @@ interface PlannedPiece extends Piece {
   readonly version: Version
   readonly phys: number
   readonly fresh: boolean
+  /** Sub-blocks of the slot this write backs for the first time (allocator.ts `reserve`). */
+  readonly added: number
 }
 
 /** A piece with its target version, as one object shape (no spread: this is per write). */
-function plannedPiece(piece: Piece, version: Version, fresh: boolean): PlannedPiece {
+function plannedPiece(piece: Piece, version: Version, fresh: boolean, added: number) {
   const { chunk, first, count, mask, at } = piece
-  return { chunk, first, count, mask, at, version, phys: version.phys, fresh }
+  const planned: PlannedPiece = {
+    chunk,
+    first,
+    count,
+    mask,
+    at,
+    version,
+    phys: version.phys,
+    fresh,
+    added,
+  }
+  return planned
 }
 
 interface ReadRun {
@@ -101,6 +114,8 @@ export class DataPath {
   readonly #physWrites = new Map<number, number>()
   /** readNow's covering buffer for reads that are not 4 KiB-aligned. */
   #scratch = new Uint8Array(0)
+  /** What #slotFor backed for the first time (a field: no object per piece). */
+  #lastAdded = 0
   readonly #regionWrites = new Map<number, number>()
   readonly #drains = new Map<number, Map<number, Drain>>()
   readonly dirtyRegions = new Set<number>()
@@ -406,7 +421,11 @@ export class DataPath {
     }
   }
 
-  /** Chooses each piece's target version synchronously; all-or-nothing on NO_SPACE. */
+  /**
+   * Chooses each piece's target version and backs its sub-blocks in the slot, synchronously;
+   * all-or-nothing on NO_SPACE, which is decided on what the filesystem would physically hold
+   * (allocator.ts): a piece costs the sub-blocks it backs for the first time.
+   */
   #plan(lineage: Lineage, pieces: readonly Piece[]): PlannedPiece[] {
     const planned: PlannedPiece[] = []
     try {
@@ -415,28 +434,56 @@ export class DataPath {
         const top = list?.[list.length - 1]
         if (top !== undefined && top.birth === lineage.cur) {
           if (top.phys < 0) {
-            lineage.setPhys(top, this.allocator.allocate())
+            const phys = this.#slotFor(piece.mask)
+            lineage.setPhys(top, phys, this.allocator.backedBytes(phys))
             lineage.changed(piece.chunk)
+            planned.push(plannedPiece(piece, top, false, this.#lastAdded))
+            continue
           }
-          planned.push(plannedPiece(piece, top, false))
+          const added = this.allocator.reserve(top.phys, piece.mask)
+          if (added !== 0) lineage.setHeld(top, this.allocator.backedBytes(top.phys))
+          planned.push(plannedPiece(piece, top, false, added))
           continue
         }
+        const phys = this.#slotFor(piece.mask)
         const version: Version = {
           birth: lineage.cur,
-          phys: this.allocator.allocate(),
+          phys,
           valid: 0,
           zero: 0,
+          held: this.allocator.backedBytes(phys),
           killedAt: neverKilled,
           gone: false,
         }
         lineage.insert(piece.chunk, version)
-        planned.push(plannedPiece(piece, version, true))
+        planned.push(plannedPiece(piece, version, true, this.#lastAdded))
       }
     } catch (error) {
-      for (const piece of planned) this.#abandon(lineage, piece)
+      for (const piece of planned) this.#unplan(lineage, piece)
       throw error
     }
     return planned
+  }
+
+  /** A slot for a new version, with `mask` backed in it; NO_SPACE leaves nothing changed. */
+  #slotFor(mask: number): number {
+    const phys = this.allocator.allocate()
+    try {
+      this.#lastAdded = this.allocator.reserve(phys, mask)
+    } catch (error) {
+      this.allocator.unallocate(phys)
+      throw error
+    }
+    return phys
+  }
+
+  /** Undoes a piece planned by a write that is not issued: its reservation, then its version. */
+  #unplan(lineage: Lineage, piece: PlannedPiece): void {
+    this.allocator.unreserve(piece.phys, piece.added)
+    const { version } = piece
+    if (!version.gone && version.phys === piece.phys)
+      lineage.setHeld(version, this.allocator.backedBytes(piece.phys))
+    this.#abandon(lineage, piece)
   }
 
   /** Undoes a planned piece whose data never landed, if nothing else used it. */
@@ -607,7 +654,7 @@ export class DataPath {
       }
       if (top.valid === 0 && top.phys >= 0 && !writing) {
         this.allocator.free(top.phys, this.committer.ticket)
-        lineage.setPhys(top, -1)
+        lineage.setPhys(top, -1, 0)
         lineage.changed(piece.chunk)
       }
       this.putVersion(lineage, piece.chunk, top)
@@ -620,6 +667,7 @@ export class DataPath {
       phys: -1,
       valid: 0,
       zero: piece.mask,
+      held: 0,
       killedAt: neverKilled,
       gone: false,
     }

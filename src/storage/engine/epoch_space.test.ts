@@ -1,6 +1,7 @@
 /**
  * The space figures kept up to date (epoch_space.ts) against their definitions [engine.md §3]:
- * after every step of a random sequence of version changes (insert, kill, re-point, remove) and
+ * after every step of a random sequence of version changes (insert, kill, re-point, a write
+ * backing more of a version's slot, remove) and
  * live-set changes (snapshots held and released, the head moved or removed), each live epoch's
  * exclusive and referenced bytes, the dead and the held bytes equal what a brute-force pass over
  * the versions finds — and `scanFigures`, the recount's one-pass version, agrees too.
@@ -16,6 +17,7 @@ type Step =
   | { op: 'insert'; chunk: number; birth: number; phys: number }
   | { op: 'kill'; pick: number; life: number }
   | { op: 'phys'; pick: number; phys: number }
+  | { op: 'held'; pick: number; subBlocks: number }
   | { op: 'remove'; pick: number }
   | { op: 'snapshot'; epoch: number }
   | { op: 'drop'; epoch: number }
@@ -30,6 +32,11 @@ const step: fc.Arbitrary<Step> = fc.oneof(
   }),
   fc.record({ op: fc.constant('kill' as const), pick: fc.nat(), life: fc.integer({ max: 20 }) }),
   fc.record({ op: fc.constant('phys' as const), pick: fc.nat(), phys: fc.integer({ min: -1 }) }),
+  fc.record({
+    op: fc.constant('held' as const),
+    pick: fc.nat(),
+    subBlocks: fc.integer({ min: 1, max: 16 }),
+  }),
   fc.record({ op: fc.constant('remove' as const), pick: fc.nat() }),
   fc.record({ op: fc.constant('snapshot' as const), epoch: fc.integer({ min: 1, max: 30 }) }),
   fc.record({ op: fc.constant('drop' as const), epoch: fc.integer({ min: 1, max: 30 }) }),
@@ -46,6 +53,9 @@ function everyVersion(lineage: Lineage): [number, Version][] {
   return all
 }
 
+/** What a slot holds, varied per slot: versions hold 4 KiB to 64 KiB (physical accounting). */
+const heldOf = (phys: number) => (phys < 0 ? 0 : ((phys % 16) + 1) * 4096)
+
 function apply(lineage: Lineage, s: Step): void {
   const all = everyVersion(lineage)
   const picked = all.length === 0 ? undefined : all[('pick' in s ? s.pick : 0) % all.length]
@@ -53,7 +63,14 @@ function apply(lineage: Lineage, s: Step): void {
     case 'insert': {
       const list = lineage.chunks.get(s.chunk) ?? []
       if (list.some((version) => version.birth === s.birth)) return
-      const version = { birth: s.birth, phys: s.phys, valid: 1, zero: 0, gone: false }
+      const version = {
+        birth: s.birth,
+        phys: s.phys,
+        valid: 1,
+        zero: 0,
+        held: heldOf(s.phys),
+        gone: false,
+      }
       lineage.insert(s.chunk, { ...version, killedAt: neverKilled })
       return
     }
@@ -62,7 +79,11 @@ function apply(lineage: Lineage, s: Step): void {
         lineage.setKilled(picked[1], s.life <= 0 ? neverKilled : picked[1].birth + s.life)
       return
     case 'phys':
-      if (picked !== undefined) lineage.setPhys(picked[1], s.phys % 5)
+      if (picked !== undefined) lineage.setPhys(picked[1], s.phys % 5, heldOf(s.phys % 5))
+      return
+    case 'held':
+      if (picked !== undefined && picked[1].phys >= 0)
+        lineage.setHeld(picked[1], s.subBlocks * 4096)
       return
     case 'remove':
       if (picked !== undefined) lineage.remove(picked[0], picked[1])
@@ -135,6 +156,7 @@ test('figures follow epochs beyond the first tree size (the Fenwick trees grow)'
     phys: birth,
     valid: 1,
     zero: 0,
+    held: 65_536,
     killedAt: neverKilled,
     gone: false,
   })

@@ -180,6 +180,7 @@ export function recount(
   const drift: string[] = []
   const chunks = new Set<number>()
   let versions = 0
+  let heldBytes = 0
   for (const lineage of state.lineages.values()) {
     const space = new Map<string, number>()
     let count = 0
@@ -193,6 +194,9 @@ export function recount(
           if (chunks.has(version.phys)) drift.push(`${where}: chunk ${version.phys} used twice`)
           chunks.add(version.phys)
         }
+        const held = version.phys >= 0 ? allocator.backedBytes(version.phys) : 0
+        if (version.held !== held) drift.push(`${where}: ${version.held} held, slot has ${held}`)
+        heldBytes += version.held
         if (!lineage.births.get(version.birth)?.has(chunk)) drift.push(`${where}: not in births`)
         if (!reclaiming && !lineage.alive(version)) drift.push(`${where}: dead but not freed`)
         const key = `${version.birth}/${version.killedAt}`
@@ -215,10 +219,33 @@ export function recount(
       if (bytes !== 0) drift.push(`lineage ${lineage.id} space[${key}]: not kept, ${bytes} found`)
     drift.push(...figureDrift(lineage, cellsOf(lineage)))
   }
-  const expected = chunks.size + allocator.pendingChunks
-  if (allocator.usedChunks !== expected)
-    drift.push(`allocator: ${allocator.usedChunks} chunks used, ${expected} referenced or pending`)
+  drift.push(...allocatorDrift(allocator, chunks, heldBytes))
+  return { drift, versions, chunks: chunks.size }
+}
+
+/**
+ * The allocator against the versions: its totals against its masks, and what it counts as used
+ * against what versions hold plus what freed and punched slots still hold (docs/engine.md §3).
+ */
+function allocatorDrift(allocator: ChunkAllocator, chunks: Set<number>, heldBytes: number) {
+  const drift: string[] = []
+  const audit = allocator.audit()
+  if (audit.physical !== allocator.physicalBytes)
+    drift.push(`allocator: ${allocator.physicalBytes} bytes held, masks say ${audit.physical}`)
+  if (audit.idle !== allocator.idleBytes)
+    drift.push(`allocator: ${allocator.idleBytes} bytes idle, masks say ${audit.idle}`)
+  let pendingBytes = 0
+  for (const slot of allocator.pendingSlots()) {
+    pendingBytes += allocator.backedBytes(slot)
+    if (chunks.has(slot)) drift.push(`chunk ${slot} is pending and used`)
+  }
+  const expected = heldBytes + pendingBytes + audit.punchingBytes
+  if (allocator.usedBytes !== expected)
+    drift.push(
+      `allocator: ${allocator.usedBytes} bytes used, versions hold ${heldBytes}, ` +
+        `pending ${pendingBytes}, punching ${audit.punchingBytes}`,
+    )
   for (const chunk of chunks)
     if (allocator.isFree(chunk)) drift.push(`chunk ${chunk} is free and used`)
-  return { drift, versions, chunks: chunks.size }
+  return drift
 }

@@ -6,13 +6,13 @@
  * birth <= E. It must stay allocated while some live epoch (an active snapshot's, or the head's)
  * lies in `[birth, killedAt)` — ZFS's birth-time rule, with no reference counts.
  *
- * The lineage also keeps, exactly and in memory, the space counters of engine.md §5.7:
- * `space[birth][killedAt]` = bytes of chunks held by versions with that birth and kill epoch,
+ * The lineage also keeps, exactly and in memory, the space counters of engine.md §3:
+ * `space[birth][killedAt]` = bytes the filesystem holds for the slots of versions with that
+ * birth and kill epoch (`Version.held`, physical: a 4 KiB write into a fresh slot is 4 KiB),
  * and from them, kept up to date with every change, the figures of each live epoch ("what would
  * deleting this snapshot free") in `figures` (epoch_space.ts), so reading one is a lookup.
  */
 import { assert } from '../../base/assert.ts'
-import { chunkBytes } from './constants.ts'
 import { type Cells, EpochSpace, lowerBound } from './epoch_space.ts'
 
 export interface Version {
@@ -23,6 +23,12 @@ export interface Version {
   valid: number
   /** Sub-blocks that read as zeros (deallocated), hiding older versions. */
   zero: number
+  /**
+   * Bytes counted for this version in the space cells: what the filesystem holds of its slot
+   * (sub-block bytes × the slot's backed sub-blocks, allocator.ts), 0 without a slot. A version
+   * owns its slot, so this is what freeing it gives back. Not persisted (recovery sets it).
+   */
+  held: number
   killedAt: number
   /** Set when the version left the map (freed), so a write in flight on it is discarded. */
   gone: boolean
@@ -34,7 +40,7 @@ export interface ParentLink {
 }
 
 export function versionBytes(version: Version): number {
-  return version.phys >= 0 ? chunkBytes : 0
+  return version.held
 }
 
 export class Lineage {
@@ -158,10 +164,22 @@ export class Lineage {
     this.headSources.delete(chunk)
   }
 
-  setPhys(version: Version, phys: number): void {
+  /** Gives `version` a slot (or takes it away: -1) that holds `held` bytes. */
+  setPhys(version: Version, phys: number, held: number): void {
+    assert(phys >= 0 || held === 0, 'bytes held without a slot')
     this.#count(version, -versionBytes(version))
     version.phys = phys
+    version.held = held
     this.#count(version, versionBytes(version))
+  }
+
+  /** The filesystem now holds `held` bytes of `version`'s slot (a write backed more of it). */
+  setHeld(version: Version, held: number): void {
+    assert(version.phys >= 0 || held === 0, 'bytes held without a slot')
+    const change = held - version.held
+    if (change === 0) return
+    version.held = held
+    this.#count(version, change)
   }
 
   /** Live epochs, ascending, each once: live snapshots and the head's current epoch. */

@@ -280,6 +280,12 @@ class FsPoolFile implements PoolFile {
     return this.#sizeBytes
   }
 
+  /** st_blocks × 512: what the filesystem allocated, holes excluded. */
+  allocatedBytes(): number {
+    assert(!this.#closed, 'stat after close')
+    return fs.fstatSync(this.fd).blocks * 512
+  }
+
   async truncate(length: number): Promise<void> {
     this.#check(length)
     await callIo<void>((done) => fs.ftruncate(this.fd, length, done))

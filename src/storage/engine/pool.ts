@@ -23,6 +23,7 @@ import {
   defaultLimits,
   type EngineLimits,
   punchDelayMs,
+  punchEagerFraction,
   reclaimBusyBudgetMs,
   reclaimIdleBudgetMs,
 } from './constants.ts'
@@ -32,7 +33,7 @@ import { diffImages, type Image, recount, scrubPool } from './inspect.ts'
 import { recordType, type TableChange } from './journal.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 import { Reclaimer } from './reclaim.ts'
-import { recoverState, referencedChunks, retagRegions } from './recovery.ts'
+import { backedMask, countHeld, recoverState, referencedChunks, retagRegions } from './recovery.ts'
 import { type EngineState, lineageRow, type SnapshotRow, type VolumeRow } from './state.ts'
 import { TagStore } from './tags.ts'
 import type {
@@ -65,6 +66,7 @@ interface PoolParts {
   readonly allocator: ChunkAllocator
   readonly committer: Committer
   readonly dataPath: DataPath
+  readonly tags: TagStore
   readonly files: readonly PoolFile[]
 }
 
@@ -74,6 +76,7 @@ export class Pool {
   readonly #allocator: ChunkAllocator
   readonly #committer: Committer
   readonly #dataPath: DataPath
+  readonly #tags: TagStore
   readonly #reclaimer: Reclaimer
   readonly #files: readonly PoolFile[]
   readonly #devices = new Map<string, PoolDevice>()
@@ -101,6 +104,7 @@ export class Pool {
     this.#allocator = parts.allocator
     this.#committer = parts.committer
     this.#dataPath = parts.dataPath
+    this.#tags = parts.tags
     this.#files = parts.files
     this.#limits = { ...defaultLimits, ...parts.options.limits }
     this.#logger = parts.options.logger ?? silentLogger
@@ -123,15 +127,19 @@ export class Pool {
     await tagsFile.read(tagBytes, 0)
     const tags = new TagStore(tagsFile, tagBytes)
     const used = referencedChunks(recovered.state)
+    const retagged = await retagRegions(recovered.dirtyRegions, used, data, tags)
     const highWater = Math.ceil(data.size() / chunkBytes)
-    const capacity = options.capacityBytes ?? data.size() + (await media.availableBytes())
+    // What the data file physically holds (holes excluded) is the pool's, plus what is free.
+    const held = data.allocatedBytes?.() ?? data.size()
+    const capacity = options.capacityBytes ?? held + (await media.availableBytes())
     const allocator = new ChunkAllocator(
-      Math.floor(capacity / chunkBytes),
+      Math.floor(capacity),
       used.keys(),
       highWater,
+      (slot) => backedMask(slot, used, tags),
       () => options.clock.monotonicMs(),
     )
-    const retagged = await retagRegions(recovered.dirtyRegions, used, data, tags)
+    countHeld(recovered.state, (slot) => allocator.backedBytes(slot))
     const files = { media, data, tags, journal }
     const committer = new Committer(files, recovered.sequence, recovered.journalTail)
     const dataPath = new DataPath(recovered.state, allocator, committer, data, tags)
@@ -141,6 +149,7 @@ export class Pool {
       allocator,
       committer,
       dataPath,
+      tags,
       files: [data, tagsFile, journal],
     })
     pool.#resumeReclaim()
@@ -446,9 +455,13 @@ export class Pool {
     }
   }
 
+  /**
+   * The pool's figures, physical (docs/engine.md §3): used is what the filesystem holds for the
+   * slots in use, pending or being punched; free slots (reusable at once) count as free.
+   */
   space(): PoolSpace {
-    const capacityBytes = this.#allocator.capacityChunks * chunkBytes
-    const usedBytes = this.#allocator.usedChunks * chunkBytes
+    const capacityBytes = this.#allocator.capacityBytes
+    const usedBytes = this.#allocator.usedBytes
     const freeingBytes = this.#freeingBytes()
     return {
       capacityBytes,
@@ -489,7 +502,7 @@ export class Pool {
     const grew = freeingBytes > this.#freeingSeen
     this.#freeingSeen = freeingBytes
     if (this.#dataPath.ioStarted === this.#ioSeen) return reclaimIdleBudgetMs
-    const freeBytes = (this.#allocator.capacityChunks - this.#allocator.usedChunks) * chunkBytes
+    const freeBytes = this.#allocator.capacityBytes - this.#allocator.usedBytes
     if (freeingBytes * 2 > freeBytes) return reclaimIdleBudgetMs
     const budget = grew ? this.#busyBudgetMs * 2 : this.#busyBudgetMs / 2
     this.#busyBudgetMs = Math.min(reclaimIdleBudgetMs, Math.max(reclaimBusyBudgetMs, budget))
@@ -527,7 +540,11 @@ export class Pool {
       void this.#committer.commit().catch(() => {})
     }
     this.#release()
-    void this.#punch()
+    // Near full, what free slots hold goes back to the filesystem at once rather than waiting
+    // to be reused: a write needing new sub-blocks is refused on what the file holds.
+    const allocator = this.#allocator
+    const tight = allocator.physicalBytes > allocator.capacityBytes * punchEagerFraction
+    void this.#punch(tight ? 0 : punchDelayMs)
   }
 
   /** Runs background work to completion (tests and clean shutdown). */
@@ -712,21 +729,33 @@ export class Pool {
     this.#allocator.release(Math.min(durable, quiet))
   }
 
-  /** Returns one run of free chunks to the filesystem, in the background. */
-  /** Returns one run of chunks free for `minAgeMs` to the filesystem; false when none. */
+  /**
+   * Returns one run of chunks free for `minAgeMs` to the filesystem; false when none. Their
+   * tags are zeroed, in memory now and on disk with the next commit (after the data sync that
+   * makes the punch durable): "no tag" is how recovery knows a sub-block is not held.
+   */
   #punch(minAgeMs = punchDelayMs): Promise<boolean> {
     if (this.#punching !== null) return this.#punching
     const run = this.#allocator.takePunchRun(minAgeMs)
     if (run === null) return Promise.resolve(false)
     const [data] = this.#files
-    // The tags of a free chunk are a few bytes; only its data is worth giving back.
     this.#punching = data!
       .punchHole(run.start * chunkBytes, run.count * chunkBytes)
-      .catch((error) => this.#logger.warn('hole punching failed', { error: String(error) }))
-      .then(() => true)
-      .finally(() => {
-        this.#allocator.returnPunchRun(run)
+      .then(
+        () => data!.punchHoles !== false,
+        (error) => {
+          this.#logger.warn('hole punching failed', { error: String(error) })
+          return false
+        },
+      )
+      .then((punched) => {
+        if (punched) {
+          this.#tags.clear(run.start, run.count)
+          this.#committer.markDataDirty()
+        }
+        this.#allocator.returnPunchRun(run, punched)
         this.#punching = null
+        return true
       })
     return this.#punching
   }

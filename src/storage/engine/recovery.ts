@@ -1,7 +1,8 @@
 /**
  * Opening a pool (docs/engine.md §4 "Recovery"): load the checkpoint, replay the journal records
  * newer than it up to the first torn one, cut the journal there, rebuild what is not persisted
- * (the free chunks, the space counters, the changed-chunk sets) from the versions, and recompute
+ * (the free chunks, what the filesystem holds of each — from the checksums —, the space counters,
+ * the changed-chunk sets) from the versions, and recompute
  * the checksums of the regions that were being written when the pool stopped. Time is bounded by
  * the checkpoint's size plus at most `checkpointJournalBytes` of journal.
  */
@@ -33,7 +34,7 @@ export async function recoverState(media: PoolMedia, journal: PoolFile): Promise
     for (const change of checkpoint.tables) state.apply(change)
     for (const row of checkpoint.versions) {
       const { lineage, chunk, ...fields } = row
-      state.lineage(lineage).insert(chunk, { ...fields, gone: false })
+      state.lineage(lineage).insert(chunk, { ...fields, held: 0, gone: false })
     }
     for (const region of checkpoint.dirtyRegions) dirtyRegions.add(region)
   }
@@ -74,10 +75,11 @@ function replay(state: EngineState, record: JournalRecord, dirtyRegions: Set<num
       const version = find(lineage, record.chunk, record.birth)
       if (version === undefined) {
         const { phys, valid, zero, killedAt, birth } = record
-        lineage.insert(record.chunk, { birth, phys, valid, zero, killedAt, gone: false })
+        const fields = { birth, phys, valid, zero, killedAt }
+        lineage.insert(record.chunk, { ...fields, held: 0, gone: false })
         return
       }
-      lineage.setPhys(version, record.phys)
+      lineage.setPhys(version, record.phys, 0)
       lineage.setKilled(version, record.killedAt)
       version.valid = record.valid
       version.zero = record.zero
@@ -97,6 +99,25 @@ function replay(state: EngineState, record: JournalRecord, dirtyRegions: Set<num
       for (const change of record.changes) state.apply(change)
       return
   }
+}
+
+/**
+ * What the filesystem holds of `slot`, rebuilt at open (docs/engine.md §4 "Fault model"): the
+ * sub-blocks with a checksum — written since the slot was fresh or last punched, since a punch
+ * zeroes them (tags.ts) — plus the valid ones of the version that references it. A version's
+ * `zero` sub-blocks count when they still hold data (they have a checksum: an unmap does not
+ * punch); a free slot counts what it holds until the first punches after open give it back.
+ */
+export function backedMask(slot: number, used: ReadonlyMap<number, Version>, tags: TagStore) {
+  return tags.writtenMask(slot) | (used.get(slot)?.valid ?? 0)
+}
+
+/** Counts every version in its lineage's cells for what its slot holds (`Version.held`). */
+export function countHeld(state: EngineState, heldOf: (slot: number) => number): void {
+  for (const lineage of state.lineages.values())
+    for (const list of lineage.chunks.values())
+      for (const version of list)
+        if (version.phys >= 0) lineage.setHeld(version, heldOf(version.phys))
 }
 
 /** Every data chunk a version references. */

@@ -6,6 +6,8 @@
  *
  * A crash can leave a sub-block's data and its tag from different writes; the regions written
  * since the last checkpoint are logged (REGION_DIRTY) and their tags recomputed at recovery.
+ * A punched chunk's tags are zeroed, so "has a tag" also says "the filesystem holds this
+ * sub-block": recovery rebuilds the allocator's backed masks from it.
  */
 import { crc32c } from '../../base/crc32c.ts'
 import { subBlockBytes, subBlocksPerChunk } from './constants.ts'
@@ -35,6 +37,30 @@ export class TagStore {
   get(chunk: number, subBlock: number): number {
     const index = chunk * subBlocksPerChunk + subBlock
     return index < this.#tags.length ? this.#tags[index]! : 0
+  }
+
+  /**
+   * The sub-blocks of `chunk` that have a checksum: those written since the chunk was fresh or
+   * last punched (`clear`), which is what the filesystem holds of it (allocator.ts). A real
+   * checksum is 0 once in 2^32; recovery adds the versions' valid sub-blocks, so only a stray
+   * sub-block can be missed.
+   */
+  writtenMask(chunk: number): number {
+    const index = chunk * subBlocksPerChunk
+    if (index >= this.#tags.length) return 0
+    let mask = 0
+    for (let bit = 0; bit < subBlocksPerChunk; bit += 1)
+      if (this.#tags[index + bit] !== 0) mask |= 1 << bit
+    return mask
+  }
+
+  /** Forgets the checksums of `count` chunks from `chunk`: their data was punched out. */
+  clear(chunk: number, count: number): void {
+    const index = chunk * subBlocksPerChunk
+    const end = Math.min(this.#tags.length, index + count * subBlocksPerChunk)
+    if (index >= end) return
+    this.#tags.fill(0, index, end)
+    this.#markDirty(index, end - index)
   }
 
   /** Computes the tags of `count` sub-blocks of `data`, starting at `subBlock` of `chunk`. */
