@@ -37,6 +37,9 @@ export const Volume = Type.Object({
     description: 'Bytes the live volume holds that its newest snapshot does not.',
   }),
   snapshotBytes: Type.Integer({ description: 'Bytes held only because snapshots need them.' }),
+  encrypted: Type.Boolean({
+    description: 'Data at rest encrypted (AES-256-XTS); set at create, inherited by clones.',
+  }),
 })
 
 const Size = Type.Union([Type.Integer({ minimum: 0 }), Type.String({ maxLength: 40 })], {
@@ -50,6 +53,13 @@ export const CreateVolumeBody = Type.Object(
     blockBytes: Type.Optional(Type.Integer({ description: '512 (default) or 4096.' })),
     removable: Type.Optional(
       Type.Boolean({ description: 'Removable medium (INQUIRY RMB=1); default false.' }),
+    ),
+    encrypted: Type.Optional(
+      Type.Boolean({
+        description:
+          'Encrypt data at rest (AES-256-XTS, a key per image kept in the data directory); ' +
+          'offers SANITIZE CRYPTOGRAPHIC ERASE. Default false.',
+      }),
     ),
   },
   { additionalProperties: false },

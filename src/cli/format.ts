@@ -62,6 +62,7 @@ export function volumeDetails(volume: Volume): string {
     ['used', formatBytes(volume.usedBytes)],
     ['thin', volume.thin ? 'yes' : 'no'],
     ['removable', volume.removable ? 'yes' : 'no'],
+    ['encrypted', volume.encrypted ? 'yes' : 'no'],
     ['target', volume.iqn],
     ['lun', String(volume.lun)],
     ['serial', volume.serial],

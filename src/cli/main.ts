@@ -121,6 +121,7 @@ interface CreateFlags {
   size: string
   blockSize?: string
   removable?: boolean
+  encrypted?: boolean
 }
 
 function addVolumeCommands(program: Command, run: Runner): void {
@@ -132,6 +133,10 @@ function addVolumeCommands(program: Command, run: Runner): void {
     .requiredOption('--size <size>', 'size: 512, 10GiB, 1.5TiB, 100G (binary units)')
     .addOption(new Option('--block-size <bytes>', 'logical block size').choices(['512', '4096']))
     .option('--removable', 'removable medium: initiators may eject and load it (INQUIRY RMB=1)')
+    .option(
+      '--encrypted',
+      'encrypt data at rest (AES-256-XTS); offers SANITIZE CRYPTOGRAPHIC ERASE',
+    )
     .action(
       run(async (connection, name: string, options: CreateFlags) => {
         const body = {
@@ -139,6 +144,7 @@ function addVolumeCommands(program: Command, run: Runner): void {
           size: options.size,
           ...(options.blockSize ? { blockBytes: Number(options.blockSize) } : {}),
           ...(options.removable === true ? { removable: true } : {}),
+          ...(options.encrypted === true ? { encrypted: true } : {}),
         }
         return shown(await request<Volume>(connection, 'POST', '/api/v1/volumes', body))
       }),

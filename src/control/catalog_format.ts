@@ -39,6 +39,9 @@ const VolumeRecord = Type.Object(
     removable: Type.Optional(Type.Boolean()),
     /** Where the data live: 'engine' (DATA/pool, id = uuid) or, when absent, 'file'. */
     backing: Type.Optional(Type.Literal('engine')),
+    /** Data at rest encrypted (AES-256-XTS; keys in DATA/keys, control/keys.ts). Absent means
+     * false; only engine volumes (and their clones) can be encrypted. */
+    encrypted: Type.Optional(Type.Literal(true)),
   },
   { additionalProperties: false },
 )

@@ -6,9 +6,11 @@
 import type { Clock } from '../base/clock.ts'
 import type { Logger } from '../base/log.ts'
 import type { BlockDevice } from '../scsi/block_device.ts'
+import type { EncryptedBlockDevice } from '../storage/encrypted_device.ts'
 import type { FileBlockDevice } from '../storage/file_device.ts'
 import type { CatalogDocument, ExposureRecord, VolumeRecord } from './catalog_format.ts'
 import type { VolumeEngine } from './engine.ts'
+import type { Keyring } from './keys.ts'
 import type { ExportedUnits, UnitFactory } from './targets.ts'
 
 export interface LiveVolume {
@@ -17,6 +19,8 @@ export interface LiveVolume {
   readonly exported: ExportedUnits
   /** The sparse file of a format-1 file volume; null for an engine volume. */
   readonly file: FileBlockDevice | null
+  /** An encrypted volume's wrapper (it is `device`); null when the volume is not encrypted. */
+  readonly encryption: EncryptedBlockDevice | null
 }
 
 export interface LiveExposure {
@@ -31,6 +35,8 @@ export interface ControlState {
   readonly clock: Clock
   readonly logger: Logger
   readonly unitFactory: UnitFactory
+  /** The keys of encrypted volumes, their snapshots and clones. */
+  readonly keys: Keyring
   /** Live exposures by view id. */
   readonly exposures: Map<string, LiveExposure>
   document(): CatalogDocument

@@ -12,9 +12,14 @@
  *      dropped otherwise.
  * Each repair is logged. A volume record whose engine volume is missing cannot come from a crash
  * (the pool lost it): the open fails with DATA_DIR_INVALID, and nothing is changed.
+ *
+ * Then the keyring (keys.ts) follows: an unfinished rollback of an encrypted volume is finished
+ * when the head reads exactly as its snapshot (their diff is empty) and abandoned otherwise;
+ * keys of images the catalog and the engine do not have are destroyed.
  */
 import { SanError } from '../base/errors.ts'
 import type { CatalogDocument, ExposureRecord } from './catalog_format.ts'
+import { headImage, snapshotImage } from './keys.ts'
 import { type ControlState, isEngineVolume } from './live.ts'
 
 export async function reconcile(state: ControlState): Promise<void> {
@@ -110,4 +115,37 @@ async function restoreExposures(
     kept.push(exposure)
   }
   return kept
+}
+
+export async function reconcileKeys(state: ControlState): Promise<void> {
+  const { engine, keys, logger } = state
+  const pending = keys.pendingRollback
+  if (pending !== null) {
+    const present =
+      engine.volumeIds().includes(pending.volume) &&
+      engine.snapshots(pending.volume).some((s) => s.name === pending.snapshot)
+    const done = present && engine.diff(pending.volume, pending.snapshot, null).length === 0
+    if (done) await keys.finishRollback()
+    else await keys.abandonRollback()
+    logger.warn('repair: a rollback of an encrypted volume was interrupted', {
+      volumeId: pending.volume,
+      snapshot: pending.snapshot,
+      outcome: done ? 'finished' : 'abandoned',
+    })
+  }
+  const encrypted = new Set(
+    state
+      .document()
+      .volumes.filter((r) => r.encrypted === true)
+      .map((r) => r.uuid),
+  )
+  const images = new Set<string>()
+  for (const uuid of encrypted) {
+    if (!engine.volumeIds().includes(uuid)) continue
+    images.add(headImage(uuid))
+    for (const snapshot of engine.snapshots(uuid)) images.add(snapshotImage(uuid, snapshot.name))
+  }
+  const gone = await keys.prune((image) => images.has(image))
+  if (gone.length > 0)
+    logger.warn('repair: destroyed the keys of images that do not exist', { images: gone.length })
 }

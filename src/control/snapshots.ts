@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto'
 import { SanError } from '../base/errors.ts'
 import type { ExposureRecord } from './catalog_format.ts'
 import type { DiffExtent, PoolSpace, SnapshotInfo } from './engine.ts'
+import { headImage, snapshotImage } from './keys.ts'
 import { type ControlState, isEngineVolume, type LiveVolume } from './live.ts'
 import {
   checkSnapshotName,
@@ -114,9 +115,23 @@ export class Snapshots {
       if (new Set(uuids).size !== uuids.length)
         throw new SanError('INVALID_ARGUMENT', 'a group snapshot names each volume once')
       for (const { volume, ref } of items) this.#checkUnused(volume, ref.snapshot)
-      const created = await this.state.engine.createSnapshots(
-        items.map(({ volume, ref }) => ({ volumeId: volume.record.uuid, name: ref.snapshot })),
-      )
+      // An encrypted volume's snapshot keeps the key its head has now (every block it holds was
+      // written under it); recorded before the engine takes it (keys.ts, crash order).
+      const keyed = items
+        .filter(({ volume }) => volume.record.encrypted === true)
+        .map(({ volume, ref }) => ({
+          from: headImage(volume.record.uuid),
+          to: snapshotImage(volume.record.uuid, ref.snapshot),
+        }))
+      await this.state.keys.share(keyed)
+      const created = await this.state.engine
+        .createSnapshots(
+          items.map(({ volume, ref }) => ({ volumeId: volume.record.uuid, name: ref.snapshot })),
+        )
+        .catch(async (error) => {
+          await this.state.keys.forget(keyed.map((pair) => pair.to))
+          throw error
+        })
       const names = created.map((s) => `${this.#volumeName(s.volumeId)}@${s.name}`)
       this.state.logger.info('snapshots created', { snapshots: names })
       return created.map((info) => this.#view(info))
@@ -152,6 +167,8 @@ export class Snapshots {
         throw new SanError('SNAPSHOT_IN_USE', `${fullName} has clones (${clones})`)
       }
       await this.state.engine.deleteSnapshot(volume.record.uuid, snapshot.name)
+      // Engine first, keys second; its key is destroyed if nothing else uses it.
+      await this.state.keys.forget([snapshotImage(volume.record.uuid, snapshot.name)])
       this.state.logger.info('snapshot deleted', { snapshot: fullName })
       return { deleted: fullName }
     })
@@ -162,11 +179,34 @@ export class Snapshots {
     return this.state.exclusive(async () => {
       const { volume, snapshot } = snapshotOf(this.state, ref)
       // The engine calls the device's onContentsReplaced: MEDIUM MAY HAVE CHANGED on every nexus.
-      await this.state.engine.rollback(volume.record.uuid, snapshot.name)
+      if (volume.encryption === null)
+        await this.state.engine.rollback(volume.record.uuid, snapshot.name)
+      else await this.#rollbackEncrypted(volume, snapshot.name)
       this.state.logger.info('volume rolled back', {
         snapshot: `${volume.record.name}@${snapshot.name}`,
       })
       return this.volumeView(this.state.findVolume(volume.record.name))
+    })
+  }
+
+  /**
+   * The head becomes the snapshot's image and takes its key, with the volume's I/O held back
+   * across both (no block is ever read or written under the other image's key). The intent is
+   * recorded first, so that a crash in between is resolved on open (keys.ts).
+   */
+  async #rollbackEncrypted(volume: LiveVolume, name: string): Promise<void> {
+    const { keys, engine } = this.state
+    const encryption = volume.encryption
+    if (encryption === null) return
+    await keys.beginRollback(volume.record.uuid, name)
+    await encryption.replaceKey(async () => {
+      try {
+        await engine.rollback(volume.record.uuid, name)
+      } catch (error) {
+        await keys.abandonRollback()
+        throw error
+      }
+      return keys.finishRollback()
     })
   }
 

@@ -12,6 +12,7 @@
  *   DATA/pool/              the volume engine's files (storage/engine, docs/engine.md)
  *   DATA/volumes/UUID.img   one sparse file per volume made before the engine (format 1)
  *   DATA/reservations/UUID.json  a volume's APTPL persistent reservations (control/reservations.ts)
+ *   DATA/keys/keyring.json  the keys of encrypted volumes (control/keys.ts)
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import fs from 'node:fs/promises'
@@ -30,6 +31,8 @@ export const dataDirLayout = {
   sanitize: 'sanitize',
   /** Pool settings (the thin-provisioning soft threshold). */
   settings: 'settings',
+  /** The keys of encrypted volumes (control/keys.ts), mode 0600. */
+  keys: 'keys',
 } as const
 
 const marker = { format: 'basalt-data', version: 1 } as const

@@ -10,7 +10,7 @@ import type { ChapPolicy, ExportedTarget, TargetCatalog } from '../iscsi/catalog
 import type { BlockDevice } from '../scsi/block_device.ts'
 import { LogicalUnit, type UnitIdentity } from '../scsi/logical_unit.ts'
 import type { LogicalUnitGroup } from '../scsi/port.ts'
-import { attachSanitize } from '../scsi/sbc/sanitize_state.ts'
+import { attachSanitize, type CryptoEraser } from '../scsi/sbc/sanitize_state.ts'
 import { UnitGroup } from '../scsi/unit_group.ts'
 import type { ChapRecord } from './catalog_format.ts'
 import type { ReservationFiles } from './reservations.ts'
@@ -39,6 +39,8 @@ export interface UnitSpec {
   readonly name: string
   readonly kind: 'volume' | 'snapshot'
   readonly removable: boolean
+  /** An encrypted volume's: replaces its key (SANITIZE CRYPTOGRAPHIC ERASE is then offered). */
+  readonly cryptoErase?: CryptoEraser
 }
 
 export type UnitFactory = (device: BlockDevice, spec: UnitSpec) => ExportedUnits
@@ -87,13 +89,14 @@ export function logicalUnitFactory(
       ...(files === null ? {} : { reservationStore: files.storeFor(spec.uuid) }),
       ...(services === null ? {} : { copyTargets: services.directory }),
     })
-    if (services !== null) {
-      services.directory.add(unit)
+    services?.directory.add(unit)
+    if (services !== null || spec.cryptoErase !== undefined) {
       attachSanitize(unit, {
         ...(journals === null ? {} : { journal: journals.journalFor(spec.uuid) }),
-        ...(services.sanitizeBytesPerSecond === undefined
+        ...(services?.sanitizeBytesPerSecond === undefined
           ? {}
           : { bytesPerSecond: services.sanitizeBytesPerSecond }),
+        ...(spec.cryptoErase === undefined ? {} : { cryptoErase: spec.cryptoErase }),
       })
     }
     return {

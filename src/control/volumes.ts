@@ -26,6 +26,7 @@ import type { Clock } from '../base/clock.ts'
 import { SanError } from '../base/errors.ts'
 import type { Logger } from '../base/log.ts'
 import type { TargetCatalog } from '../iscsi/catalog.ts'
+import { EncryptedBlockDevice } from '../storage/encrypted_device.ts'
 import { FileBlockDevice, probeHolePunching } from '../storage/file_device.ts'
 import {
   type CatalogDocument,
@@ -36,6 +37,7 @@ import {
   type VolumeRecord,
 } from './catalog_format.ts'
 import type { EngineDevice, VolumeEngine } from './engine.ts'
+import { headImage, Keyring, snapshotImage } from './keys.ts'
 import { type ControlState, isEngineVolume, type LiveExposure, type LiveVolume } from './live.ts'
 import {
   checkChapSecret,
@@ -46,7 +48,7 @@ import {
   snapshotTargetName,
   targetName,
 } from './names.ts'
-import { reconcile } from './reconcile.ts'
+import { reconcile, reconcileKeys } from './reconcile.ts'
 import { checkVolumeSize, parseSize } from './sizes.ts'
 import { Snapshots, snapshotOf } from './snapshots.ts'
 import type { DataDir } from './store.ts'
@@ -73,6 +75,8 @@ export interface VolumeView {
   readonly writtenSinceSnapshotBytes: number
   /** Bytes held only because snapshots still need them (engine volumes; else 0). */
   readonly snapshotBytes: number
+  /** Data at rest encrypted (AES-256-XTS), set at create and inherited by clones. */
+  readonly encrypted: boolean
 }
 export interface AccessView {
   readonly volume: string
@@ -129,14 +133,17 @@ export class VolumeRegistry {
   #closed = false
   readonly #state: ControlState
   readonly #engine: VolumeEngine
+  readonly #keys: Keyring
 
   private constructor(
     private readonly options: RegistryOptions,
     document: CatalogDocument,
     private readonly thin: boolean,
+    keys: Keyring,
   ) {
     this.#document = document
     this.#engine = options.engine
+    this.#keys = keys
     this.#state = this.#controlState()
     this.catalog = new ExportCatalog({
       exports: () => this.#exportEntries(),
@@ -152,9 +159,11 @@ export class VolumeRegistry {
     const document = stored === null ? emptyCatalog() : decodeCatalog(stored, dataDir.path)
     if (stored === null) await dataDir.writeCatalog(document)
     const thin = await probeHolePunching(dataDir.volumesPath)
-    const registry = new VolumeRegistry(options, document, thin)
+    const keys = await Keyring.open(dataDir)
+    const registry = new VolumeRegistry(options, document, thin, keys)
     try {
       await reconcile(registry.#state)
+      await reconcileKeys(registry.#state)
       for (const record of registry.#document.volumes) await registry.#attach(record, 'open')
       for (const exposure of registry.#document.exposures ?? [])
         registry.#attachExposure(exposure, registry.#engine.device(exposure.viewId))
@@ -194,6 +203,7 @@ export class VolumeRegistry {
     size: string | number
     blockBytes?: number | undefined
     removable?: boolean | undefined
+    encrypted?: boolean | undefined
   }): Promise<VolumeView> {
     const name = checkVolumeName(request.name)
     const blockBytes = request.blockBytes ?? 512
@@ -214,12 +224,27 @@ export class VolumeRegistry {
         // Written only when set, so a fixed volume's record stays as older versions wrote it.
         ...(request.removable === true ? { removable: true } : {}),
         backing: 'engine',
+        ...(request.encrypted === true ? { encrypted: true } : {}),
       }
-      // Engine first, catalog second (file header): a crash in between leaves an orphan.
-      const device = await this.#engine.createVolume(uuid, blockBytes, sizeBytes / blockBytes)
+      // Key first, engine second, catalog third (file header, keys.ts): a crash in between
+      // leaves an orphan key or engine volume, which the next open removes.
+      if (record.encrypted === true) await this.#keys.create(headImage(uuid))
+      const device = await this.#engine
+        .createVolume(uuid, blockBytes, sizeBytes / blockBytes)
+        .catch(async (error) => {
+          await this.#keys.forget([headImage(uuid)])
+          throw error
+        })
       const volume = await this.#adopt(record, device)
       const removable = record.removable ?? false
-      this.options.logger.info('volume created', { volume: name, sizeBytes, blockBytes, removable })
+      const encrypted = record.encrypted === true
+      this.options.logger.info('volume created', {
+        volume: name,
+        sizeBytes,
+        blockBytes,
+        removable,
+        encrypted,
+      })
       return this.#view(volume)
     })
   }
@@ -232,7 +257,16 @@ export class VolumeRegistry {
       const { volume, snapshot } = snapshotOf(this.#state, ref)
       this.#checkNewName(name)
       const uuid = randomBytes(16).toString('hex')
-      const device = await this.#engine.clone(volume.record.uuid, snapshot.name, uuid)
+      // A clone reads and writes with its snapshot's key; recorded before the engine clones.
+      const encrypted = volume.record.encrypted === true
+      const from = snapshotImage(volume.record.uuid, snapshot.name)
+      if (encrypted) await this.#keys.share([{ from, to: headImage(uuid) }])
+      const device = await this.#engine
+        .clone(volume.record.uuid, snapshot.name, uuid)
+        .catch(async (error) => {
+          await this.#keys.forget([headImage(uuid)])
+          throw error
+        })
       const record: VolumeRecord = {
         name,
         uuid,
@@ -242,6 +276,7 @@ export class VolumeRegistry {
         initiators: [],
         chap: null,
         backing: 'engine',
+        ...(encrypted ? { encrypted: true } : {}),
       }
       const clone = await this.#adopt(record, device)
       const origin = `${volume.record.name}@${snapshot.name}`
@@ -445,6 +480,10 @@ export class VolumeRegistry {
     const engine = this.#engine
     for (const { record } of exposures) await engine.unexpose(record.volume, record.snapshot)
     await engine.deleteVolume(volume.record.uuid, true)
+    // Engine first, keys second: the head's and its snapshots' keys go with them (keys.ts).
+    const uuid = volume.record.uuid
+    const images = this.#keys.images().filter((i) => i === uuid || i.startsWith(`${uuid}@`))
+    await this.#keys.forget(images)
   }
 
   #nameOf(uuid: string): string {
@@ -459,6 +498,7 @@ export class VolumeRegistry {
     } catch (error) {
       this.#live.delete(record.name.toLowerCase())
       await this.#engine.deleteVolume(record.uuid, false).catch(() => {})
+      await this.#keys.forget([headImage(record.uuid)]).catch(() => {})
       throw error
     }
     return volume
@@ -490,18 +530,42 @@ export class VolumeRegistry {
     device: LiveVolume['device'] & Partial<EngineDeviceLike>,
     file: FileBlockDevice | null,
   ): LiveVolume {
+    const encryption = record.encrypted === true ? this.#encrypt(device, record.uuid) : null
     const spec = {
       uuid: record.uuid,
       name: record.name,
       kind: 'volume' as const,
       removable: record.removable ?? false,
+      ...(encryption === null ? {} : { cryptoErase: this.#cryptoEraser(encryption, record.uuid) }),
     }
-    const exported = this.options.unitFactory(device, spec)
+    const exported = this.options.unitFactory(encryption ?? device, spec)
     // A rollback replaces the contents under the hosts: MEDIUM MAY HAVE CHANGED (SPC-4 §4.5.6).
     if (file === null) device.onContentsReplaced = () => exported.contentsReplaced()
-    const volume = { record, device, exported, file }
+    const volume = { record, device: encryption ?? device, exported, file, encryption }
     this.#live.set(record.name.toLowerCase(), volume)
     return volume
+  }
+
+  /** The image's device wrapped with its key; DATA_DIR_INVALID when the key is missing. */
+  #encrypt(device: LiveVolume['device'], image: string): EncryptedBlockDevice {
+    const key = this.#keys.key(image)
+    if (key === null)
+      throw new SanError('DATA_DIR_INVALID', `the key of encrypted image ${image} is missing`)
+    return new EncryptedBlockDevice(device, key)
+  }
+
+  /**
+   * SANITIZE CRYPTOGRAPHIC ERASE's key replacement (scsi/sbc/sanitize.ts then deallocates every
+   * block): a new key for the head, durable before any I/O goes on; the old one is destroyed if
+   * no snapshot or clone still uses it. One at a time with the registry's mutations, so that a
+   * snapshot or rollback never meets a half-replaced key.
+   */
+  #cryptoEraser(encryption: EncryptedBlockDevice, uuid: string): () => Promise<void> {
+    return () =>
+      this.#exclusive(async () => {
+        await encryption.replaceKey(() => this.#keys.rotate(headImage(uuid)))
+        this.options.logger.info('volume key replaced (cryptographic erase)', { uuid })
+      })
   }
 
   #attachExposure(record: ExposureRecord, device: LiveVolume['device']): LiveExposure {
@@ -513,8 +577,11 @@ export class VolumeRegistry {
       kind: 'snapshot' as const,
       removable: false,
     }
-    const exported = this.options.unitFactory(device, spec)
-    const exposure = { record, device, exported }
+    // An exposed snapshot reads and writes with the snapshot's key.
+    const image = snapshotImage(record.volume, record.snapshot)
+    const view = owner.record.encrypted === true ? this.#encrypt(device, image) : device
+    const exported = this.options.unitFactory(view, spec)
+    const exposure = { record, device: view, exported }
     this.#exposures.set(record.viewId, exposure)
     return exposure
   }
@@ -543,6 +610,7 @@ export class VolumeRegistry {
       clock,
       logger,
       unitFactory,
+      keys: this.#keys,
       exposures: this.#exposures,
       document: () => this.#document,
       commit: (document) => this.#commit(document),
@@ -581,6 +649,7 @@ export class VolumeRegistry {
       removable: record.removable ?? false,
       serial: record.uuid,
       createdAt: new Date(record.createdAtMs).toISOString(),
+      encrypted: record.encrypted === true,
     }
     if (file !== null) {
       const usedBytes = await file.usedBytes()
