@@ -10,43 +10,24 @@ import { transferBuffers } from '../../base/buffer_pool.ts'
 import { type Clock, Timeout } from '../../base/clock.ts'
 import type { Logger } from '../../base/log.ts'
 import type { TargetCatalog } from '../catalog.ts'
-import { Framer, type FramerEvent, serializePdu } from '../framer.ts'
+import { Framer, type FramerEvent } from '../framer.ts'
 import type { IscsiLimits } from '../limits.ts'
 import type { RandomSource } from '../login/chap.ts'
 import type { PortalAddress } from '../login/discovery.ts'
 import { Login, type LoginOutcome } from '../login/login.ts'
-import { decodePdu, encodePdu, senseSegment } from '../pdu/mod.ts'
-import type {
-  Frame,
-  LoginRequest,
-  LogoutRequest,
-  NopOut,
-  TargetPdu,
-  TextRequest,
-} from '../pdu/types.ts'
-import { AsyncEvent } from '../spec/async_event.ts'
+import { decodePdu } from '../pdu/mod.ts'
+import type { Frame, LoginRequest, LogoutRequest, NopOut, TextRequest } from '../pdu/types.ts'
 import { LogoutReason, LogoutResponseCode } from '../spec/logout.ts'
 import { Opcode, reservedTag } from '../spec/opcodes.ts'
 import { RejectReason } from '../spec/reject_reason.ts'
 import type { ConnectionParameters, TargetOffer } from '../text/negotiate.ts'
+import { type ConnectionTransport, Outbox } from './outbox.ts'
 import type { SessionRegistry } from './registry.ts'
 import type { Ordered, Session, SessionLink, TaskResultView } from './session.ts'
-import { planDataIn, type Task } from './task.ts'
+import type { Task } from './task.ts'
 import { TextExchange } from './text_exchange.ts'
 
-/** The socket side of a connection, as the portal provides it. */
-export interface ConnectionTransport {
-  /**
-   * Queues one or more PDUs' pieces; the portal sends them with one corked writev. `written`, if
-   * given, runs once the socket no longer needs the pieces' memory (it may never run, if the
-   * connection dies first).
-   */
-  write(pieces: readonly Uint8Array[], written?: () => void): void
-  /** Flushes what is queued, then closes. */
-  close(): void
-  /** True while our output is not draining (the peer reads slowly); see `drained`. */
-  congested(): boolean
-}
+export type { ConnectionTransport } from './outbox.ts'
 
 export interface ConnectionOptions {
   readonly transport: ConnectionTransport
@@ -72,16 +53,16 @@ const rejectReasons = {
   protocolError: RejectReason.protocolError,
   invalidPduField: RejectReason.invalidPduField,
 } as const
-const noLun = new Uint8Array(8)
+/** Before a FFP text negotiation says otherwise (§13.12 default). */
+const defaultMrdsl = 8192
 
 export class Connection implements SessionLink {
   state: ConnectionState = 'login'
   session: Session | null = null
   cid = 0
-  #statSN = 0
-  #digests = { header: false, data: false }
   #parameters: ConnectionParameters | null = null
   readonly #framer: Framer
+  readonly #out: Outbox
   readonly #login: Login
   readonly #loginTimeout: Timeout
   readonly #idle: Timeout | null
@@ -96,6 +77,11 @@ export class Connection implements SessionLink {
   constructor(readonly options: ConnectionOptions) {
     const limits = options.limits
     this.logger = options.logger.child({ remote: `${options.remote.host}:${options.remote.port}` })
+    this.#out = new Outbox(
+      options.transport,
+      () => this.session?.window ?? null,
+      () => this.state === 'closed',
+    )
     this.#framer = new Framer(
       {
         maxRecvDataSegmentLength: limits.maxRecvDataSegmentLength,
@@ -169,19 +155,7 @@ export class Connection implements SessionLink {
   /** §11.9.1 event 1: asks the initiator to log out within `seconds` (portal shutdown). */
   requestLogout(seconds: number): void {
     if (this.state !== 'fullFeature') return
-    this.#send({
-      opcode: Opcode.asyncMessage,
-      lun: noLun,
-      statSN: this.#nextStatSN(),
-      expCmdSN: this.session!.window.expCmdSN,
-      maxCmdSN: this.session!.window.maxCmdSN,
-      asyncEvent: AsyncEvent.logoutRequest,
-      asyncVCode: 0,
-      parameter1: 0,
-      parameter2: 0,
-      parameter3: seconds,
-      data: new Uint8Array(0),
-    })
+    this.#out.logoutRequest(seconds)
   }
 
   get framerBufferedBytes(): number {
@@ -263,7 +237,7 @@ export class Connection implements SessionLink {
   #onLogin(request: LoginRequest): void {
     if (this.#first === null) {
       this.#first = request
-      this.#statSN = request.expStatSN
+      this.#out.startAt(request.expStatSN)
       this.cid = request.cid
     }
     const outcome = this.#login.receive(request)
@@ -288,10 +262,11 @@ export class Connection implements SessionLink {
     this.#parameters = outcome.result.parameters.connection
     this.#sendLoginResponse(request, outcome.reply, session.tsih)
     // §13.1, §13.12: digests and our MaxRecvDataSegmentLength apply after the final response.
-    this.#digests = { header: this.#parameters.headerDigest, data: this.#parameters.dataDigest }
+    const digests = { header: this.#parameters.headerDigest, data: this.#parameters.dataDigest }
+    this.#out.useDigests(digests)
     this.#framer.setLimits({
-      headerDigest: this.#digests.header,
-      dataDigest: this.#digests.data,
+      headerDigest: digests.header,
+      dataDigest: digests.data,
       maxRecvDataSegmentLength: this.#parameters.targetMaxRecvDataSegmentLength,
     })
     this.state = 'fullFeature'
@@ -312,27 +287,7 @@ export class Connection implements SessionLink {
   }
 
   #sendLoginResponse(request: LoginRequest, reply: LoginOutcome['reply'], tsih: number): void {
-    const session = this.session
-    this.#send({
-      opcode: Opcode.loginResponse,
-      transit: reply.transit,
-      continue: reply.continue,
-      currentStage: reply.currentStage,
-      nextStage: reply.nextStage,
-      versionMax: 0,
-      versionActive: 0,
-      isid: request.isid,
-      tsih: tsih !== 0 ? tsih : request.tsih,
-      initiatorTaskTag: request.initiatorTaskTag,
-      statSN: this.#nextStatSN(),
-      // §11.13.4: during login ExpCmdSN is the login's CmdSN (login requests are immediate).
-      expCmdSN: session?.window.expCmdSN ?? request.cmdSN,
-      maxCmdSN:
-        session?.window.maxCmdSN ??
-        (request.cmdSN + this.options.limits.tasksInFlightPerSessionMax - 1) >>> 0,
-      status: reply.status,
-      data: reply.data,
-    })
+    this.#out.loginResponse(request, reply, tsih, this.options.limits.tasksInFlightPerSessionMax)
   }
 
   /** An ordered PDU whose turn has come (SessionLink). */
@@ -365,32 +320,13 @@ export class Connection implements SessionLink {
   #onNopOut(pdu: NopOut): void {
     if (pdu.targetTransferTag !== reservedTag) this.#pingWait.stop()
     if (pdu.initiatorTaskTag === reservedTag) return
-    const mrdsl = this.#parameters?.initiatorMaxRecvDataSegmentLength ?? 8192
-    this.#send({
-      opcode: Opcode.nopIn,
-      lun: pdu.lun,
-      initiatorTaskTag: pdu.initiatorTaskTag,
-      targetTransferTag: reservedTag,
-      statSN: this.#nextStatSN(),
-      expCmdSN: this.session!.window.expCmdSN,
-      maxCmdSN: this.session!.window.maxCmdSN,
-      pingData: pdu.pingData.subarray(0, mrdsl),
-    })
+    this.#out.nopInAnswer(pdu, this.#initiatorMrdsl())
   }
 
-  /** §11.19: our keepalive; StatSN is not advanced and the initiator must echo our TTT. */
+  /** §11.19: our keepalive, with a tag the initiator must echo. */
   #ping(): void {
     this.#pingTag = this.#pingTag + 1 >= reservedTag ? 1 : this.#pingTag + 1
-    this.#send({
-      opcode: Opcode.nopIn,
-      lun: noLun,
-      initiatorTaskTag: reservedTag,
-      targetTransferTag: this.#pingTag,
-      statSN: this.#statSN,
-      expCmdSN: this.session!.window.expCmdSN,
-      maxCmdSN: this.session!.window.maxCmdSN,
-      pingData: new Uint8Array(0),
-    })
+    this.#out.nopInPing(this.#pingTag)
     this.#pingWait.start()
     this.#idle?.start()
   }
@@ -411,7 +347,7 @@ export class Connection implements SessionLink {
         sessionType: session.identity.parameters.sessionType,
       },
       offer: this.options.offer,
-      initiatorMrdsl: this.#parameters?.initiatorMaxRecvDataSegmentLength ?? 8192,
+      initiatorMrdsl: this.#initiatorMrdsl(),
     })
     if (answer.kind === 'reject') {
       this.reject(bhs, RejectReason.protocolError, false, answer.detail)
@@ -420,18 +356,7 @@ export class Connection implements SessionLink {
     if (answer.mrdsl !== null && this.#parameters !== null) {
       this.#parameters = { ...this.#parameters, initiatorMaxRecvDataSegmentLength: answer.mrdsl }
     }
-    this.#send({
-      opcode: Opcode.textResponse,
-      final: answer.final,
-      continue: answer.continue,
-      lun: pdu.lun,
-      initiatorTaskTag: pdu.initiatorTaskTag,
-      targetTransferTag: answer.targetTransferTag,
-      statSN: this.#nextStatSN(),
-      expCmdSN: this.session!.window.expCmdSN,
-      maxCmdSN: this.session!.window.maxCmdSN,
-      data: answer.data,
-    })
+    this.#out.textResponse(pdu, answer)
   }
 
   /** §11.14, §11.15 at ERL 0. */
@@ -447,16 +372,7 @@ export class Connection implements SessionLink {
       else response = LogoutResponseCode.cidNotFound
     } else response = LogoutResponseCode.connectionRecoveryNotSupported
     const finish = (): void => {
-      this.#send({
-        opcode: Opcode.logoutResponse,
-        response,
-        initiatorTaskTag: pdu.initiatorTaskTag,
-        statSN: this.#nextStatSN(),
-        expCmdSN: this.session!.window.expCmdSN,
-        maxCmdSN: this.session!.window.maxCmdSN,
-        time2Wait: 0,
-        time2Retain: 0,
-      })
+      this.#out.logoutResponse(pdu, response)
       if (closing === 'session') session.close('logout')
       else if (closing === 'connection') this.drop('logout')
       else if (closing === 'other') {
@@ -471,101 +387,20 @@ export class Connection implements SessionLink {
 
   /** Data-In PDUs, then status: collapsed into the last Data-In when GOOD without sense. */
   sendTaskResult(task: Task<SessionLink>, result: TaskResultView): void {
-    const data = result.dataIn
-    const dataBytes = data?.length ?? 0
-    const collapse =
-      dataBytes > 0 &&
-      result.status === 0 &&
-      result.sense === null &&
-      result.bidiReadResidual === null
-    const pieces: Uint8Array[] = []
-    if (data !== null && dataBytes > 0) {
-      const mrdsl = this.#parameters?.initiatorMaxRecvDataSegmentLength ?? 8192
-      const session = this.session!
-      const segments = planDataIn(dataBytes, mrdsl, session.transfer.maxBurstLength)
-      for (let i = 0; i < segments.length; i++) {
-        const segment = segments[i]!
-        const withStatus = collapse && i === segments.length - 1
-        const residual = result.residual
-        this.#encode(pieces, {
-          opcode: Opcode.dataIn,
-          final: segment.final,
-          acknowledge: false,
-          residualOverflow: withStatus && residual.overflow,
-          residualUnderflow: withStatus && residual.underflow,
-          hasStatus: withStatus,
-          status: withStatus ? result.status : 0,
-          lun: task.lun,
-          initiatorTaskTag: task.initiatorTaskTag,
-          targetTransferTag: reservedTag,
-          statSN: withStatus ? this.#nextStatSN() : 0,
-          expCmdSN: this.session!.window.expCmdSN,
-          maxCmdSN: this.session!.window.maxCmdSN,
-          dataSN: task.inputSN++,
-          bufferOffset: segment.offset,
-          residualCount: withStatus ? residual.count : 0,
-          data:
-            segment.length === dataBytes
-              ? data
-              : data.subarray(segment.offset, segment.offset + segment.length),
-        })
-      }
+    const limits = {
+      initiatorMrdsl: this.#initiatorMrdsl(),
+      maxBurstLength: this.session!.transfer.maxBurstLength,
     }
-    if (!collapse) this.#encodeScsiResponse(pieces, task, result)
-    // A large Data-In buffer goes back to the transfer pool once the socket has its bytes.
-    if (data === null) this.options.transport.write(pieces)
-    else this.options.transport.write(pieces, () => transferBuffers.release(data))
-  }
-
-  #encodeScsiResponse(pieces: Uint8Array[], task: Task<SessionLink>, result: TaskResultView): void {
-    const bidi = result.bidiReadResidual
-    this.#encode(pieces, {
-      opcode: Opcode.scsiResponse,
-      bidiReadResidualOverflow: bidi?.overflow ?? false,
-      bidiReadResidualUnderflow: bidi?.underflow ?? false,
-      residualOverflow: result.residual.overflow,
-      residualUnderflow: result.residual.underflow,
-      response: 0,
-      status: result.status,
-      initiatorTaskTag: task.initiatorTaskTag,
-      snackTag: 0,
-      statSN: this.#nextStatSN(),
-      expCmdSN: this.session!.window.expCmdSN,
-      maxCmdSN: this.session!.window.maxCmdSN,
-      expDataSN: task.inputSN,
-      bidiReadResidualCount: bidi?.count ?? 0,
-      residualCount: result.residual.count,
-      senseData: result.sense === null ? new Uint8Array(0) : senseSegment(result.sense),
-    })
+    this.#out.taskResult(task, result, limits)
   }
 
   sendR2T(task: Task<SessionLink>, r2tIndex: number): void {
-    const r2t = task.outstanding[r2tIndex]
-    assert(r2t !== undefined)
-    this.#send({
-      opcode: Opcode.readyToTransfer,
-      lun: task.lun,
-      initiatorTaskTag: task.initiatorTaskTag,
-      targetTransferTag: r2t.targetTransferTag,
-      statSN: this.#statSN,
-      expCmdSN: this.session!.window.expCmdSN,
-      maxCmdSN: this.session!.window.maxCmdSN,
-      r2tSN: r2t.r2tSN,
-      bufferOffset: r2t.bufferOffset,
-      desiredDataTransferLength: r2t.length,
-    })
+    this.#out.r2t(task, r2tIndex)
   }
 
   sendTaskManagementResponse(initiatorTaskTag: number, response: number): void {
     if (this.state !== 'fullFeature') return
-    this.#send({
-      opcode: Opcode.taskManagementResponse,
-      response,
-      initiatorTaskTag,
-      statSN: this.#nextStatSN(),
-      expCmdSN: this.session!.window.expCmdSN,
-      maxCmdSN: this.session!.window.maxCmdSN,
-    })
+    this.#out.taskManagementResponse(initiatorTaskTag, response)
   }
 
   /** §11.17: Reject carrying the offending header; `fatal` ends the connection (ERL 0). */
@@ -574,17 +409,7 @@ export class Connection implements SessionLink {
     const fields = { reason, opcode: bhs[0]! & opcodeMask, detail, fatal, count: this.#rejects }
     if (this.#rejects === 1) this.logger.info('reject', fields)
     else this.logger.debug('reject', fields)
-    if (this.state === 'fullFeature') {
-      this.#send({
-        opcode: Opcode.reject,
-        reason,
-        statSN: this.#nextStatSN(),
-        expCmdSN: this.session!.window.expCmdSN,
-        maxCmdSN: this.session!.window.maxCmdSN,
-        dataSN: 0,
-        header: bhs.slice(0, 48),
-      })
-    }
+    if (this.state === 'fullFeature') this.#out.reject(bhs, reason)
     if (fatal) this.drop(detail)
   }
 
@@ -615,18 +440,7 @@ export class Connection implements SessionLink {
     }
   }
 
-  #nextStatSN(): number {
-    const statSN = this.#statSN
-    this.#statSN = (statSN + 1) >>> 0
-    return statSN
-  }
-
-  #encode(pieces: Uint8Array[], pdu: TargetPdu): void {
-    for (const piece of serializePdu(encodePdu(pdu), this.#digests)) pieces.push(piece)
-  }
-
-  #send(pdu: TargetPdu): void {
-    if (this.state === 'closed') return
-    this.options.transport.write(serializePdu(encodePdu(pdu), this.#digests))
+  #initiatorMrdsl(): number {
+    return this.#parameters?.initiatorMaxRecvDataSegmentLength ?? defaultMrdsl
   }
 }
