@@ -106,6 +106,17 @@ test('Encryption: an encrypted volume stores ciphertext; keys are 0600 and not i
   await registry.close()
 })
 
+test('Encryption: a crypto erase frees the space of every block [SBC-4 §4.11.4.4]', async () => {
+  const { registry } = await open()
+  const view = await create(registry, 'vol')
+  const head = await initiatorOf(registry, view.iqn)
+  await write(head, 0, fill(8, 0x11))
+  assert.equal((await registry.show('vol')).usedBytes, 8 * blockBytes)
+  await cryptoErase(head)
+  assert.equal((await registry.show('vol')).usedBytes, 0)
+  await registry.close()
+})
+
 test('Encryption: a snapshot keeps its key through a crypto erase; exposure and clone read it', async () => {
   const { registry, path } = await open()
   const view = await create(registry, 'vol')

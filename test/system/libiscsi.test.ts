@@ -11,7 +11,8 @@
  * 512-byte-block volume (512e: 8 logical blocks per 4 KiB physical block), where libiscsi runs
  * the tests it skips with one logical block per physical block. Their skips in the whole-suite
  * run are allowed by docs/conformance.md because these runs pass them; a check at the end holds
- * every skip but those of CRYPTOGRAPHIC ERASE to that.
+ * every skip to that. `Sanitize` runs against a volume created with --encrypted, which offers
+ * SANITIZE CRYPTOGRAPHIC ERASE (a plain volume does not), so none of its tests skips.
  * BASALT_CONFORMANCE_TARGET=memory runs the whole suite against test/harness/memory_target.ts (the
  * iSCSI and SCSI layers without the daemon; URL2 is then the same portal), to tell a layer's
  * fault from the daemon's; that target has no removable unit, so the removable run is left out.
@@ -84,14 +85,26 @@ const fixed: Campaign = {
   },
 }
 
-/** `Sanitize` without URL2 (see `singlePathSuites`), on a volume of its own. */
+/**
+ * `Sanitize` without URL2 (see `singlePathSuites`), on an encrypted volume of its own: its data
+ * at rest are AES-256-XTS encrypted, so it offers CRYPTOGRAPHIC ERASE (VPD B1h WACEREQ=01b) and
+ * `Sanitize.CryptoErase`, `.Readonly` and `.Reservations` run whole.
+ */
 const sanitize: Campaign = {
-  label: onMemoryTarget ? 'the memory target, one path' : 'a fixed Basalt volume, one path',
+  label: onMemoryTarget ? 'the memory target, one path' : 'an encrypted Basalt volume, one path',
   suites: singlePath,
   start: async () => {
     if (onMemoryTarget) return { first: memory!.volume }
     const target = await basalt()
-    return { first: await target.createVolume('conformance-sanitize', volumeBytes, block4096) }
+    const args = ['volume', 'create', 'conformance-sanitize', '--size', String(volumeBytes)]
+    const volume = (await target.cli([
+      ...args,
+      '--block-size',
+      String(block4096.blockBytes),
+      '--encrypted',
+    ])) as { iqn: string; lun: number; encrypted: boolean }
+    assert.equal(volume.encrypted, true)
+    return { first: { iqn: volume.iqn, lun: volume.lun, portal: target.portal } }
   },
 }
 
@@ -185,14 +198,10 @@ test('every allowed skip in docs/conformance.md is still a skip in some run', ()
 
 /**
  * The allowlist's promise: a test skipped for want of a removable, write-protected or 512e unit
- * passes in the run made for it. Only CRYPTOGRAPHIC ERASE, which Basalt does not offer, is never
- * exercised (its three tests run their OVERWRITE and BLOCK ERASE parts).
+ * passes in the run made for it. Nothing is left never exercised (CRYPTOGRAPHIC ERASE runs on the
+ * encrypted volume of the `Sanitize` run).
  */
-const neverExercised = [
-  'ALL.Sanitize.CryptoErase',
-  'ALL.Sanitize.Readonly',
-  'ALL.Sanitize.Reservations',
-]
+const neverExercised: string[] = []
 
 const daemonOnly = { skip: onMemoryTarget }
 
