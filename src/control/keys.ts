@@ -18,12 +18,12 @@
  * when the head reads exactly as the snapshot (the engine's diff between them is empty: the head
  * holds only the snapshot's blocks, written under its key), and abandoned otherwise.
  */
-import { randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
 import { type Static, Type } from 'typebox'
 import { Value } from 'typebox/value'
 import { assert } from '../base/assert.ts'
 import { SanError } from '../base/errors.ts'
-import { xtsKeyBytes } from '../storage/encrypted_device.ts'
+import { type BlockCipher, xtsKeyBytes } from '../storage/encrypted_device.ts'
 import type { DataDir } from './store.ts'
 
 const documentName = 'keyring'
@@ -198,6 +198,21 @@ export class Keyring {
     })
     this.#queue = run.catch(() => {})
     return run
+  }
+}
+
+/** XTS-AES-256 under `key` (IEEE 1619; Node's 'aes-256-xts'), for storage/encrypted_device.ts. */
+export function xtsCipher(key: Uint8Array): BlockCipher {
+  assert(key.length === xtsKeyBytes, 'an AES-256-XTS key is 64 bytes')
+  const held = Buffer.from(key)
+  const run = (cipher: ReturnType<typeof createCipheriv>, unit: Uint8Array) => {
+    const out = cipher.update(unit)
+    cipher.final()
+    return out
+  }
+  return {
+    encrypt: (tweak, unit) => run(createCipheriv('aes-256-xts', held, tweak), unit),
+    decrypt: (tweak, unit) => run(createDecipheriv('aes-256-xts', held, tweak), unit),
   }
 }
 

@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto'
 import { SanError } from '../base/errors.ts'
 import type { ExposureRecord } from './catalog_format.ts'
 import type { DiffExtent, PoolSpace, SnapshotInfo } from './engine.ts'
-import { headImage, snapshotImage } from './keys.ts'
+import { headImage, snapshotImage, xtsCipher } from './keys.ts'
 import { type ControlState, isEngineVolume, type LiveVolume } from './live.ts'
 import {
   checkSnapshotName,
@@ -206,7 +206,7 @@ export class Snapshots {
         await keys.abandonRollback()
         throw error
       }
-      return keys.finishRollback()
+      return xtsCipher(await keys.finishRollback())
     })
   }
 

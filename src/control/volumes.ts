@@ -37,7 +37,7 @@ import {
   type VolumeRecord,
 } from './catalog_format.ts'
 import type { EngineDevice, VolumeEngine } from './engine.ts'
-import { headImage, Keyring, snapshotImage } from './keys.ts'
+import { headImage, Keyring, snapshotImage, xtsCipher } from './keys.ts'
 import { type ControlState, isEngineVolume, type LiveExposure, type LiveVolume } from './live.ts'
 import {
   checkChapSecret,
@@ -551,7 +551,7 @@ export class VolumeRegistry {
     const key = this.#keys.key(image)
     if (key === null)
       throw new SanError('DATA_DIR_INVALID', `the key of encrypted image ${image} is missing`)
-    return new EncryptedBlockDevice(device, key)
+    return new EncryptedBlockDevice(device, xtsCipher(key))
   }
 
   /**
@@ -563,7 +563,7 @@ export class VolumeRegistry {
   #cryptoEraser(encryption: EncryptedBlockDevice, uuid: string): () => Promise<void> {
     return () =>
       this.#exclusive(async () => {
-        await encryption.replaceKey(() => this.#keys.rotate(headImage(uuid)))
+        await encryption.replaceKey(async () => xtsCipher(await this.#keys.rotate(headImage(uuid))))
         this.options.logger.info('volume key replaced (cryptographic erase)', { uuid })
       })
   }

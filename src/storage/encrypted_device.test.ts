@@ -2,13 +2,18 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { blockDeviceContract } from '../../test/contracts/block_device.contract.ts'
+// The real cipher is control/'s (node:crypto enters there); this test uses it as the daemon does.
+import { xtsCipher } from '../control/keys.ts'
 import { EncryptedBlockDevice } from './encrypted_device.ts'
 import { MemoryBlockDevice } from './memory_device.ts'
 
 blockDeviceContract(
   'EncryptedBlockDevice over MemoryBlockDevice',
   async (blockBytes, blockCount) =>
-    new EncryptedBlockDevice(new MemoryBlockDevice(blockBytes, blockCount), randomBytes(64)),
+    new EncryptedBlockDevice(
+      new MemoryBlockDevice(blockBytes, blockCount),
+      xtsCipher(randomBytes(64)),
+    ),
 )
 
 function filled(bytes: number, value: number): Uint8Array {
@@ -31,7 +36,10 @@ for (const blockBytes of [512, 4096] as const) {
   const label = `Encrypted.${blockBytes}`
 
   test(`${label}: round trip, ciphertext below [IEEE 1619 XTS-AES-256]`, async () => {
-    const device = new EncryptedBlockDevice(new MemoryBlockDevice(blockBytes, 64), randomBytes(64))
+    const device = new EncryptedBlockDevice(
+      new MemoryBlockDevice(blockBytes, 64),
+      xtsCipher(randomBytes(64)),
+    )
     const data = text(5, blockBytes, 7)
     await device.write(3, data, false)
     const back = new Uint8Array(data.length)
@@ -45,7 +53,10 @@ for (const blockBytes of [512, 4096] as const) {
   })
 
   test(`${label}: deallocated and never-written blocks read as zeros [SBC-3 §4.7 LBPRZ]`, async () => {
-    const device = new EncryptedBlockDevice(new MemoryBlockDevice(blockBytes, 16), randomBytes(64))
+    const device = new EncryptedBlockDevice(
+      new MemoryBlockDevice(blockBytes, 16),
+      xtsCipher(randomBytes(64)),
+    )
     await device.write(0, text(8, blockBytes, 1), false)
     await device.unmap(2, 3)
     const back = new Uint8Array(8 * blockBytes)
@@ -61,7 +72,10 @@ for (const blockBytes of [512, 4096] as const) {
   })
 
   test(`${label}: written zeros are encrypted, not stored as holes`, async () => {
-    const device = new EncryptedBlockDevice(new MemoryBlockDevice(blockBytes, 4), randomBytes(64))
+    const device = new EncryptedBlockDevice(
+      new MemoryBlockDevice(blockBytes, 4),
+      xtsCipher(randomBytes(64)),
+    )
     await device.write(1, filled(blockBytes, 0), false)
     const stored = await readInner(device, 1, 1)
     assert.ok(stored.some((byte) => byte !== 0))
@@ -71,7 +85,10 @@ for (const blockBytes of [512, 4096] as const) {
   })
 
   test(`${label}: the tweak is the LBA: equal plaintext blocks differ when stored`, async () => {
-    const device = new EncryptedBlockDevice(new MemoryBlockDevice(blockBytes, 8), randomBytes(64))
+    const device = new EncryptedBlockDevice(
+      new MemoryBlockDevice(blockBytes, 8),
+      xtsCipher(randomBytes(64)),
+    )
     const block = filled(blockBytes, 0x61)
     await device.write(0, new Uint8Array([...block, ...block, ...block]), false)
     const stored = await readInner(device, 0, 3)
@@ -83,9 +100,9 @@ for (const blockBytes of [512, 4096] as const) {
   test(`${label}: another key reads garbage, never the plaintext`, async () => {
     const inner = new MemoryBlockDevice(blockBytes, 8)
     const data = text(2, blockBytes, 3)
-    await new EncryptedBlockDevice(inner, randomBytes(64)).write(4, data, false)
+    await new EncryptedBlockDevice(inner, xtsCipher(randomBytes(64))).write(4, data, false)
     const back = new Uint8Array(data.length)
-    await new EncryptedBlockDevice(inner, randomBytes(64)).read(4, back)
+    await new EncryptedBlockDevice(inner, xtsCipher(randomBytes(64))).read(4, back)
     assert.notDeepEqual(back, data)
     assert.ok(back.some((byte) => byte !== 0))
   })
@@ -94,9 +111,9 @@ for (const blockBytes of [512, 4096] as const) {
     const inner = new MemoryBlockDevice(blockBytes, 8)
     const key = randomBytes(64)
     const data = text(3, blockBytes, 9)
-    await new EncryptedBlockDevice(inner, key).write(2, data, true)
+    await new EncryptedBlockDevice(inner, xtsCipher(key)).write(2, data, true)
     const back = new Uint8Array(data.length)
-    await new EncryptedBlockDevice(inner, Buffer.from(key)).read(2, back)
+    await new EncryptedBlockDevice(inner, xtsCipher(Buffer.from(key))).read(2, back)
     assert.deepEqual(back, data)
   })
 }
@@ -112,13 +129,13 @@ test('Encrypted.replaceKey: waits for I/O in flight and holds new I/O until the 
     await slowWrite(lba, source, fua)
     events.push(`write ${lba}`)
   }
-  const device = new EncryptedBlockDevice(inner, randomBytes(64))
+  const device = new EncryptedBlockDevice(inner, xtsCipher(randomBytes(64)))
   const first = device.write(0, filled(4096, 1), false)
   await Promise.resolve()
   const newKey = randomBytes(64)
   const swap = device.replaceKey(async () => {
     events.push('work')
-    return newKey
+    return xtsCipher(newKey)
   })
   slow = false
   const second = device.write(1, filled(4096, 2), false)
@@ -128,7 +145,7 @@ test('Encrypted.replaceKey: waits for I/O in flight and holds new I/O until the 
   await Promise.all([first, swap, second])
   assert.deepEqual(events, ['write 0', 'work', 'write 1'])
   // Block 1 was written under the new key: a device with it reads it; block 0 is garbage.
-  const fresh = new EncryptedBlockDevice(inner, newKey)
+  const fresh = new EncryptedBlockDevice(inner, xtsCipher(newKey))
   const back = new Uint8Array(2 * 4096)
   await fresh.read(0, back)
   assert.deepEqual(back.subarray(4096), filled(4096, 2))
@@ -136,7 +153,7 @@ test('Encrypted.replaceKey: waits for I/O in flight and holds new I/O until the 
 })
 
 test('Encrypted.replaceKey: a failed replacement keeps the old key', async () => {
-  const device = new EncryptedBlockDevice(new MemoryBlockDevice(512, 4), randomBytes(64))
+  const device = new EncryptedBlockDevice(new MemoryBlockDevice(512, 4), xtsCipher(randomBytes(64)))
   await device.write(0, filled(512, 9), false)
   await assert.rejects(device.replaceKey(async () => Promise.reject(new Error('no disk'))))
   const back = new Uint8Array(512)
@@ -145,6 +162,6 @@ test('Encrypted.replaceKey: a failed replacement keeps the old key', async () =>
 })
 
 test('Encrypted: readNow decrypts what the inner device has at hand', () => {
-  const device = new EncryptedBlockDevice(new MemoryBlockDevice(512, 4), randomBytes(64))
+  const device = new EncryptedBlockDevice(new MemoryBlockDevice(512, 4), xtsCipher(randomBytes(64)))
   assert.equal(device.readNow(0, new Uint8Array(512)), false) // the memory device has no readNow
 })

@@ -4,7 +4,9 @@
  * image's 64-byte key, the block's LBA as the tweak (16 bytes, little-endian), so equal
  * plaintext blocks at different addresses differ on the inner device. It satisfies
  * scsi/block_device.ts structurally over any inner device that does (storage/ does not import
- * scsi/); control/ wraps the engine's devices with it and owns the keys (control/keys.ts).
+ * scsi/); control/ wraps the engine's devices with it and owns the keys and the cipher itself
+ * (control/keys.ts `xtsCipher`: node:crypto enters through control/, STYLE rule 2), which it
+ * hands in as a `BlockCipher` bound to one key.
  *
  * Thin provisioning stays true. The inner device reads a deallocated block as zeros, so a block
  * whose stored bytes are all zero reads as a zero block and is not decrypted. A real ciphertext
@@ -21,12 +23,19 @@
  * erased space and a data file taken without the metadata; not against whoever holds the whole
  * data directory.
  */
-import { createCipheriv, createDecipheriv } from 'node:crypto'
 import { assert } from '../base/assert.ts'
 
 /** IEEE 1619 XTS-AES-256: two 256-bit keys. */
 export const xtsKeyBytes = 64
-const cipherName = 'aes-256-xts'
+
+/**
+ * XTS-AES-256 under one key (IEEE 1619): encrypts or decrypts one data unit (a logical block)
+ * with its 16-byte tweak, returning a new array of the same length.
+ */
+export interface BlockCipher {
+  encrypt(tweak: Uint8Array, unit: Uint8Array): Uint8Array
+  decrypt(tweak: Uint8Array, unit: Uint8Array): Uint8Array
+}
 
 /** What the wrapper needs from the device below it (scsi/block_device.ts, structurally). */
 export interface InnerDevice {
@@ -47,7 +56,7 @@ export interface InnerDevice {
 }
 
 export class EncryptedBlockDevice {
-  #key: Buffer
+  #cipher: BlockCipher
   /** Reads and writes that have begun and not ended. */
   #inFlight = 0
   /** Set while a key replacement holds I/O back; resolved when it lets it go. */
@@ -57,10 +66,9 @@ export class EncryptedBlockDevice {
 
   constructor(
     readonly inner: InnerDevice,
-    key: Uint8Array,
+    cipher: BlockCipher,
   ) {
-    assert(key.length === xtsKeyBytes, 'an AES-256-XTS key is 64 bytes')
-    this.#key = Buffer.from(key)
+    this.#cipher = cipher
   }
 
   get blockBytes(): 512 | 4096 {
@@ -121,10 +129,11 @@ export class EncryptedBlockDevice {
   }
 
   /**
-   * Waits for the I/O in flight, runs `work` with new I/O held back, and continues under the key
-   * it returns. When `work` fails the old key stays and the error goes to the caller.
+   * Waits for the I/O in flight, runs `work` with new I/O held back, and continues under the
+   * cipher (the new key) it returns. When `work` fails the old key stays and the error goes to
+   * the caller.
    */
-  async replaceKey(work: () => Promise<Uint8Array>): Promise<void> {
+  async replaceKey(work: () => Promise<BlockCipher>): Promise<void> {
     while (this.#gate !== null) await this.#gate
     let open = () => {}
     this.#gate = new Promise<void>((resolve) => {
@@ -132,9 +141,7 @@ export class EncryptedBlockDevice {
     })
     try {
       if (this.#inFlight > 0) await new Promise<void>((resolve) => (this.#drained = resolve))
-      const key = await work()
-      assert(key.length === xtsKeyBytes, 'an AES-256-XTS key is 64 bytes')
-      this.#key = Buffer.from(key)
+      this.#cipher = await work()
     } finally {
       this.#gate = null
       open()
@@ -161,10 +168,8 @@ export class EncryptedBlockDevice {
     assert(source.length % blockBytes === 0, 'whole blocks')
     const stored = new Uint8Array(source.length)
     for (let at = 0; at < source.length; at += blockBytes) {
-      const cipher = createCipheriv(cipherName, this.#key, this.#tweakOf(lba + at / blockBytes))
-      const block = cipher.update(source.subarray(at, at + blockBytes))
-      cipher.final()
-      stored.set(block, at)
+      const tweak = this.#tweakOf(lba + at / blockBytes)
+      stored.set(this.#cipher.encrypt(tweak, source.subarray(at, at + blockBytes)), at)
     }
     return stored
   }
@@ -176,9 +181,7 @@ export class EncryptedBlockDevice {
     for (let at = 0; at < target.length; at += blockBytes) {
       const block = target.subarray(at, at + blockBytes)
       if (isZero(block)) continue
-      const decipher = createDecipheriv(cipherName, this.#key, this.#tweakOf(lba + at / blockBytes))
-      target.set(decipher.update(block), at)
-      decipher.final()
+      target.set(this.#cipher.decrypt(this.#tweakOf(lba + at / blockBytes), block), at)
     }
   }
 

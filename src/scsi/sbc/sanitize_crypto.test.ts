@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { ManualClock } from '../../base/clock.ts'
 import { SanError } from '../../base/errors.ts'
+import { xtsCipher } from '../../control/keys.ts'
 import { EncryptedBlockDevice } from '../../storage/encrypted_device.ts'
 import { MemoryBlockDevice } from '../../storage/memory_device.ts'
 import { LogicalUnit } from '../logical_unit.ts'
@@ -33,7 +34,9 @@ function reportOne(opcode: number, serviceAction: number): number[] {
 
 async function setup(options: { encrypted: boolean; eraserFails?: boolean }) {
   const inner = new MemoryBlockDevice(blockBytes, blocks)
-  const device = options.encrypted ? new EncryptedBlockDevice(inner, randomBytes(64)) : inner
+  const device = options.encrypted
+    ? new EncryptedBlockDevice(inner, xtsCipher(randomBytes(64)))
+    : inner
   const unit = new LogicalUnit({ device, identity: makeIdentity(), clock: new ManualClock() })
   const recorded: (SanitizeIncomplete | null)[] = []
   const keys: Uint8Array[] = []
@@ -43,7 +46,7 @@ async function setup(options: { encrypted: boolean; eraserFails?: boolean }) {
       if (options.eraserFails === true) throw new SanError('IO_ERROR', 'the keyring is gone')
       const key = randomBytes(64)
       keys.push(key)
-      return key
+      return xtsCipher(key)
     })
   }
   attachSanitize(unit, {
