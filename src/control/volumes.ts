@@ -561,11 +561,14 @@ export class VolumeRegistry {
    * snapshot or rollback never meets a half-replaced key.
    */
   #cryptoEraser(encryption: EncryptedBlockDevice, uuid: string): () => Promise<void> {
-    return () =>
-      this.#exclusive(async () => {
+    return async () => {
+      // A failure of the world, not a bug: the sanitize then fails (SANITIZE COMMAND FAILED).
+      if (this.#closed) throw new SanError('IO_ERROR', 'the daemon is stopping')
+      return this.#exclusive(async () => {
         await encryption.replaceKey(async () => xtsCipher(await this.#keys.rotate(headImage(uuid))))
         this.options.logger.info('volume key replaced (cryptographic erase)', { uuid })
       })
+    }
   }
 
   #attachExposure(record: ExposureRecord, device: LiveVolume['device']): LiveExposure {
