@@ -555,10 +555,10 @@ export class VolumeRegistry {
   }
 
   /**
-   * SANITIZE CRYPTOGRAPHIC ERASE's key replacement (scsi/sbc/sanitize.ts then deallocates every
-   * block): a new key for the head, durable before any I/O goes on; the old one is destroyed if
-   * no snapshot or clone still uses it. One at a time with the registry's mutations, so that a
-   * snapshot or rollback never meets a half-replaced key.
+   * SANITIZE CRYPTOGRAPHIC ERASE's key replacement (scsi/sbc/sanitize.ts has deallocated every
+   * block first): a new key for the head, durable before any I/O goes on; the old one is
+   * destroyed if no snapshot or clone still uses it. One at a time with the registry's
+   * mutations, so that a snapshot or rollback never meets a half-replaced key.
    */
   #cryptoEraser(encryption: EncryptedBlockDevice, uuid: string): () => Promise<void> {
     return async () => {

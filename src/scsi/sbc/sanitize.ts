@@ -167,9 +167,11 @@ async function cryptographicErase(
   state: SanitizeState,
   eraser: () => Promise<void>,
 ) {
-  const blockCount = unit.device.blockCount
-  await unit.rangeLock.withExclusive(0, blockCount, eraser)
+  // Deallocate first, under the old key, then replace it: whenever the erase stops (a crash, a
+  // failure, EXIT FAILURE MODE) and whenever a snapshot is taken meanwhile, every block reads as
+  // its data or as zeros, never as the old ciphertext decrypted with the new key.
   await blockErase(unit, state)
+  await unit.rangeLock.withExclusive(0, unit.device.blockCount, eraser)
 }
 
 async function blockErase(unit: LogicalUnit, state: SanitizeState) {
