@@ -118,6 +118,7 @@ export class Lineage {
   }
 
   insert(chunk: number, version: Version): void {
+    assert(version.phys >= 0 || version.held === 0, 'bytes held without a slot')
     let list = this.chunks.get(chunk)
     if (list === undefined) {
       list = []

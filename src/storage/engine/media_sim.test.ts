@@ -160,15 +160,39 @@ test('SimPoolMedia.failureRate: some operations fail, the rest work', async () =
   await file.write(new Uint8Array(1), 0)
 })
 
-test('SimPoolMedia: capacity makes growth fail with NO_SPACE', async () => {
-  const media = new SimPoolMedia({ capacityBytes: 10_000 })
+test('SimPoolMedia: capacity makes allocation fail with NO_SPACE', async () => {
+  const media = new SimPoolMedia({ capacityBytes: 10 * 4096 })
   const file = await media.open('data', true)
   await file.write(new Uint8Array(8000), 0)
-  assert.equal(await media.availableBytes(), 2000)
-  await assert.rejects(file.write(new Uint8Array(4000), 8000), (e) => {
+  assert.equal(await media.availableBytes(), 8 * 4096, 'whole 4 KiB blocks')
+  await file.write(new Uint8Array(6 * 4096), 2 * 4096)
+  await assert.rejects(file.write(new Uint8Array(2 * 4096 + 1), 8 * 4096), (e) => {
     return isSanError(e) && e.code === 'NO_SPACE'
   })
+  assert.equal(file.size(), 8 * 4096, 'a refused write has no effect')
   await file.write(new Uint8Array(4000), 4000) // overwrites need no space
+})
+
+test('SimPoolMedia: files are sparse; punching whole blocks gives them back', async () => {
+  const media = new SimPoolMedia({ capacityBytes: 4 * 4096 })
+  const file = await media.open('data', true)
+  await file.write(new Uint8Array(4096).fill(1), 1 << 30)
+  assert.equal(file.size(), (1 << 30) + 4096)
+  assert.equal(file.allocatedBytes!(), 4096, 'a hole takes nothing')
+  await file.write(new Uint8Array(3 * 4096).fill(2), 0)
+  await assert.rejects(file.write(new Uint8Array(1), 5 * 4096), { code: 'NO_SPACE' })
+  await file.punchHole(100, 2 * 4096) // covers block 1 whole, blocks 0 and 2 in part
+  assert.equal(media.allocatedBytes('data'), 3 * 4096)
+  const back = new Uint8Array(3 * 4096)
+  await file.read(back, 0)
+  assert.deepEqual([back[99], back[100], back[8291], back[8292]], [2, 0, 0, 2])
+  await file.write(new Uint8Array(1), 5 * 4096)
+  assert.equal(await media.availableBytes(), 0)
+  await file.sync()
+  const crashed = media.crash(splitmix32(2))
+  assert.equal(crashed.allocatedBytes('data'), 4 * 4096, 'the durable image, as allocated')
+  await file.truncate(4096)
+  assert.equal(file.allocatedBytes!(), 4096)
 })
 
 test('SimPoolMedia.corrupt: flips bytes durably; stats count bytes per file', async () => {

@@ -17,6 +17,10 @@
  * operations complete in varying, but reproducible, orders; a write reaches the file when it
  * resolves (a crash before that loses it), and a read copies the file when it resolves.
  *
+ * Space. Files are sparse, allocated in 4 KiB blocks as they are written (`simBlockBytes`): a
+ * hole or a grown tail takes nothing, a punch gives back the blocks it covers whole. With
+ * `capacityBytes`, a write needing blocks beyond it fails with NO_SPACE and no effect (ENOSPC).
+ *
  * Faults. `failNext` and `failureRate` make operations fail with a SanError (IO_ERROR unless
  * told) and no effect; a failed sync leaves its writes pending. `corrupt` flips bytes durably.
  */
@@ -25,13 +29,15 @@ import { SanError, type SanErrorCode } from '../../base/errors.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 
 export const simSectorBytes = 512
+/** The simulated filesystem's allocation unit. */
+export const simBlockBytes = 4096
 
 export type SimFaultKind = 'read' | 'write' | 'sync'
 
 export interface SimPoolMediaOptions {
   /** Uniform in [0, 1): completion order, failure rates. A fixed sequence unless given. */
   readonly rng?: () => number
-  /** Bytes the simulated filesystem holds; writes beyond it fail with NO_SPACE. */
+  /** Bytes the simulated filesystem can allocate; writes needing more fail with NO_SPACE. */
   readonly capacityBytes?: number
   /** Microtask hops an operation may take before it resolves (0 = resolve at once). */
   readonly hopsMax?: number
@@ -58,18 +64,64 @@ interface Fault {
   readonly code: SanErrorCode
 }
 
-/** A growable byte image with a logical size; bytes past `size` are always zero. */
+/**
+ * A growable byte image with a logical size; bytes past `size` are always zero. Files are sparse
+ * like ext4's: space is allocated in blocks of `simBlockBytes` when first written, given back
+ * when a punch covers a whole block or a truncate cuts it off; a hole and a grown tail take none.
+ */
 class Image {
   bytes: Uint8Array
   size: number
+  /** One byte per block: 1 when allocated. */
+  blocks: Uint8Array
+  allocated = 0
 
   constructor(bytes = new Uint8Array(0), size = 0) {
     this.bytes = bytes
     this.size = size
+    this.blocks = new Uint8Array(Math.ceil(size / simBlockBytes))
+    this.blocks.fill(1)
+    this.allocated = this.blocks.length
   }
 
   clone(): Image {
-    return new Image(this.bytes.slice(0, this.size), this.size)
+    const image = new Image(this.bytes.slice(0, this.size), this.size)
+    image.blocks = this.blocks.slice()
+    image.allocated = this.allocated
+    return image
+  }
+
+  /** Bytes a write of `length` at `position` would newly allocate. */
+  unallocatedBytes(position: number, length: number): number {
+    let count = 0
+    const last = Math.ceil((position + length) / simBlockBytes)
+    for (let block = Math.floor(position / simBlockBytes); block < last; block += 1)
+      if (this.blocks[block] !== 1) count += 1
+    return count * simBlockBytes
+  }
+
+  #allocate(position: number, length: number): void {
+    const last = Math.ceil((position + length) / simBlockBytes)
+    if (last > this.blocks.length) {
+      const grown = new Uint8Array(Math.max(last, this.blocks.length * 2))
+      grown.set(this.blocks)
+      this.blocks = grown
+    }
+    for (let block = Math.floor(position / simBlockBytes); block < last; block += 1) {
+      if (this.blocks[block] === 1) continue
+      this.blocks[block] = 1
+      this.allocated += 1
+    }
+  }
+
+  /** Gives back the blocks wholly inside [from, to). */
+  #deallocate(from: number, to: number): void {
+    const last = Math.min(Math.floor(to / simBlockBytes), this.blocks.length)
+    for (let block = Math.ceil(from / simBlockBytes); block < last; block += 1) {
+      if (this.blocks[block] !== 1) continue
+      this.blocks[block] = 0
+      this.allocated -= 1
+    }
   }
 
   read(target: Uint8Array, position: number): void {
@@ -83,17 +135,22 @@ class Image {
     this.#reserve(position + source.length)
     this.bytes.set(source, position)
     this.size = Math.max(this.size, position + source.length)
+    if (source.length > 0) this.#allocate(position, source.length)
   }
 
   truncate(length: number): void {
     if (length < this.size) this.bytes.fill(0, length, this.size)
     else this.#reserve(length)
+    if (length < this.size)
+      this.#deallocate(Math.ceil(length / simBlockBytes) * simBlockBytes, Infinity)
     this.size = length
   }
 
+  /** A punch: the range reads as zeros, and the blocks it covers whole are given back. */
   zero(position: number, length: number): void {
     const end = Math.min(this.size, position + length)
     if (position < end) this.bytes.fill(0, position, end)
+    this.#deallocate(position, position + length)
   }
 
   apply(operation: Operation): void {
@@ -231,15 +288,21 @@ export class SimPoolMedia implements PoolMedia {
     }
   }
 
+  /** Bytes allocated to the file (holes excluded), or null when absent (for tests). */
+  allocatedBytes(name: string): number | null {
+    const image = this.#files.get(name)?.current
+    return image === undefined ? null : image.allocated * simBlockBytes
+  }
+
   /** The file's current size, or null when absent (for tests). */
   fileSize(name: string): number | null {
     return this.#files.get(name)?.current.size ?? null
   }
 
-  /** Bytes of all files' current images. */
+  /** Bytes allocated to all files' current images (holes take none). */
   usedBytes(): number {
     let total = 0
-    for (const inode of this.#files.values()) total += inode.current.size
+    for (const inode of this.#files.values()) total += inode.current.allocated * simBlockBytes
     return total
   }
 
@@ -270,8 +333,8 @@ export class SimPoolMedia implements PoolMedia {
     const copy = bytes.slice()
     await this.hop()
     this.fault('write', name)
-    const old = this.#files.get(name)?.current.size ?? 0
-    this.reserve(copy.length - old)
+    const old = this.#files.get(name)?.current.allocated ?? 0
+    this.reserve(Math.ceil(copy.length / simBlockBytes) * simBlockBytes - old * simBlockBytes)
     this.#files.set(name, new Inode(name, new Image(copy, copy.length)))
     this.stats.replaces += 1
     this.countWrite(name, copy.length)
@@ -316,7 +379,7 @@ export class SimPoolMedia implements PoolMedia {
     throw new SanError(code, `simulated ${kind} failure on ${name}`)
   }
 
-  /** Fails with NO_SPACE when growing the files by `bytes` would pass the capacity. */
+  /** Fails with NO_SPACE when allocating `bytes` more would pass the capacity. */
   reserve(bytes: number): void {
     if (bytes <= 0 || this.usedBytes() + bytes <= this.#capacityBytes) return
     this.stats.failures += 1
@@ -349,7 +412,7 @@ class SimPoolFile implements PoolFile {
     const bytes = source.slice()
     await this.media.hop()
     this.media.fault('write', this.inode.name)
-    this.media.reserve(position + bytes.length - this.inode.current.size)
+    this.media.reserve(this.inode.current.unallocatedBytes(position, bytes.length))
     this.inode.apply({ kind: 'write', position, bytes })
     this.media.stats.writes += 1
     this.media.countWrite(this.inode.name, bytes.length)
@@ -368,12 +431,15 @@ class SimPoolFile implements PoolFile {
     return this.inode.current.size
   }
 
+  allocatedBytes(): number {
+    return this.inode.current.allocated * simBlockBytes
+  }
+
   async truncate(length: number): Promise<void> {
     this.#check(length)
     await this.media.hop()
     this.media.fault('write', this.inode.name)
-    this.media.reserve(length - this.inode.current.size)
-    this.inode.apply({ kind: 'truncate', length })
+    this.inode.apply({ kind: 'truncate', length }) // growing makes a hole: nothing to allocate
   }
 
   async punchHole(position: number, length: number): Promise<void> {

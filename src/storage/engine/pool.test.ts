@@ -308,7 +308,10 @@ test('Pool: page-cache-hot head reads complete at once (readNow), and fall back 
     // Not 4 KiB-aligned (512-byte blocks 7 and 8 straddle two sub-blocks): checked whole, at once.
     const straddling = new Uint8Array(1024)
     assert.equal(volume.readNow(7, straddling), true)
-    assert.deepEqual(straddling, Uint8Array.from({ length: 1024 }, (_, i) => (i < 512 ? 0 : 7)))
+    assert.deepEqual(
+      straddling,
+      Uint8Array.from({ length: 1024 }, (_, i) => (i < 512 ? 0 : 7)),
+    )
     await pool.close()
     const file = openSync(join(directory, 'data'), 'r+')
     writeSync(file, Uint8Array.of(0xff), 0, 1, 4096 + 10) // inside the written sub-block

@@ -64,9 +64,12 @@ export interface SnapshotInfo {
   readonly clones: readonly string[]
 }
 
+/** Physical figures (docs/engine.md §3): bytes the filesystem holds, in 4 KiB sub-blocks. */
 export interface PoolSpace {
   readonly capacityBytes: number
+  /** What the data file holds for chunks in use, freed but not yet reusable, or being punched. */
   readonly usedBytes: number
+  /** capacity − used: free chunks not yet punched are reusable at once, so they count here. */
   readonly freeBytes: number
   /** Bytes that deleted snapshots still hold and the background job is reclaiming. */
   readonly freeingBytes: number
