@@ -10,6 +10,8 @@
  *
  * Flags: --quick (about a minute: fewer samples, 100 snapshots, 256 MiB volumes)
  *        --samples N --existing N --seconds S --repeats N --seed N --dir PARENT --keep
+ *        --steps NAME,NAME (a subset, in the order below: e.g. --steps "snapshot create,read IOPS";
+ *        reads and rollback need the volumes "snapshot create" makes)
  */
 import { loadavg, tmpdir } from 'node:os'
 import path from 'node:path'
@@ -23,7 +25,7 @@ import { CountingMedia, GiB, log, MiB, Rng, TiB } from './engine_kit.ts'
 import { deleteAndReclaim, metadata, readIops, rollback, spaceCalls } from './engine_lifecycle.ts'
 import { machine as hostMachine } from './targets.ts'
 
-function options(): Options & { dir: string; keep: boolean } {
+function options(): Options & { dir: string; keep: boolean; steps: string | undefined } {
   const { values } = parseArgs({
     options: {
       quick: { type: 'boolean', default: false },
@@ -34,6 +36,7 @@ function options(): Options & { dir: string; keep: boolean } {
       seed: { type: 'string', default: '20261125' },
       dir: { type: 'string', default: tmpdir() },
       keep: { type: 'boolean', default: false },
+      steps: { type: 'string' },
     },
   })
   const quick = values.quick
@@ -53,6 +56,7 @@ function options(): Options & { dir: string; keep: boolean } {
     seed: Number(values.seed),
     dir: values.dir,
     keep: values.keep,
+    steps: values.steps,
   }
 }
 
@@ -87,7 +91,7 @@ function table(rows: readonly Row[]): string {
   return lines.join('\n')
 }
 
-async function measure(b: Bench, directory: string): Promise<void> {
+async function measure(b: Bench, directory: string, only: string | undefined): Promise<void> {
   const steps: [string, () => Promise<void>][] = [
     ['snapshot create', () => snapshotCreate(b, 64 * TiB)],
     ['write IOPS', () => writeIops(b)],
@@ -97,7 +101,11 @@ async function measure(b: Bench, directory: string): Promise<void> {
     ['delete and reclaim', () => deleteAndReclaim(b)],
     ['metadata', () => metadata(b, directory, 'at the end of the run')],
   ]
+  const chosen = only?.split(',').map((name) => name.trim())
+  const unknown = chosen?.filter((name) => !steps.some(([known]) => known === name)) ?? []
+  if (unknown.length > 0) throw new Error(`unknown steps: ${unknown.join(', ')}`)
   for (const [name, step] of steps) {
+    if (chosen !== undefined && !chosen.includes(name)) continue
     const start = performance.now()
     log(`-- ${name}`)
     await step()
@@ -126,7 +134,7 @@ async function main(): Promise<void> {
   }
   const started = performance.now()
   try {
-    await measure(b, directory).catch(async (error: unknown) => {
+    await measure(b, directory, o.steps).catch(async (error: unknown) => {
       // Say what failed at once (closing and removing the pool can take long), print what was
       // measured before the failure, then fail.
       log(`failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
