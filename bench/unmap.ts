@@ -116,7 +116,7 @@ async function readsZeros(url: string, volumeBytes: number): Promise<boolean> {
 async function settle(directory: string, before: number): Promise<[number, number]> {
   const started = performance.now()
   let bytes = await allocatedBytes(directory)
-  while (performance.now() - started < settleMs && bytes > before / 10) {
+  while (performance.now() - started < settleMs && bytes > before / 100) {
     await new Promise((wake) => setTimeout(wake, 1000))
     bytes = await allocatedBytes(directory)
   }

@@ -28,6 +28,10 @@ export interface PoolFile {
   truncate(length: number): Promise<void>
   /** Deallocates a byte range (reads as zeros afterwards); a no-op where unsupported. */
   punchHole(position: number, length: number): Promise<void>
+  /** Optional: `punchHole` for several ranges at once (one child process instead of many). */
+  punchHoleRuns?(
+    ranges: readonly { readonly position: number; readonly length: number }[],
+  ): Promise<void>
   /** False when `punchHole` is a no-op here (the bytes stay allocated); absent means it works. */
   readonly punchHoles?: boolean
   /** Bytes the filesystem has allocated for the file (holes excluded), where known. Optional. */

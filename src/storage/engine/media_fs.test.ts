@@ -57,3 +57,31 @@ test('FsPoolMedia: availableBytes reports the filesystem (statfs)', async () => 
   const media = await FsPoolMedia.open(fresh())
   assert.ok((await media.availableBytes()) > 0)
 })
+
+test('FsPoolFile.punchHoleRuns: scattered ranges punched by one call read as zeros and free space', async () => {
+  const media = await FsPoolMedia.open(fresh())
+  if (!media.punchHoles) return // a filesystem without hole punching: nothing to check here
+  const file = await media.open('data', true)
+  const slot = 64 * 1024
+  await file.write(new Uint8Array(16 * slot).fill(7), 0)
+  await file.sync()
+  const before = file.allocatedBytes!()
+  const ranges = [1, 4, 9, 15].map((index) => ({ position: index * slot, length: slot }))
+  await file.punchHoleRuns!(ranges)
+  for (const range of ranges) {
+    const back = new Uint8Array(slot)
+    await file.read(back, range.position)
+    assert.ok(
+      back.every((byte) => byte === 0),
+      `range at ${range.position} reads as zeros`,
+    )
+  }
+  const kept = new Uint8Array(slot)
+  await file.read(kept, 2 * slot)
+  assert.ok(
+    kept.every((byte) => byte === 7),
+    'a range between the holes keeps its data',
+  )
+  assert.ok(file.allocatedBytes!() <= before - ranges.length * slot, 'the space is given back')
+  await file.close()
+})

@@ -25,6 +25,7 @@ import {
   closeQuietly,
   ioError,
   punchHole,
+  punchHoles,
   readFully,
   readFullySync,
   writeFully,
@@ -297,6 +298,15 @@ class FsPoolFile implements PoolFile {
     assert(Number.isSafeInteger(length) && length >= 0, 'hole length')
     if (!this.punchHoles || length === 0) return
     await punchHole(this.path, position, length)
+  }
+
+  async punchHoleRuns(ranges: readonly { readonly position: number; readonly length: number }[]) {
+    for (const range of ranges) {
+      this.#check(range.position)
+      assert(Number.isSafeInteger(range.length) && range.length > 0, 'hole length')
+    }
+    if (!this.punchHoles || ranges.length === 0) return
+    await punchHoles(this.path, ranges)
   }
 
   async close(): Promise<void> {

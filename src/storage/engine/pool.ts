@@ -12,7 +12,7 @@ import { assert } from '../../base/assert.ts'
 import type { Clock } from '../../base/clock.ts'
 import { SanError } from '../../base/errors.ts'
 import { type Logger, silentLogger } from '../../base/log.ts'
-import { ChunkAllocator } from './allocator.ts'
+import { ChunkAllocator, type PunchRun } from './allocator.ts'
 import type { CheckpointState, CheckpointVersion } from './checkpoint.ts'
 import { Committer } from './commit.ts'
 import {
@@ -22,6 +22,7 @@ import {
   commitIntervalMs,
   defaultLimits,
   type EngineLimits,
+  punchBatchRunsMax,
   punchDelayMs,
   punchEagerFraction,
   reclaimBusyBudgetMs,
@@ -736,11 +737,24 @@ export class Pool {
    */
   #punch(minAgeMs = punchDelayMs): Promise<boolean> {
     if (this.#punching !== null) return this.#punching
-    const run = this.#allocator.takePunchRun(minAgeMs)
-    if (run === null) return Promise.resolve(false)
     const [data] = this.#files
-    this.#punching = data!
-      .punchHole(run.start * chunkBytes, run.count * chunkBytes)
+    // Freed slots are scattered after random overwrites (runs of one): many runs per process.
+    const runsMax = data!.punchHoleRuns === undefined ? 1 : punchBatchRunsMax
+    const runs: PunchRun[] = []
+    for (let run = this.#allocator.takePunchRun(minAgeMs); run !== null; ) {
+      runs.push(run)
+      run = runs.length < runsMax ? this.#allocator.takePunchRun(minAgeMs) : null
+    }
+    if (runs.length === 0) return Promise.resolve(false)
+    const ranges = runs.map((run) => ({
+      position: run.start * chunkBytes,
+      length: run.count * chunkBytes,
+    }))
+    const punching =
+      runs.length === 1
+        ? data!.punchHole(ranges[0]!.position, ranges[0]!.length)
+        : data!.punchHoleRuns!(ranges)
+    this.#punching = punching
       .then(
         () => data!.punchHoles !== false,
         (error) => {
@@ -749,11 +763,12 @@ export class Pool {
         },
       )
       .then((punched) => {
-        if (punched) {
-          this.#tags.clear(run.start, run.count)
-          this.#committer.markDataDirty()
+        // A failed batch may have punched some runs: they stay counted as held (never less).
+        for (const run of runs) {
+          if (punched) this.#tags.clear(run.start, run.count)
+          this.#allocator.returnPunchRun(run, punched)
         }
-        this.#allocator.returnPunchRun(run, punched)
+        if (punched) this.#committer.markDataDirty()
         this.#punching = null
         return true
       })
