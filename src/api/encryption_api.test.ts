@@ -8,55 +8,26 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { ManualClock } from '../base/clock.ts'
-import { silentLogger } from '../base/log.ts'
-import { MemoryEngine } from '../control/memory_engine.ts'
-import { DataDir } from '../control/store.ts'
-import { logicalUnitFactory } from '../control/targets.ts'
-import { VolumeRegistry } from '../control/volumes.ts'
-import { buildApi } from './server.ts'
+import { openTestApi, type TestApi } from './testing.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'basalt-api-encryption-'))
-let registry: VolumeRegistry
-let app: ReturnType<typeof buildApi>
-let token: string
+let api: TestApi
 const bodies: string[] = []
 
 before(async () => {
-  const dataDir = await DataDir.open(root)
-  token = dataDir.token
-  const clock = new ManualClock()
-  registry = await VolumeRegistry.open({
-    dataDir,
-    iqnBase: 'iqn.2026-11.org.basalt',
-    clock,
-    logger: silentLogger,
-    unitFactory: logicalUnitFactory(clock),
-    engine: new MemoryEngine(clock),
-  })
-  app = buildApi({
-    registry,
-    authenticate: (presented) => dataDir.tokenMatches(presented),
-    logger: silentLogger,
-    version: '0.1.0-test',
-  })
+  api = await openTestApi(root)
 })
 
 after(async () => {
-  await app.close()
-  await registry.close()
+  await api.close()
   rmSync(root, { recursive: true, force: true })
 })
 
+/** Every response body is kept, to check that none carries key material. */
 async function call(method: 'GET' | 'POST', url: string, body?: unknown) {
-  const response = await app.inject({
-    method,
-    url,
-    headers: { authorization: `Bearer ${token}` },
-    ...(body === undefined ? {} : { payload: body as object }),
-  })
-  bodies.push(response.body)
-  return { status: response.statusCode, json: response.json() }
+  const response = await api.call(method, url, body)
+  bodies.push(response.text)
+  return { status: response.status, json: response.json }
 }
 
 test('API: encrypted on create, show, list and clone; keys never in a response', async () => {
@@ -78,8 +49,8 @@ test('API: encrypted on create, show, list and clone; keys never in a response',
       ['secret', true],
     ],
   )
-  await registry.snapshots.create([{ volume: 'secret', snapshot: 's' }])
-  assert.equal((await registry.clone('secret@s', 'copy')).encrypted, true)
+  await api.registry.snapshots.create([{ volume: 'secret', snapshot: 's' }])
+  assert.equal((await api.registry.clone('secret@s', 'copy')).encrypted, true)
   assert.equal((await call('GET', '/api/v1/volumes/copy')).json.encrypted, true)
   const keyring = JSON.parse(readFileSync(join(root, 'keys', 'keyring.json'), 'utf8'))
   const keys = Object.values(keyring.keys) as string[]

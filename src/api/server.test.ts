@@ -7,61 +7,30 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { ManualClock } from '../base/clock.ts'
 import { SanError, type SanErrorCode, sanErrorCodes } from '../base/errors.ts'
-import { silentLogger } from '../base/log.ts'
-import { MemoryEngine } from '../control/memory_engine.ts'
-import { DataDir } from '../control/store.ts'
-import { logicalUnitFactory } from '../control/targets.ts'
-import { type SessionSummary, VolumeRegistry } from '../control/volumes.ts'
+import type { SessionSummary } from '../control/volumes.ts'
 import { httpStatusOf } from './errors.ts'
 import { routes } from './routes.ts'
-import { buildApi } from './server.ts'
+import { type Method, openTestApi, type TestApi } from './testing.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'basalt-api-'))
-let registry: VolumeRegistry
-let app: ReturnType<typeof buildApi>
-let token: string
+let api: TestApi
 let sessions: () => readonly SessionSummary[] = () => []
 
 before(async () => {
-  const dataDir = await DataDir.open(root)
-  token = dataDir.token
-  const clock = new ManualClock()
-  registry = await VolumeRegistry.open({
-    dataDir,
-    iqnBase: 'iqn.2026-11.org.basalt',
-    clock,
-    logger: silentLogger,
-    unitFactory: logicalUnitFactory(clock),
-    engine: new MemoryEngine(clock),
-  })
-  registry.attachSessions({ sessions: () => sessions() })
-  app = buildApi({
-    registry,
-    authenticate: (presented) => dataDir.tokenMatches(presented),
-    logger: silentLogger,
-    version: '0.1.0-test',
+  api = await openTestApi(root, {
     metrics: [() => [{ name: 'basalt_test', help: 'x', type: 'gauge', samples: [{ value: 7 }] }]],
   })
+  api.registry.attachSessions({ sessions: () => sessions() })
 })
 
 after(async () => {
-  await app.close()
-  await registry.close()
+  await api.close()
   rmSync(root, { recursive: true, force: true })
 })
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
-
-async function call(method: Method, url: string, body?: unknown, bearer: string | null = token) {
-  const response = await app.inject({
-    method,
-    url,
-    ...(bearer === null ? {} : { headers: { authorization: `Bearer ${bearer}` } }),
-    ...(body === undefined ? {} : { payload: body as object }),
-  })
-  return { status: response.statusCode, json: response.json(), text: response.body }
+function call(method: Method, url: string, body?: unknown, bearer: string | null = api.token) {
+  return api.call(method, url, body, bearer)
 }
 
 async function expectError(
@@ -85,7 +54,7 @@ test('API: health and the OpenAPI document need no token', async () => {
 })
 
 test('API: a missing or wrong token is 401 UNAUTHORIZED', async () => {
-  for (const bearer of [null, 'nope', `${token}x`]) {
+  for (const bearer of [null, 'nope', `${api.token}x`]) {
     const { status, json } = await call('GET', '/api/v1/volumes', undefined, bearer)
     assert.equal(status, 401)
     assert.equal(json.error.code, 'UNAUTHORIZED')
@@ -132,10 +101,10 @@ test('API: refusals map to their codes and statuses', async () => {
   await expectError(e(409, 'SIZE_SHRINK'), 'POST', '/api/v1/volumes/r/resize', { size: 4096 })
   await expectError(e(404, 'VOLUME_NOT_FOUND'), 'POST', '/api/v1/volumes/q/resize', { size: 1 })
   await expectError(e(404, 'VOLUME_NOT_FOUND'), 'DELETE', '/api/v1/volumes/q')
-  const malformed = await app.inject({
+  const malformed = await api.app.inject({
     method: 'POST',
     url: '/api/v1/volumes',
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' },
     payload: '{"name": ',
   })
   assert.equal(malformed.statusCode, 400)
@@ -196,7 +165,7 @@ test('API: CHAP per export and for discovery; secrets never come back', async ()
     secret: 'discovery-secret',
   })
   assert.deepEqual(discovery.json, { enabled: true, user: 'd', mutual: false, mutualUser: null })
-  assert.equal(registry.catalog.discoveryChap()?.initiator.secret, 'discovery-secret')
+  assert.equal(api.registry.catalog.discoveryChap()?.initiator.secret, 'discovery-secret')
   const cleared = await call('DELETE', '/api/v1/discovery/chap')
   assert.equal(cleared.json.enabled, false)
   assert.equal((await call('DELETE', '/api/v1/volumes/chap/chap')).json.enabled, false)
@@ -245,7 +214,7 @@ test('API: the OpenAPI document lists every route with unique operation ids', as
 
 test('API: /metrics speaks the Prometheus text format', async () => {
   await call('POST', '/api/v1/volumes', { name: 'metered', size: '2M' })
-  const response = await app.inject({ method: 'GET', url: '/metrics' })
+  const response = await api.app.inject({ method: 'GET', url: '/metrics' })
   assert.equal(response.statusCode, 200)
   assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/)
   assert.match(response.body, /^# TYPE basalt_volumes gauge$/m)

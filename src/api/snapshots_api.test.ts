@@ -8,58 +8,22 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, test } from 'node:test'
-import { ManualClock } from '../base/clock.ts'
-import { silentLogger } from '../base/log.ts'
-import { MemoryEngine } from '../control/memory_engine.ts'
-import { DataDir } from '../control/store.ts'
-import { logicalUnitFactory } from '../control/targets.ts'
-import { VolumeRegistry } from '../control/volumes.ts'
-import { buildApi } from './server.ts'
+import { testIqnBase as iqnBase, type Method, openTestApi, type TestApi } from './testing.ts'
 
 const root = mkdtempSync(join(tmpdir(), 'basalt-api-snap-'))
-const iqnBase = 'iqn.2026-11.org.basalt'
-let registry: VolumeRegistry
-let engine: MemoryEngine
-let app: ReturnType<typeof buildApi>
-let token: string
+let api: TestApi
 
 before(async () => {
-  const dataDir = await DataDir.open(root)
-  token = dataDir.token
-  const clock = new ManualClock()
-  engine = new MemoryEngine(clock)
-  registry = await VolumeRegistry.open({
-    dataDir,
-    iqnBase,
-    clock,
-    logger: silentLogger,
-    unitFactory: logicalUnitFactory(clock),
-    engine,
-  })
-  app = buildApi({
-    registry,
-    authenticate: (presented) => dataDir.tokenMatches(presented),
-    logger: silentLogger,
-    version: '0.1.0-test',
-  })
+  api = await openTestApi(root)
 })
 
 after(async () => {
-  await app.close()
-  await registry.close()
+  await api.close()
   rmSync(root, { recursive: true, force: true })
 })
 
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE'
-
-async function call(method: Method, url: string, body?: unknown) {
-  const response = await app.inject({
-    method,
-    url,
-    headers: { authorization: `Bearer ${token}` },
-    ...(body === undefined ? {} : { payload: body as object }),
-  })
-  return { status: response.statusCode, json: response.json(), text: response.body }
+function call(method: Method, url: string, body?: unknown) {
+  return api.call(method, url, body)
 }
 
 async function expectError(
@@ -79,7 +43,7 @@ const v = '/api/v1'
 test('API: snapshot create, group, list, show, diff, delete', async () => {
   const volume = (await call('POST', `${v}/volumes`, { name: 'web', size: '1MiB' })).json
   await call('POST', `${v}/volumes`, { name: 'db', size: '1MiB' })
-  await engine.device(volume.serial).write(0, new Uint8Array(512).fill(1), false)
+  await api.engine.device(volume.serial).write(0, new Uint8Array(512).fill(1), false)
   const one = await call('POST', `${v}/volumes/web/snapshots`, { name: 'first' })
   assert.equal(one.status, 201, one.text)
   assert.equal(one.json.fullName, 'web@first')
@@ -101,7 +65,7 @@ test('API: snapshot create, group, list, show, diff, delete', async () => {
   )
   assert.deepEqual((await call('GET', `${v}/volumes/web/snapshots`)).json, web.json)
   assert.equal((await call('GET', `${v}/volumes/web/snapshots/FIRST`)).json.name, 'first')
-  await engine.device(volume.serial).write(8, new Uint8Array(512).fill(2), false)
+  await api.engine.device(volume.serial).write(8, new Uint8Array(512).fill(2), false)
   const diff = await call('GET', `${v}/volumes/web/snapshots/first/diff`)
   assert.deepEqual(diff.json, [{ offsetBytes: 8 * 512, lengthBytes: 512, zero: false }])
   const none = await call('GET', `${v}/volumes/web/snapshots/first/diff?to=g`)
@@ -150,7 +114,7 @@ test('API: pool show and scrub; pool gauges in /metrics', async () => {
     assert.equal(typeof pool.json[key], 'number', key)
   const scrub = await call('POST', `${v}/pool/scrub`)
   assert.deepEqual(scrub.json, { damage: [] })
-  const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body
+  const metrics = (await api.app.inject({ method: 'GET', url: '/metrics' })).body
   assert.match(metrics, new RegExp(`^basalt_pool_used_bytes ${pool.json.usedBytes}$`, 'm'))
   assert.match(metrics, /^basalt_pool_free_bytes \d+$/m)
   assert.match(metrics, /^basalt_pool_freeing_bytes \d+$/m)
