@@ -9,7 +9,6 @@
  */
 import { assert } from '../base/assert.ts'
 import {
-  type CdbField,
   type CdbRow,
   count6,
   count10,

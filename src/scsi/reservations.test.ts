@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { MemoryBlockDevice } from '../storage/memory_device.ts'
 import { SanError } from '../base/errors.ts'
+import { MemoryBlockDevice } from '../storage/memory_device.ts'
 import { ScsiStatus } from './port.ts'
 import type { PersistedReservations, ReservationStore } from './reservations.ts'
 import { persistentConflict, type ReservationAccess } from './reservations_access.ts'

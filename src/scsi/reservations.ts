@@ -10,7 +10,7 @@
 import { assert } from '../base/assert.ts'
 import type { Nexus } from './nexus.ts'
 import { type ScsiResult, ScsiStatus } from './port.ts'
-import { type ReservationAccess, persistentConflict, spc2Conflict } from './reservations_access.ts'
+import { persistentConflict, type ReservationAccess, spc2Conflict } from './reservations_access.ts'
 import { isAllRegistrants, isPrType, type PrType } from './spc/persistent_reserve_spec.ts'
 
 /** One registered I_T nexus (SPC-4 §5.9.6). */

@@ -43,6 +43,7 @@ async function basalt(daemon: BasaltDaemon, args: readonly string[]) {
   return { code: result.code, stdout: result.stdout, stderr: result.stderr }
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: the CLI's JSON has many shapes; each test asserts the fields it reads
 async function json<T = any>(daemon: BasaltDaemon, args: readonly string[]): Promise<T> {
   const result = await basalt(daemon, [...args, '--json'])
   assert.equal(result.code, 0, `${args.join(' ')}: ${result.stderr}`)

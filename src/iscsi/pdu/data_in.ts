@@ -2,8 +2,8 @@
 import { readU32, writeU32 } from '../../base/bytes.ts'
 import { BhsMask } from '../spec/bhs_layout.ts'
 import { Opcode } from '../spec/opcodes.ts'
-import { encoded, flag, newHeader, problem, readLun, writeLun } from './bhs.ts'
 import type { Problem } from './bhs.ts'
+import { encoded, flag, newHeader, problem, readLun, writeLun } from './bhs.ts'
 import type { DataIn, EncodedPdu, Frame } from './types.ts'
 
 const at = {

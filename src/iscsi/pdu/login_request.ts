@@ -2,8 +2,9 @@
  * Login Request (RFC 7143 §11.12). Decoding is deliberately lenient: stage, version and T/C bit
  * errors are answered by the login layer with a Login Response status (§11.13.5), never a Reject.
  */
-import { readU16, readU32, writeU16, writeU32 } from '../../base/bytes.ts'
+
 import { assert } from '../../base/assert.ts'
+import { readU16, readU32, writeU16, writeU32 } from '../../base/bytes.ts'
 import { Opcode } from '../spec/opcodes.ts'
 import { encoded, flag, newHeader } from './bhs.ts'
 import type { EncodedPdu, Frame, LoginRequest } from './types.ts'

@@ -1,6 +1,7 @@
 /** Login Response (RFC 7143 §11.13). The status is packed Status-Class << 8 | Status-Detail. */
-import { readU16, readU32, writeU16, writeU32 } from '../../base/bytes.ts'
+
 import { assert } from '../../base/assert.ts'
+import { readU16, readU32, writeU16, writeU32 } from '../../base/bytes.ts'
 import { Opcode } from '../spec/opcodes.ts'
 import { encoded, flag, newHeader } from './bhs.ts'
 import { LoginFlag, loginStageFlags } from './login_request.ts'

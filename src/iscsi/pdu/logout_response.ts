@@ -2,8 +2,8 @@
 import { readU16, readU32, writeU16, writeU32 } from '../../base/bytes.ts'
 import { BhsMask } from '../spec/bhs_layout.ts'
 import { Opcode } from '../spec/opcodes.ts'
-import { checkNoData, encoded, newHeader } from './bhs.ts'
 import type { Problem } from './bhs.ts'
+import { checkNoData, encoded, newHeader } from './bhs.ts'
 import type { EncodedPdu, Frame, LogoutResponse } from './types.ts'
 
 const at = {

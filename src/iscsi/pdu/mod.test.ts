@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { fromHex, toHex } from '../../base/bytes.ts'
 import { anyPdu, pduArbitraries } from '../../../test/fuzz/pdu_arbitraries.ts'
+import { fromHex, toHex } from '../../base/bytes.ts'
 import { Opcode, reservedTag } from '../spec/opcodes.ts'
 import { decodePdu, encodePdu, senseFromSegment, senseSegment } from './mod.ts'
 import type { EncodedPdu, Frame, Pdu } from './types.ts'
@@ -174,42 +174,42 @@ test('Pdu.EncodeThenMutateNeverThrows', () => {
 })
 
 test('Pdu.UnknownOpcode [RFC7143 §11.2.1.2]', () => {
-  const result = decodePdu(bhsFrame('1c' + '00'.repeat(47)))
+  const result = decodePdu(bhsFrame(`1c${'00'.repeat(47)}`))
   assert.equal(result.ok, false)
   if (!result.ok) assert.equal(result.reason, 'unknownOpcode')
 })
 
 test('Pdu.FrameShapeMismatch.DataSegmentLength [RFC7143 §11.2.1.6]', () => {
-  const result = decodePdu(bhsFrame('0080' + '00'.repeat(46), new Uint8Array(4)))
+  const result = decodePdu(bhsFrame(`0080${'00'.repeat(46)}`, new Uint8Array(4)))
   assert.equal(result.ok, false)
   if (!result.ok) assert.equal(result.reason, 'protocolError')
 })
 
 test('NopOut.ReservedIttRequiresImmediate [RFC7143 §11.18]', () => {
-  const bhs = '0080' + '00'.repeat(14) + 'ffffffff' + '00'.repeat(28)
+  const bhs = `0080${'00'.repeat(14)}ffffffff${'00'.repeat(28)}`
   const result = decodePdu(bhsFrame(bhs))
   assert.equal(result.ok, false)
   if (!result.ok) assert.equal(result.reason, 'protocolError')
-  assert.equal(decodePdu(bhsFrame('40' + bhs.slice(2))).ok, true)
-  const ok = decodeOk(bhsFrame('40' + bhs.slice(2)))
+  assert.equal(decodePdu(bhsFrame(`40${bhs.slice(2)}`)).ok, true)
+  const ok = decodeOk(bhsFrame(`40${bhs.slice(2)}`))
   assert.equal(ok.opcode === Opcode.nopOut && ok.initiatorTaskTag, reservedTag)
 })
 
 test('ScsiCommand.FinalClearNeedsWrite [RFC7143 §11.3.1]', () => {
-  const readNotFinal = '0140' + read10Hex.slice(4)
+  const readNotFinal = `0140${read10Hex.slice(4)}`
   const result = decodePdu(bhsFrame(readNotFinal))
   assert.equal(result.ok, false)
   if (!result.ok) assert.equal(result.reason, 'protocolError')
-  assert.equal(decodePdu(bhsFrame('0120' + read10Hex.slice(4))).ok, true)
+  assert.equal(decodePdu(bhsFrame(`0120${read10Hex.slice(4)}`)).ok, true)
 })
 
 test('ScsiCommand.ImmediateDataNeedsWrite [RFC7143 §11.3.4]', () => {
-  const withData = read10Hex.slice(0, 10) + '000004' + read10Hex.slice(16)
+  const withData = `${read10Hex.slice(0, 10)}000004${read10Hex.slice(16)}`
   assert.equal(decodePdu(bhsFrame(withData, new Uint8Array(4))).ok, false)
 })
 
 test('ScsiCommand.ReservedTaskAttribute [RFC7143 §11.3.1.2]', () => {
-  const result = decodePdu(bhsFrame('0185' + read10Hex.slice(4)))
+  const result = decodePdu(bhsFrame(`0185${read10Hex.slice(4)}`))
   assert.equal(result.ok, false)
   if (!result.ok) assert.equal(result.reason, 'invalidPduField')
 })
@@ -227,7 +227,7 @@ test('ScsiCommand.MalformedAhs [RFC7143 §11.2.2]', () => {
   assert.equal(withAhs('0005020000001000' + '0005020000001000').ok, false, 'repeated bidi AHS')
   const cdb = decodeOk(
     bhsFrame(
-      read10Hex.slice(0, 8) + '02' + read10Hex.slice(10),
+      `${read10Hex.slice(0, 8)}02${read10Hex.slice(10)}`,
       new Uint8Array(0),
       fromHex('0005010011223344'),
     ),
@@ -236,24 +236,24 @@ test('ScsiCommand.MalformedAhs [RFC7143 §11.2.2]', () => {
 })
 
 test('Pdu.AhsOnlyOnScsiCommand [RFC7143 §11.2.1.5]', () => {
-  const nop = '40800000' + '01' + '00'.repeat(11) + 'ffffffff' + '00'.repeat(28)
+  const nop = `4080000001${'00'.repeat(11)}ffffffff${'00'.repeat(28)}`
   const result = decodePdu(bhsFrame(nop, new Uint8Array(0), new Uint8Array(4)))
   assert.equal(result.ok, false)
 })
 
 test('TextRequest.FinalAndContinueExclusive [RFC7143 §11.10.2]', () => {
-  const result = decodePdu(bhsFrame('04c0' + '00'.repeat(46)))
+  const result = decodePdu(bhsFrame(`04c0${'00'.repeat(46)}`))
   assert.equal(result.ok, false)
   if (!result.ok) assert.equal(result.reason, 'protocolError')
 })
 
 test('DataIn.StatusNeedsFinal [RFC7143 §11.7.1]', () => {
-  assert.equal(decodePdu(bhsFrame('2501' + '00'.repeat(46))).ok, false)
-  assert.equal(decodePdu(bhsFrame('2581' + '00'.repeat(46))).ok, true)
+  assert.equal(decodePdu(bhsFrame(`2501${'00'.repeat(46)}`)).ok, false)
+  assert.equal(decodePdu(bhsFrame(`2581${'00'.repeat(46)}`)).ok, true)
 })
 
 test('TaskManagementRequest.NoDataSegment [RFC7143 §11.5]', () => {
-  const bhs = '0281000000000004' + '00'.repeat(40)
+  const bhs = `0281000000000004${'00'.repeat(40)}`
   assert.equal(decodePdu(bhsFrame(bhs, new Uint8Array(4))).ok, false)
 })
 

@@ -3,21 +3,27 @@
  * or a reason a Reject can carry; `encodePdu` writes any PDU. The per-PDU files hold the layouts.
  */
 import { unreachable } from '../../base/assert.ts'
-import { Opcode, bhsBytes } from '../spec/opcodes.ts'
-import { checkNoAhs, dataSegmentLength, opcodeOf, totalAhsBytes } from './bhs.ts'
-import type { Problem } from './bhs.ts'
+import { bhsBytes, Opcode } from '../spec/opcodes.ts'
 import { decodeAsyncMessage, encodeAsyncMessage } from './async_message.ts'
+import type { Problem } from './bhs.ts'
+import { checkNoAhs, dataSegmentLength, opcodeOf, totalAhsBytes } from './bhs.ts'
 import { checkDataIn, decodeDataIn, encodeDataIn } from './data_in.ts'
 import { decodeDataOut, encodeDataOut } from './data_out.ts'
 import { decodeLoginRequest, encodeLoginRequest } from './login_request.ts'
 import { decodeLoginResponse, encodeLoginResponse } from './login_response.ts'
 import { checkLogoutRequest, decodeLogoutRequest, encodeLogoutRequest } from './logout_request.ts'
-import { checkLogoutResponse, decodeLogoutResponse } from './logout_response.ts'
-import { encodeLogoutResponse } from './logout_response.ts'
+import {
+  checkLogoutResponse,
+  decodeLogoutResponse,
+  encodeLogoutResponse,
+} from './logout_response.ts'
 import { decodeNopIn, encodeNopIn } from './nop_in.ts'
 import { checkNopOut, decodeNopOut, encodeNopOut } from './nop_out.ts'
-import { checkReadyToTransfer, decodeReadyToTransfer } from './ready_to_transfer.ts'
-import { encodeReadyToTransfer } from './ready_to_transfer.ts'
+import {
+  checkReadyToTransfer,
+  decodeReadyToTransfer,
+  encodeReadyToTransfer,
+} from './ready_to_transfer.ts'
 import { checkReject, decodeReject, encodeReject } from './reject.ts'
 import { checkScsiCommand, decodeScsiCommand, encodeScsiCommand } from './scsi_command.ts'
 import { decodeScsiResponse, encodeScsiResponse } from './scsi_response.ts'

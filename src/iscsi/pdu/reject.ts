@@ -1,9 +1,9 @@
 /** Reject (RFC 7143 §11.17): the data segment is the complete header of the rejected PDU. */
 import { readU32, writeU32 } from '../../base/bytes.ts'
 import { BhsMask } from '../spec/bhs_layout.ts'
-import { Opcode, bhsBytes, reservedTag } from '../spec/opcodes.ts'
-import { encoded, newHeader, problem } from './bhs.ts'
+import { bhsBytes, Opcode, reservedTag } from '../spec/opcodes.ts'
 import type { Problem } from './bhs.ts'
+import { encoded, newHeader, problem } from './bhs.ts'
 import type { EncodedPdu, Frame, Reject } from './types.ts'
 
 const at = {

@@ -2,8 +2,9 @@
  * SCSI Response (RFC 7143 §11.4). The data segment is SenseLength (2 bytes) + sense data
  * (§11.4.7); `senseSegment`/`senseFromSegment` convert between sense bytes and that segment.
  */
-import { readU16, readU32, writeU16, writeU32 } from '../../base/bytes.ts'
+
 import { assert } from '../../base/assert.ts'
+import { readU16, readU32, writeU16, writeU32 } from '../../base/bytes.ts'
 import { BhsMask } from '../spec/bhs_layout.ts'
 import { Opcode } from '../spec/opcodes.ts'
 import { encoded, flag, newHeader } from './bhs.ts'

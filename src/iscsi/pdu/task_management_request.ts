@@ -2,8 +2,8 @@
 import { readU32, writeU32 } from '../../base/bytes.ts'
 import { BhsMask } from '../spec/bhs_layout.ts'
 import { Opcode } from '../spec/opcodes.ts'
-import { checkNoData, encoded, isImmediate, newHeader, readLun, writeLun } from './bhs.ts'
 import type { Problem } from './bhs.ts'
+import { checkNoData, encoded, isImmediate, newHeader, readLun, writeLun } from './bhs.ts'
 import type { EncodedPdu, Frame, TaskManagementRequest } from './types.ts'
 
 const at = {

@@ -2,8 +2,8 @@
 import { readU32, writeU32 } from '../../base/bytes.ts'
 import { BhsMask } from '../spec/bhs_layout.ts'
 import { Opcode } from '../spec/opcodes.ts'
-import { checkNoData, encoded, newHeader } from './bhs.ts'
 import type { Problem } from './bhs.ts'
+import { checkNoData, encoded, newHeader } from './bhs.ts'
 import type { EncodedPdu, Frame, TaskManagementResponse } from './types.ts'
 
 const at = { response: 2, initiatorTaskTag: 16, statSN: 24, expCmdSN: 28, maxCmdSN: 32 } as const

@@ -2,8 +2,8 @@
 import { readU32, writeU32 } from '../../base/bytes.ts'
 import { BhsMask } from '../spec/bhs_layout.ts'
 import { Opcode } from '../spec/opcodes.ts'
-import { encoded, flag, isImmediate, newHeader, problem, readLun, writeLun } from './bhs.ts'
 import type { Problem } from './bhs.ts'
+import { encoded, flag, isImmediate, newHeader, problem, readLun, writeLun } from './bhs.ts'
 import type { EncodedPdu, Frame, TextRequest } from './types.ts'
 
 const at = { initiatorTaskTag: 16, targetTransferTag: 20, cmdSN: 24, expStatSN: 28 } as const

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { TextAccumulator, encodeTextData, parseTextData } from './key_value.ts'
+import { encodeTextData, parseTextData, TextAccumulator } from './key_value.ts'
 
 const bytes = (text: string) => new TextEncoder().encode(text)
 

@@ -34,7 +34,7 @@ export function parseTextData(data: Uint8Array): ParseTextResult {
   const pairs: TextPairs = []
   let start = 0
   while (start < data.length) {
-    let end = data.indexOf(nul, start)
+    const end = data.indexOf(nul, start)
     if (end === -1) return { ok: false, detail: 'text does not end with a NUL' }
     // Consecutive NULs carry no pair; tolerate them as some initiators pad this way.
     if (end > start) {

@@ -67,7 +67,8 @@ test('Keys.InitialValuesLieInTheirRanges [RFC7143 §13]', () => {
       assert.ok(value >= k.range[0] && value <= k.range[1], name)
     }
     if (k.type === 'boolean') assert.ok(['Yes', 'No'].includes(descriptor.initial), name)
-    if (k.type === 'list') assert.ok((k.values as readonly string[]).includes(descriptor.initial), name)
+    if (k.type === 'list')
+      assert.ok((k.values as readonly string[]).includes(descriptor.initial), name)
   }
 })
 

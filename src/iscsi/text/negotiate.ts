@@ -4,7 +4,7 @@
  * typed parameter sets that the agreed values produce. No I/O, no state: login and text handlers
  * call `negotiate` for each key and fold the results with `applyAgreed`.
  */
-import { isKeyName, type KeyDescriptor, KeyAnswer, type KeyName, keys } from './keys.ts'
+import { isKeyName, KeyAnswer, type KeyDescriptor, type KeyName, keys } from './keys.ts'
 
 /** What the target supports or prefers for each negotiated key (our side of §6.2). */
 export interface TargetOffer {

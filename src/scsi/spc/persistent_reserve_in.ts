@@ -43,7 +43,8 @@ export function readKeys(state: PrState): Uint8Array {
   const bytes = new Uint8Array(8 + 8 * registrations.length)
   writeU32(bytes, 0, state.generation)
   writeU32(bytes, 4, 8 * registrations.length)
-  registrations.forEach((registration, index) => writeKey(bytes, 8 + 8 * index, registration.key))
+  for (const [index, registration] of registrations.entries())
+    writeKey(bytes, 8 + 8 * index, registration.key)
   return bytes
 }
 

@@ -3,10 +3,10 @@
  * lists, and a small fixture of one unit with several I_T nexuses. Test-only.
  */
 import { assert } from '../../base/assert.ts'
-import type { BlockDevice } from '../block_device.ts'
-import type { ReservationStore } from '../reservations.ts'
-import { LogicalUnit } from '../logical_unit.ts'
 import { ManualClock } from '../../base/clock.ts'
+import type { BlockDevice } from '../block_device.ts'
+import { LogicalUnit } from '../logical_unit.ts'
+import type { ReservationStore } from '../reservations.ts'
 import { makeIdentity, makeNexus, type Outcome, TestInitiator } from '../testing/initiator.ts'
 import { UnitGroup } from '../unit_group.ts'
 
