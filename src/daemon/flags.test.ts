@@ -47,3 +47,11 @@ test('formatAddress: brackets IPv6 hosts', () => {
   assert.equal(formatAddress(parseListenAddress('[::]:3260', '--portal')), '[::]:3260')
   assert.equal(formatAddress({ host: '0.0.0.0', port: 3260 }), '0.0.0.0:3260')
 })
+
+test('serve flags: BASALT_POLL_US sets the polling window, 0 to 10000 microseconds', () => {
+  assert.equal(parseServeFlags([], {}).pollUs, 50)
+  assert.equal(parseServeFlags([], { BASALT_POLL_US: '0' }).pollUs, 0)
+  assert.equal(parseServeFlags([], { BASALT_POLL_US: '10000' }).pollUs, 10_000)
+  for (const bad of ['10001', '-1', '1.5', 'fast', ''])
+    assert.throws(() => parseServeFlags([], { BASALT_POLL_US: bad }), invalid, bad)
+})

@@ -25,6 +25,12 @@ export interface ServeConfig {
    * (storage/file_device.ts, FileIoPolicy).
    */
   readonly fileIo: 'adaptive' | 'threadpool'
+  /**
+   * `BASALT_POLL_US`: how long the event loop keeps polling after iSCSI traffic before it sleeps
+   * (iscsi/portal.ts, Poller): 0 to 10000 microseconds, default 50; 0 turns polling off, for a
+   * host that would rather spend no CPU than gain latency at low queue depth.
+   */
+  readonly pollUs: number
   readonly help: boolean
 }
 
@@ -33,6 +39,7 @@ export const serveDefaults = {
   portal: '0.0.0.0:3260',
   api: '127.0.0.1:7480',
   iqnBase: 'iqn.2026-11.org.basalt',
+  pollUs: 50,
 } as const
 
 export const serveUsage = `usage: basalt serve [--data DIR] [--portal HOST:PORT]...
@@ -73,6 +80,10 @@ export function parseServeFlags(
   const fileIo = env.BASALT_FILE_IO ?? 'adaptive'
   if (fileIo !== 'adaptive' && fileIo !== 'threadpool')
     throw new SanError('INVALID_ARGUMENT', 'BASALT_FILE_IO must be adaptive or threadpool')
+  const pollText = env.BASALT_POLL_US ?? String(serveDefaults.pollUs)
+  const pollUs = /^[0-9]{1,5}$/.test(pollText) ? Number(pollText) : Number.NaN
+  if (!(pollUs <= 10_000))
+    throw new SanError('INVALID_ARGUMENT', 'BASALT_POLL_US must be 0 to 10000 (microseconds)')
   const portals = (values.portal as string[] | undefined) ?? [serveDefaults.portal]
   return {
     dataDir: (values.data as string | undefined) ?? env.BASALT_DATA ?? serveDefaults.dataDir,
@@ -81,6 +92,7 @@ export function parseServeFlags(
     iqnBase: checkIqnBase((values['iqn-base'] as string | undefined) ?? serveDefaults.iqnBase),
     logLevel,
     fileIo,
+    pollUs,
     help: values.help === true,
   }
 }

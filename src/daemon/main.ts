@@ -21,7 +21,7 @@ import { DataDir } from '../control/store.ts'
 import { logicalUnitFactory } from '../control/targets.ts'
 import { UnitDirectory } from '../control/unit_directory.ts'
 import { type SessionSummary, VolumeRegistry } from '../control/volumes.ts'
-import { Portal } from '../iscsi/portal.ts'
+import { Portal, type PortalOptions } from '../iscsi/portal.ts'
 import { FsPoolMedia } from '../storage/engine/media_fs.ts'
 import { Pool } from '../storage/engine/pool.ts'
 import { fileIoPolicy, setDefaultFileIoPolicy } from '../storage/file_device.ts'
@@ -125,20 +125,20 @@ async function start(
       ),
       engine: pool,
     })
-    const catalog = registry.catalog
-    const portalAddresses: ListenAddress[] = []
-    for (const address of config.portals) {
-      const portal = new Portal({ catalog, clock, logger: logger.child({ part: 'iscsi' }) })
-      portals.push(portal)
-      portalAddresses.push(await portal.listen(address.host, address.port))
+    const portalOptions = {
+      catalog: registry.catalog,
+      clock,
+      logger: logger.child({ part: 'iscsi' }),
+      limits: { pollAfterReceiveUs: config.pollUs },
     }
+    const portalAddresses = await listenPortals(config.portals, portalOptions, portals)
     registry.attachSessions({ sessions: () => portals.flatMap((p) => p.sessions().map(summary)) })
     const api = buildApi({
       registry,
       authenticate: (presented) => dataDir.tokenMatches(presented),
       logger: logger.child({ part: 'api' }),
       version: packageVersion(),
-      metrics: [() => portalMetrics(portals)],
+      metrics: [() => portalMetrics(portals), processMetrics],
       poolSettings,
     })
     const apiAddress = await listenApi(api, config.api.host, config.api.port).catch(async (e) => {
@@ -158,6 +158,21 @@ async function start(
     await dataDir.discardIfNew()
     throw error
   }
+}
+
+/** One portal per address, each pushed to `portals` as soon as it exists (for the cleanup). */
+async function listenPortals(
+  addresses: readonly ListenAddress[],
+  options: PortalOptions,
+  portals: Portal[],
+): Promise<ListenAddress[]> {
+  const bound: ListenAddress[] = []
+  for (const address of addresses) {
+    const portal = new Portal(options)
+    portals.push(portal)
+    bound.push(await portal.listen(address.host, address.port))
+  }
+  return bound
 }
 
 async function openPool(dataDir: DataDir, clock: RealClock, logger: Logger): Promise<Pool> {
@@ -211,6 +226,28 @@ function portalMetrics(portals: readonly Portal[]): MetricFamily[] {
       type: 'gauge',
       samples: [{ value: sum((session) => session.tasksInFlight) }],
     },
+  ]
+}
+
+/** The daemon's own memory, named as Prometheus's client libraries name it. */
+function processMetrics(): MetricFamily[] {
+  const memory = process.memoryUsage()
+  const gauge = (name: string, help: string, value: number): MetricFamily => ({
+    name,
+    help,
+    type: 'gauge',
+    samples: [{ value }],
+  })
+  return [
+    gauge('process_resident_memory_bytes', 'Resident set size of the daemon.', memory.rss),
+    gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved.', memory.heapTotal),
+    gauge('nodejs_heap_size_used_bytes', 'V8 heap in use.', memory.heapUsed),
+    gauge(
+      'nodejs_external_memory_bytes',
+      'Memory of objects held by V8 outside its heap.',
+      memory.external,
+    ),
+    gauge('nodejs_array_buffers_bytes', 'Memory of ArrayBuffers and Buffers.', memory.arrayBuffers),
   ]
 }
 

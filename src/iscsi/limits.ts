@@ -41,6 +41,11 @@ export interface IscsiLimits {
   readonly socketWriteQueueBytesMax: number
   /** The tick of the portal's single timer. */
   readonly tickMs: number
+  /**
+   * After each socket read the event loop keeps turning, without sleeping, for this long (see
+   * `Poller` in portal.ts); 0 lets it sleep at once.
+   */
+  readonly pollAfterReceiveUs: number
 }
 
 export const defaultLimits: IscsiLimits = {
@@ -62,6 +67,7 @@ export const defaultLimits: IscsiLimits = {
   dataOutBytesPerSessionMax: 64 * 1_048_576,
   socketWriteQueueBytesMax: 8 * 1_048_576,
   tickMs: 250,
+  pollAfterReceiveUs: 50,
 }
 
 /** RFC 7143 §13.12-§13.14: data lengths are 512..2^24-1. */
@@ -78,6 +84,7 @@ export function resolveLimits(overrides: Partial<IscsiLimits> = {}): IscsiLimits
   assert(limits.maxOutstandingR2T >= 1 && limits.maxOutstandingR2T <= 65_535)
   assert(limits.connectionsPerSessionMax >= 1 && limits.connectionsPerSessionMax <= 65_535)
   assert(limits.tickMs > 0)
+  assert(limits.pollAfterReceiveUs >= 0 && limits.pollAfterReceiveUs <= 10_000, 'poll window')
   // Every Data-Out a full window of writes could hold must fit the session's budget, or the
   // window would admit commands we then cannot buffer.
   assert(limits.dataOutBytesPerSessionMax >= limits.maxBurstLength, 'Data-Out budget too small')

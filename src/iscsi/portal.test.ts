@@ -5,9 +5,11 @@ import { connect } from 'node:net'
 import { after, before, test } from 'node:test'
 import { promisify } from 'node:util'
 import { type MemoryTarget, startMemoryTarget } from '../../test/harness/memory_target.ts'
+import { ManualClock } from '../base/clock.ts'
 import { Framer, serializePdu } from './framer.ts'
 import { decodePdu, encodePdu } from './pdu/mod.ts'
 import type { Pdu } from './pdu/types.ts'
+import { Poller } from './portal.ts'
 import { initiatorName, loginRequest } from './session/testing.ts'
 import { Opcode } from './spec/opcodes.ts'
 
@@ -133,4 +135,40 @@ test('Portal.CloseAsksSessionsToLogOutThenCloses [RFC7143 §11.9.1 event 1]', as
   const message = received.find((pdu) => pdu.opcode === Opcode.asyncMessage)
   assert.equal(message?.opcode === Opcode.asyncMessage && message.asyncEvent, 1)
   assert.deepEqual(own.portal.sessions(), [])
+})
+
+test('Poller.TurnsTheLoopUntilTheWindowPassesThenSleeps', async () => {
+  const clock = new ManualClock()
+  const poller = new Poller(clock, 0.05)
+  const turnOnce = () => new Promise<void>((resolve) => setImmediate(resolve))
+  assert.equal(poller.turning, false)
+  poller.touch()
+  assert.equal(poller.turning, true)
+  for (let i = 0; i < 5; i++) await turnOnce() // time stands still: it keeps turning
+  assert.equal(poller.turning, true)
+  clock.advanceMs(0.04)
+  poller.touch() // activity moves the window's end
+  clock.advanceMs(0.04)
+  await turnOnce()
+  await turnOnce()
+  assert.equal(poller.turning, true)
+  clock.advanceMs(0.02)
+  await turnOnce()
+  await turnOnce()
+  assert.equal(poller.turning, false)
+})
+
+test('Poller.WindowOfZeroNeverTurns', async () => {
+  const poller = new Poller(new ManualClock(), 0)
+  poller.touch()
+  assert.equal(poller.turning, false)
+})
+
+test('Poller.StopEndsTheTurningAtTheNextTurn', async () => {
+  const poller = new Poller(new ManualClock(), 1)
+  poller.touch()
+  poller.stop()
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  assert.equal(poller.turning, false)
 })

@@ -20,7 +20,7 @@ import type { TextAnswer } from './text_exchange.ts'
 /** The socket side of a connection, as the portal provides it. */
 export interface ConnectionTransport {
   /**
-   * Queues one or more PDUs' pieces; the portal sends them with one corked writev. `written`, if
+   * Queues one or more PDUs' pieces; the portal sends what is queued together. `written`, if
    * given, runs once the socket no longer needs the pieces' memory (it may never run, if the
    * connection dies first).
    */
