@@ -39,6 +39,13 @@ export interface BlockDevice {
    */
   readNow?(lba: number, target: Uint8Array): boolean
   /**
+   * Optional: writes at once, on the caller's stack, when that is cheap now (no FUA: the caller
+   * asks only for writes `write(lba, source, false)` would do) and returns true, leaving the
+   * device as that resolved write would; otherwise returns false having changed nothing, and the
+   * caller uses `write`. With it a QD 1 write completes in the turn its data arrived.
+   */
+  writeNow?(lba: number, source: Uint8Array): boolean
+  /**
    * Optional: the provisioning status from `lba` (SBC-3 §5.7 GET LBA STATUS) as runs of mapped
    * or deallocated blocks, in order, covering at most `blockCount` blocks in at most `runsMax`
    * runs (fewer blocks when the runs ran out). A device without it reports every block mapped.

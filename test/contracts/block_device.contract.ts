@@ -76,6 +76,19 @@ export function blockDeviceContract(name: string, make: MakeDevice): void {
         assert.deepEqual(await readBlocks(device, 63, 1), last)
       }))
 
+    test(`${label}: writeNow, where offered, is a write when it says yes, nothing when no`, () =>
+      withDevice(make, blockBytes, (16 * 3 * 4096) / blockBytes, async (device) => {
+        if (device.writeNow === undefined) return
+        await device.write(0, pattern(4, blockBytes), false)
+        for (let i = 0; i < 16; i++) {
+          const lba = (i * 4096 * 3) / blockBytes
+          const data = pattern(10 + i, 4096)
+          const before = await readBlocks(device, lba, 4096 / blockBytes)
+          const done: boolean = device.writeNow(lba, data)
+          assert.deepEqual(await readBlocks(device, lba, 4096 / blockBytes), done ? data : before)
+        }
+      }))
+
     test(`${label}: an overwrite in the middle replaces only its blocks`, () =>
       withDevice(make, blockBytes, 32, async (device) => {
         const first = pattern(3, 8 * blockBytes)

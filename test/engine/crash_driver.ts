@@ -137,7 +137,13 @@ export class CrashDriver {
     this.emit({ e: 'issue', value, volumeId: volume.id, first, sectors })
     const device = this.pool.device(volume.id)
     const lba = (first * sectorBytes) / volume.blockBytes
-    const promise = device.write(lba, stampedData(value, first, sectors), fua).then(() => {
+    const data = stampedData(value, first, sectors)
+    // Without FUA, first the synchronous path, as scsi/sbc/read_write.ts takes it.
+    const written =
+      !fua && device.writeNow?.(lba, data) === true
+        ? Promise.resolve()
+        : device.write(lba, data, fua)
+    const promise = written.then(() => {
       this.emit({ e: 'done', value, durable: fua })
     })
     this.#inFlight(

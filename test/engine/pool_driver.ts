@@ -69,9 +69,12 @@ async function execute(pool: Pool, op: Op): Promise<void> {
   }
 }
 
+/** Without FUA, first the synchronous path, as scsi/sbc/read_write.ts takes it. */
 function runWrite(pool: Pool, op: WriteOp): Promise<void> {
   const device = pool.device(op.device)
-  return device.write(op.lba, writeData(op.seed, op.blocks * device.blockBytes), op.fua)
+  const data = writeData(op.seed, op.blocks * device.blockBytes)
+  if (!op.fua && device.writeNow?.(op.lba, data) === true) return Promise.resolve()
+  return device.write(op.lba, data, op.fua)
 }
 
 /** Fails unless the outcome is what the model expected. */

@@ -299,3 +299,62 @@ test('Read10 whose immediate read fails answers MEDIUM ERROR at once [SBC-3 §4.
   assert.equal(outcome.status, ScsiStatus.checkCondition)
   assert.equal(senseOf(outcome).key, SenseKey.mediumError)
 })
+
+/** A memory device that also writes at once, as the engine can into the page cache (writeNow). */
+class WritesNowDevice extends MemoryBlockDevice {
+  now = true
+  nowCalls = 0
+  writeNow(lba: number, source: Uint8Array): boolean {
+    this.nowCalls += 1
+    if (!this.now) return false
+    // The memory device's async write copies before its first await: the data is in now.
+    void super.write(lba, source, false)
+    return true
+  }
+}
+
+async function writesNowSetup() {
+  const device = new WritesNowDevice(512, blocks)
+  const group = new UnitGroup(new Map([[0, makeUnit(device)]]))
+  const initiator = new TestInitiator(group)
+  await initiator.clearAttentions()
+  const parse = (fua: boolean) => {
+    const cdb = Uint8Array.from(cdb10(0x2a, 10, 2))
+    if (fua) cdb[1] = 0x08
+    const parsed = group.parse({
+      nexus: initiator.nexus,
+      lun: new Uint8Array(8),
+      cdb,
+      taskAttribute: 'simple',
+      taskTag: 7,
+    })
+    assert.equal(parsed.kind, 'ready')
+    return parsed.kind === 'ready' ? parsed.command : assert.fail('not ready')
+  }
+  const readBack = async () => new Uint8Array((await initiator.run(cdb10(0x28, 10, 2))).dataIn!)
+  return { device, group, parse, readBack }
+}
+
+test('Write10 answers at once when the device writes at once [SBC-3 §5.32]', async () => {
+  const { device, group, parse, readBack } = await writesNowSetup()
+  const data = pattern(2 * 512, 4)
+  const outcome = group.execute(parse(false), data)
+  assert.ok(!(outcome instanceof Promise), 'answered in the turn its data arrived')
+  assert.equal(outcome.status, ScsiStatus.good)
+  assert.equal(device.nowCalls, 1)
+  assert.deepEqual(await readBack(), data)
+  device.now = false
+  const later = group.execute(parse(false), pattern(2 * 512, 5))
+  assert.ok(later instanceof Promise, 'a device that cannot write now is waited for')
+  assert.equal((await later).status, ScsiStatus.good)
+  assert.deepEqual(await readBack(), pattern(2 * 512, 5))
+})
+
+test('Write10 with FUA never takes the immediate path [SBC-3 §5.32 FUA]', async () => {
+  const { device, group, parse, readBack } = await writesNowSetup()
+  const outcome = group.execute(parse(true), pattern(2 * 512, 6))
+  assert.ok(outcome instanceof Promise, 'FUA waits for the medium')
+  assert.equal((await outcome).status, ScsiStatus.good)
+  assert.equal(device.nowCalls, 0)
+  assert.deepEqual(await readBack(), pattern(2 * 512, 6))
+})

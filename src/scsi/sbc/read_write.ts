@@ -78,14 +78,20 @@ function held(
   )
 }
 
-export function write(command: Command, dataOut: Uint8Array | null): Promise<ScsiResult> {
-  if (command.blocks === 0) return Promise.resolve(goodResult)
+/** Not async, like `read`: at once when the device can, else one hop after the device's. */
+export function write(
+  command: Command,
+  dataOut: Uint8Array | null,
+): ScsiResult | Promise<ScsiResult> {
+  if (command.blocks === 0) return goodResult
   assert(dataOut !== null && dataOut.length === command.dataOutBytes)
   const unit = command.lu
   // WRITE(6) has no FUA bit; with WCE=0 (SBC-3 §6.4.5) every write is forced to the medium.
   const fua =
     !unit.modes.writeCacheEnabled || (command.row.cdbLength > 6 && (command.cdb[1]! & fuaBit) !== 0)
   const lock = unit.rangeLock
+  // As for reads: a synchronous write cannot interleave with anything.
+  if (!fua && lock.idle && unit.device.writeNow?.(command.lba, dataOut) === true) return goodResult
   const hold = lock.shared(command.lba, command.blocks)
   if (hold instanceof Promise) {
     return hold.then((granted) =>

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ManualClock } from '../../base/clock.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
-import { SimPoolMedia } from './media_sim.ts'
+import { SimPoolMedia, splitmix32 } from './media_sim.ts'
 import { Pool } from './pool.ts'
 
 const MiB = 1024 * 1024
@@ -71,4 +71,90 @@ test('DataPath: reads racing writes to the same sub-block never fail their check
   const back = new Uint8Array(512)
   await volume.read(1, back)
   assert.equal(back[0], (399 % 250) + 2)
+})
+
+/** A pool on a simulated disk that takes every synchronous write (its coin always says yes). */
+async function syncPool(coin = () => 0) {
+  const media = new SimPoolMedia({ rng: coin })
+  const pool = await Pool.open({ media, clock: new ManualClock(), capacityBytes: 256 * MiB })
+  return { media, pool }
+}
+
+const filled = (bytes: number, value: number) => new Uint8Array(bytes).fill(value)
+
+test('DataPath: writeNow lands an aligned write at once, as a resolved write would', async () => {
+  const { media, pool } = await syncPool()
+  const volume = await pool.createVolume('v', 512, (4 * MiB) / 512)
+  assert.ok(volume.writeNow !== undefined)
+  await volume.write(0, filled(4096, 1), false) // marks the region dirty, durably
+  assert.equal(volume.writeNow(8, filled(4096, 2)), true, 'in place, same chunk')
+  assert.equal(volume.writeNow(128, filled(8192, 3)), true, 'a fresh chunk of a dirty region')
+  const back = new Uint8Array(3 * 65536)
+  await volume.read(0, back)
+  assert.deepEqual(back.subarray(0, 4096), filled(4096, 1))
+  assert.deepEqual(back.subarray(4096, 8192), filled(4096, 2))
+  assert.deepEqual(back.subarray(65536, 65536 + 8192), filled(8192, 3))
+  assert.deepEqual(pool.recount().drift, [])
+  // As durable as any write once flushed.
+  await volume.flush()
+  const reopened = await Pool.open({
+    media: media.crash(splitmix32(7)),
+    clock: new ManualClock(),
+    capacityBytes: 256 * MiB,
+  })
+  const again = new Uint8Array(3 * 65536)
+  await reopened.device('v').read(0, again)
+  assert.deepEqual(again, back)
+  assert.deepEqual(reopened.recount().drift, [])
+})
+
+test('DataPath: writeNow refuses, changing nothing, what only the promise path can do', async () => {
+  const { pool } = await syncPool()
+  const volume = await pool.createVolume('v', 512, (4 * MiB) / 512)
+  const writeNow = (lba: number, bytes: number) => volume.writeNow!(lba, filled(bytes, 9))
+  assert.equal(writeNow(0, 4096), false, 'a region not yet known dirty on disk')
+  await volume.write(0, filled(4096, 1), false)
+  const used = pool.space().usedBytes
+  assert.equal(writeNow(1, 4096), false, 'not 4 KiB-aligned')
+  assert.equal(writeNow(120, 8192), false, 'across two chunks')
+  const holding = volume.write(16, filled(4096, 5), false) // holds sub-block 2 of chunk 0
+  assert.equal(writeNow(16, 4096), false, 'a sub-block another write holds')
+  await holding
+  const back = new Uint8Array(65536 * 2)
+  await volume.read(0, back)
+  assert.ok(back.subarray(512, 4096).every((byte) => byte === 1))
+  assert.ok(back.subarray(8192, 12288).every((byte) => byte === 5))
+  assert.ok(back.subarray(65536 - 512).every((byte) => byte === 0))
+  assert.equal(pool.space().usedBytes, used + 4096)
+  assert.deepEqual(pool.recount().drift, [])
+})
+
+test('DataPath: writeNow refuses when the disk would not take it at once', async () => {
+  const { pool } = await syncPool(() => 0.99)
+  const volume = await pool.createVolume('v', 4096, 64)
+  await volume.write(0, filled(4096, 1), false)
+  const used = pool.space().usedBytes
+  assert.equal(volume.writeNow!(1, filled(4096, 2)), false)
+  assert.equal(pool.space().usedBytes, used, 'the planned slot is given back')
+  const back = new Uint8Array(4096)
+  await volume.read(1, back)
+  assert.deepEqual(back, new Uint8Array(4096))
+  assert.deepEqual(pool.recount().drift, [])
+})
+
+test('DataPath: writeNow after a snapshot redirects, and the snapshot keeps its image', async () => {
+  const { pool } = await syncPool()
+  const volume = await pool.createVolume('v', 4096, 64)
+  await volume.write(0, filled(65536, 1), false)
+  await pool.createSnapshots([{ volumeId: 'v', name: 's' }])
+  assert.equal(volume.writeNow!(2, filled(4096, 2)), true)
+  const snap = new Uint8Array(65536)
+  await pool.readSnapshot('v', 's', 0, snap)
+  assert.deepEqual(snap, filled(65536, 1))
+  const head = new Uint8Array(65536)
+  await volume.read(0, head)
+  assert.deepEqual(head.subarray(8192, 12288), filled(4096, 2))
+  assert.deepEqual(head.subarray(0, 8192), filled(8192, 1))
+  assert.deepEqual(head.subarray(12288), filled(65536 - 12288, 1))
+  assert.deepEqual(pool.recount().drift, [])
 })

@@ -349,6 +349,58 @@ export class DataPath {
     target.set(padded.subarray(offset - start, offset - start + target.length))
   }
 
+  /**
+   * A head write done at once, as readNow reads: for a 4 KiB-aligned write inside one chunk whose
+   * sub-blocks no other write holds, into a region already known dirty on disk, that the data
+   * file takes synchronously (PoolFile.writeNow). True when the engine holds the data, exactly as
+   * a resolved `write` would leave it; false, with nothing changed, when the caller must take the
+   * promise path (which also reports NO_SPACE and I/O errors). Nothing else runs meanwhile, so
+   * no snapshot, commit or unmap can fall between the data and its publication.
+   */
+  writeNow(lineage: Lineage, offset: number, source: Uint8Array): boolean {
+    this.ioStarted += 1
+    if (this.data.writeNow === undefined || this.committer.failure !== null) return false
+    if (offset % subBlockBytes !== 0 || source.length % subBlockBytes !== 0) return false
+    const chunk = Math.floor(offset / chunkBytes)
+    if (source.length === 0 || Math.floor((offset + source.length - 1) / chunkBytes) !== chunk)
+      return false
+    const pieces = piecesOf(offset, source.length)
+    const piece = pieces[0]!
+    const key = lockKey(lineage.id, chunk)
+    if (!this.locks.tryAcquire(key, piece.mask)) return false
+    try {
+      let planned: PlannedPiece
+      try {
+        planned = this.#plan(lineage, pieces)[0]!
+      } catch {
+        return false // NO_SPACE: #plan changed nothing, and the promise path reports it
+      }
+      const region = Math.floor(planned.phys / regionChunks)
+      const position = planned.phys * chunkBytes + planned.first * subBlockBytes
+      // Counted as the promise path counts it, so that #unplan spares a slot another write
+      // still fills.
+      this.#physWriteStart(planned.phys)
+      try {
+        if (
+          !this.dirtyRegions.has(region) ||
+          this.#regionsMarking.has(region) ||
+          !this.data.writeNow(source, position)
+        ) {
+          this.#unplan(lineage, planned)
+          return false
+        }
+      } finally {
+        this.#physWriteEnd(planned.phys)
+      }
+      this.tags.record(source, planned.phys, planned.first)
+      this.#complete(lineage, planned)
+      this.committer.markDataDirty()
+      return true
+    } finally {
+      this.locks.release(key, piece.mask)
+    }
+  }
+
   /** Writes `source` at byte `offset` of the head of `lineage`. */
   async write(lineage: Lineage, offset: number, source: Uint8Array): Promise<void> {
     this.committer.checkHealthy()

@@ -50,6 +50,13 @@ export class PoolDevice implements EngineDevice {
     return this.dataPath.readNow(lineage, lba * this.blockBytes, target)
   }
 
+  /** The synchronous write of scsi/sbc/read_write.ts's fast path (no FUA): true when done. */
+  writeNow(lba: number, source: Uint8Array): boolean {
+    const lineage = this.#lineage()
+    this.#check(lba, source.length)
+    return this.dataPath.writeNow(lineage, lba * this.blockBytes, source)
+  }
+
   async write(lba: number, source: Uint8Array, fua: boolean): Promise<void> {
     const lineage = this.#lineage()
     this.#check(lba, source.length)

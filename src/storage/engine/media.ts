@@ -20,6 +20,13 @@ export interface PoolFile {
   readNow?(target: Uint8Array, position: number): boolean
   /** Writes all of `source` at `position`, growing the file if needed. */
   write(source: Uint8Array, position: number): Promise<void>
+  /**
+   * Writes at once on the caller's stack when that is cheap now (the page cache takes it) and
+   * returns true, as a resolved `write` would have; otherwise, or on a failure, returns false (a
+   * failure may leave part of `source` written: the caller's `write` then writes it all again
+   * and reports the failure). Optional.
+   */
+  writeNow?(source: Uint8Array, position: number): boolean
   /** Makes every write that resolved before the call durable (fdatasync). */
   sync(): Promise<void>
   /** Current length in bytes. */

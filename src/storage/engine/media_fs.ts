@@ -272,6 +272,20 @@ class FsPoolFile implements PoolFile {
     return resolved
   }
 
+  writeNow(source: Uint8Array, position: number): boolean {
+    this.#check(position)
+    if (!this.writeGate.syncAllowed(source.length)) return false
+    const startMs = this.writeGate.clock.monotonicMs()
+    try {
+      writeFullySync(this.fd, source, position)
+    } catch {
+      return false // the promise path writes again and reports the error
+    }
+    this.writeGate.timed(startMs, source.length)
+    this.#grown(position + source.length)
+    return true
+  }
+
   sync(): Promise<void> {
     assert(!this.#closed, 'sync after close')
     return callIo<void>((done) => fs.fdatasync(this.fd, done))

@@ -380,6 +380,19 @@ export class SimPoolMedia implements PoolMedia {
   }
 
   /** Fails with NO_SPACE when allocating `bytes` more would pass the capacity. */
+  /**
+   * Whether a synchronous write may go ahead now: never while a failure could be injected (the
+   * promise path meets it instead, as it would on a real disk that the page cache cannot hide),
+   * else on a coin of the seeded generator, so that runs mix both paths reproducibly.
+   */
+  syncWriteAllowed(name: string, bytes: number): boolean {
+    if (this.#failureRate > 0 && this.#failureKinds.includes('write')) return false
+    if (this.#faults.some((f) => f.kind === 'write' && (f.pattern?.test(name) ?? true)))
+      return false
+    if (bytes > 0 && this.usedBytes() + bytes > this.#capacityBytes) return false
+    return this.#rng() < 0.5
+  }
+
   reserve(bytes: number): void {
     if (bytes <= 0 || this.usedBytes() + bytes <= this.#capacityBytes) return
     this.stats.failures += 1
@@ -416,6 +429,16 @@ class SimPoolFile implements PoolFile {
     this.inode.apply({ kind: 'write', position, bytes })
     this.media.stats.writes += 1
     this.media.countWrite(this.inode.name, bytes.length)
+  }
+
+  writeNow(source: Uint8Array, position: number): boolean {
+    this.#check(position)
+    const growth = this.inode.current.unallocatedBytes(position, source.length)
+    if (!this.media.syncWriteAllowed(this.inode.name, growth)) return false
+    this.inode.apply({ kind: 'write', position, bytes: source.slice() })
+    this.media.stats.writes += 1
+    this.media.countWrite(this.inode.name, source.length)
+    return true
   }
 
   async sync(): Promise<void> {

@@ -34,6 +34,18 @@ export class SubBlockLocks {
     return new Promise<void>((resolve) => waiting.waiters.push({ mask, grant: resolve }))
   }
 
+  /** Takes `mask` of `key` only if that is possible at once; never queues. */
+  tryAcquire(key: number, mask: number): boolean {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) {
+      this.#entries.set(key, { busy: mask, waiters: [] })
+      return true
+    }
+    if ((entry.busy & mask) !== 0 || entry.waiters.some((w) => (w.mask & mask) !== 0)) return false
+    entry.busy |= mask
+    return true
+  }
+
   release(key: number, mask: number): void {
     const entry = this.#entries.get(key)
     if (entry === undefined) return

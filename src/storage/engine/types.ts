@@ -16,6 +16,10 @@ export interface EngineDevice {
   write(lba: number, source: Uint8Array, fua: boolean): Promise<void>
   flush(): Promise<void>
   unmap(lba: number, blockCount: number): Promise<void>
+  /** At once when cheap now, else false (scsi/block_device.ts, BlockDevice.readNow). */
+  readNow?(lba: number, target: Uint8Array): boolean
+  /** At once when cheap now, else false (scsi/block_device.ts, BlockDevice.writeNow). */
+  writeNow?(lba: number, source: Uint8Array): boolean
   /**
    * Provisioning status from `lba` (SBC-3 §5.7 GET LBA STATUS): runs of blocks that are mapped
    * (hold data) or deallocated (read as zeros), covering at most `blockCount` blocks and at most
