@@ -2,8 +2,9 @@
  * Group commit and checkpoints (docs/engine.md §4). A commit makes durable, in this order, the
  * data and checksum files (data before any mapping that points at it: the dm-thin FUA fix), then
  * the journal records made since the previous commit. Everything that arrives while a commit runs
- * rides on the next one, so the commit rate follows the load. A checkpoint is a commit that
- * writes the whole state instead of records and empties the journal.
+ * rides on the next one, so the commit rate follows the load. `commitRecords` asks for the
+ * records alone: the data is then synced only if a record points at it. A checkpoint is a commit
+ * that writes the whole state instead of records and empties the journal.
  *
  * A failure to sync or append is not retried: the pool is marked failed (POOL_FAILED) and
  * refuses changes, since it can no longer say what is durable (fsyncgate: a failed fsync may
@@ -11,12 +12,14 @@
  */
 import { SanError } from '../../base/errors.ts'
 import { type CheckpointState, encodeCheckpoint } from './checkpoint.ts'
-import { type JournalRecord, RecordBuffer } from './journal.ts'
+import { type JournalRecord, RecordBuffer, recordType } from './journal.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 
 interface Waiter {
   resolve(): void
   reject(error: unknown): void
+  /** The waiter needs the data written before it durable too, not only the records. */
+  readonly data: boolean
 }
 
 export interface CommitFiles {
@@ -32,6 +35,8 @@ export class Committer {
   #journalTail: number
   readonly #records = new RecordBuffer()
   #dataDirty = false
+  /** A pending record points at data (a mapping), so the data must be durable first. */
+  #recordsNeedData = false
   #running = false
   #waiters: Waiter[] = []
   #checkpointWanted: (() => CheckpointState) | null = null
@@ -80,6 +85,7 @@ export class Committer {
   }
 
   append(record: JournalRecord): void {
+    if (record.type !== recordType.regionDirty) this.#recordsNeedData = true
     this.#sequence += 1
     this.#records.add(record, this.#sequence)
   }
@@ -91,9 +97,26 @@ export class Committer {
 
   /** Resolves once everything appended or written before the call is durable. */
   commit(): Promise<void> {
+    return this.#wait(true)
+  }
+
+  /**
+   * Resolves once every record appended before the call is durable; the data is synced first
+   * only when a record points at it, or when a waiter of the same round asks for it. A region
+   * marked dirty (engine.md §5.9) needs its mark on disk before its data changes, not the pool's
+   * other dirty data: syncing that too made the first write into each region wait for the
+   * writeback of everything written since the last commit.
+   */
+  commitRecords(): Promise<void> {
+    return this.#wait(false)
+  }
+
+  #wait(data: boolean): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure)
     if (!this.#running && !this.pending && this.#checkpointWanted === null) return Promise.resolve()
-    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }))
+    const done = new Promise<void>((resolve, reject) =>
+      this.#waiters.push({ resolve, reject, data }),
+    )
     if (!this.#running) void this.#round()
     return done
   }
@@ -113,7 +136,7 @@ export class Committer {
       const ticket = this.#commitsStarted
       try {
         if (this.#checkpointWanted !== null) await this.#writeCheckpoint()
-        else await this.#writeRecords()
+        else await this.#writeRecords(waiters.some((waiter) => waiter.data))
         this.#commitsDone = ticket
         for (const waiter of waiters) waiter.resolve()
         this.onCommitted()
@@ -128,12 +151,13 @@ export class Committer {
     this.#running = false
   }
 
-  async #writeRecords(): Promise<void> {
+  async #writeRecords(dataWanted: boolean): Promise<void> {
     const batch = this.#records.take()
-    const dataDirty = this.#dataDirty
-    this.#dataDirty = false
+    const syncData = this.#dataDirty && (dataWanted || this.#recordsNeedData)
+    this.#recordsNeedData = false
     // A management change with no data written since the last commit syncs only the journal.
-    if (dataDirty) {
+    if (syncData) {
+      this.#dataDirty = false
       await this.files.data.sync()
       await this.files.tags.sync()
     }
@@ -150,6 +174,7 @@ export class Committer {
     // data that is durable by the time the checkpoint is.
     const state = take()
     this.#records.clear()
+    this.#recordsNeedData = false
     this.#dataDirty = false
     await this.files.data.sync()
     await this.files.tags.sync()

@@ -564,7 +564,9 @@ export class DataPath {
       this.committer.append({ type: recordType.regionDirty, region })
       // The region must be known dirty on disk before its data can tear (engine.md §5.9), also
       // for every other write that reaches it before that commit is done.
-      const durable = this.committer.commit().finally(() => this.#regionsMarking.delete(region))
+      const durable = this.committer
+        .commitRecords()
+        .finally(() => this.#regionsMarking.delete(region))
       this.#regionsMarking.set(region, durable)
       waits ??= new Set()
       waits.add(durable)
