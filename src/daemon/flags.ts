@@ -20,9 +20,9 @@ export interface ServeConfig {
   readonly iqnBase: string
   readonly logLevel: LogLevel
   /**
-   * `BASALT_FILE_IO`: `adaptive` (default) runs page-cache-fast reads and writes on the event loop
-   * and slow ones on libuv's threadpool; `threadpool` always uses the threadpool
-   * (storage/file_device.ts, FileIoPolicy).
+   * `BASALT_FILE_IO`: `adaptive` (default) runs page-cache-fast reads and writes of the pool
+   * and of file volumes on the event loop and slow ones on libuv's threadpool; `threadpool`
+   * always uses the threadpool (storage/file_device.ts, FileIoPolicy).
    */
   readonly fileIo: 'adaptive' | 'threadpool'
   /**

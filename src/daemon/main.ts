@@ -97,14 +97,16 @@ async function start(
   logger: Logger,
   output: Output,
 ): Promise<Running> {
-  setDefaultFileIoPolicy(fileIoPolicy(config.fileIo === 'adaptive'))
+  const io = fileIoPolicy(config.fileIo === 'adaptive')
+  setDefaultFileIoPolicy(io)
   const dataDir = await DataDir.open(config.dataDir)
   let registry: VolumeRegistry | null = null
   let pool: Pool | null = null
   let ticker: ReturnType<typeof setInterval> | null = null
   const portals: Portal[] = []
   try {
-    pool = await openPool(dataDir, clock, logger)
+    const media = await FsPoolMedia.open(dataDir.poolPath, { clock, io })
+    pool = await Pool.open({ media, clock, logger: logger.child({ part: 'engine' }) })
     const directory = new UnitDirectory()
     const poolSettings = await PoolSettingsFile.open(dataDir, directory)
     ticker = tickEvery(pool, directory, logger)
@@ -138,7 +140,7 @@ async function start(
       authenticate: (presented) => dataDir.tokenMatches(presented),
       logger: logger.child({ part: 'api' }),
       version: packageVersion(),
-      metrics: [() => portalMetrics(portals), processMetrics],
+      metrics: [() => portalMetrics(portals), () => poolIoMetrics(media), processMetrics],
       poolSettings,
     })
     const apiAddress = await listenApi(api, config.api.host, config.api.port).catch(async (e) => {
@@ -173,11 +175,6 @@ async function listenPortals(
     bound.push(await portal.listen(address.host, address.port))
   }
   return bound
-}
-
-async function openPool(dataDir: DataDir, clock: RealClock, logger: Logger): Promise<Pool> {
-  const media = await FsPoolMedia.open(dataDir.poolPath, { clock })
-  return Pool.open({ media, clock, logger: logger.child({ part: 'engine' }) })
 }
 
 /**
@@ -225,6 +222,28 @@ function portalMetrics(portals: readonly Portal[]): MetricFamily[] {
       help: 'SCSI tasks received and not yet answered.',
       type: 'gauge',
       samples: [{ value: sum((session) => session.tasksInFlight) }],
+    },
+  ]
+}
+
+/** How the pool's file I/O ran (`BASALT_FILE_IO`, storage/engine/media_fs.ts IoGate). */
+function poolIoMetrics(media: FsPoolMedia): MetricFamily[] {
+  const { syncCalls, threadpoolCalls, slowCalls } = media.stats
+  return [
+    {
+      name: 'basalt_pool_file_io_total',
+      help: 'Reads and writes of the pool files, by where they ran.',
+      type: 'counter',
+      samples: [
+        { labels: { mode: 'event_loop' }, value: syncCalls },
+        { labels: { mode: 'threadpool' }, value: threadpoolCalls },
+      ],
+    },
+    {
+      name: 'basalt_pool_file_io_slow_total',
+      help: 'Event-loop reads and writes slow enough to send the pool to the threadpool a while.',
+      type: 'counter',
+      samples: [{ value: slowCalls }],
     },
   ]
 }

@@ -32,10 +32,14 @@ interface Started {
 }
 
 /** Starts `basalt serve` on ephemeral loopback ports and parses its ready line. */
-async function startDaemon(data: string, extra: readonly string[] = []): Promise<Started> {
+async function startDaemon(
+  data: string,
+  extra: readonly string[] = [],
+  env: Record<string, string> = {},
+): Promise<Started> {
   assert.ok(existsSync(daemonEntry), 'run `npm run build` first')
   const args = ['serve', '--data', data, '--portal', '127.0.0.1:0', '--api', '127.0.0.1:0']
-  const service = new Service(process.execPath, [daemonEntry, ...args, ...extra])
+  const service = new Service(process.execPath, [daemonEntry, ...args, ...extra], { env })
   const pattern = /^basalt ready portal=(\S+) api=(\S+) data=(\S+)$/m
   const match = await service.waitForOutput(pattern, limits.daemonStartMs)
   const token = readFileSync(join(data, 'api.token'), 'utf8').trim()
@@ -239,6 +243,41 @@ test('daemon: after kill -9, FUA and flushed writes are there and the metadata o
     assert.doesNotMatch(read.stdout, /Pattern verification failed/)
   } finally {
     await stopExpectingZero(second)
+  }
+})
+
+/** One sample of the metrics page (Prometheus text), by its name and labels as written. */
+async function metric(started: Started, sample: string): Promise<number> {
+  const response = await fetch(`${started.api}/metrics`, {
+    headers: { authorization: `Bearer ${started.token}` },
+  })
+  const line = (await response.text()).split('\n').find((l) => l.startsWith(`${sample} `))
+  assert.ok(line !== undefined, `no ${sample} on /metrics`)
+  return Number(line.slice(sample.length + 1))
+}
+
+test('daemon: BASALT_FILE_IO decides where the pool file I/O runs, as /metrics shows', async (t) => {
+  if ((await run('sh', ['-c', 'command -v qemu-io'])).code !== 0) return t.skip('no qemu-io')
+  const onLoop = 'basalt_pool_file_io_total{mode="event_loop"}'
+  const onPool = 'basalt_pool_file_io_total{mode="threadpool"}'
+  for (const mode of ['adaptive', 'threadpool']) {
+    const started = await startDaemon(await tempDir(`io-${mode}`), [], { BASALT_FILE_IO: mode })
+    try {
+      const created = await api(started, 'POST', '/api/v1/volumes', { name: 'io', size: '16MiB' })
+      const url = `iscsi://${started.portal}/${created.json.iqn}/0`
+      const commands = ['write -P 0x3c 0 64k', 'write -P 0x3c 64k 4k', 'read -P 0x3c 0 68k']
+      const io = await run('qemu-io', ['-f', 'raw', ...commands.flatMap((c) => ['-c', c]), url], {
+        timeoutMs: 60_000,
+      })
+      assert.equal(io.code, 0, io.stderr)
+      assert.doesNotMatch(io.stdout, /Pattern verification failed/)
+      const [loop, pool] = [await metric(started, onLoop), await metric(started, onPool)]
+      if (mode === 'threadpool') assert.equal(loop, 0, 'nothing ran on the event loop')
+      else assert.ok(loop > 0, 'page-cache hits ran on the event loop')
+      assert.ok(loop + pool >= 3, `${loop} + ${pool} file calls for two writes and a read`)
+    } finally {
+      await stopExpectingZero(started)
+    }
   }
 })
 
