@@ -15,6 +15,11 @@ export interface MetricFamily {
   readonly samples: readonly MetricSample[]
 }
 
+/** A family of one unlabelled gauge. */
+export function gauge(name: string, help: string, value: number): MetricFamily {
+  return { name, help, type: 'gauge', samples: [{ value }] }
+}
+
 export type MetricSource = () => readonly MetricFamily[] | Promise<readonly MetricFamily[]>
 
 const metricNamePattern = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/

@@ -10,7 +10,13 @@ import type { Logger } from '../base/log.ts'
 import type { PoolSettingsFile } from '../control/pool_settings.ts'
 import type { VolumeRegistry } from '../control/volumes.ts'
 import { errorBody, httpStatusOf } from './errors.ts'
-import { type MetricFamily, type MetricSource, RequestCounter, renderMetrics } from './metrics.ts'
+import {
+  gauge,
+  type MetricFamily,
+  type MetricSource,
+  RequestCounter,
+  renderMetrics,
+} from './metrics.ts'
 import { openApiDocument } from './openapi.ts'
 import { type ApiContext, type Route, routes } from './routes.ts'
 import { apiPrefix } from './schemas.ts'
@@ -148,12 +154,6 @@ async function registryMetrics(registry: VolumeRegistry): Promise<MetricFamily[]
 
 function poolMetrics(registry: VolumeRegistry): MetricFamily[] {
   const pool = registry.snapshots.pool()
-  const gauge = (name: string, help: string, value: number): MetricFamily => ({
-    name,
-    help,
-    type: 'gauge',
-    samples: [{ value }],
-  })
   return [
     gauge('basalt_pool_capacity_bytes', 'Bytes of data the pool may hold.', pool.capacityBytes),
     gauge('basalt_pool_used_bytes', 'Bytes of data the pool holds.', pool.usedBytes),

@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import type { MetricFamily } from '../api/metrics.ts'
+import { gauge, type MetricFamily } from '../api/metrics.ts'
 import { buildApi, listenApi } from '../api/server.ts'
 import { RealClock } from '../base/clock.ts'
 import { isSanError } from '../base/errors.ts'
@@ -251,12 +251,6 @@ function poolIoMetrics(media: FsPoolMedia): MetricFamily[] {
 /** The daemon's own memory, named as Prometheus's client libraries name it. */
 function processMetrics(): MetricFamily[] {
   const memory = process.memoryUsage()
-  const gauge = (name: string, help: string, value: number): MetricFamily => ({
-    name,
-    help,
-    type: 'gauge',
-    samples: [{ value }],
-  })
   return [
     gauge('process_resident_memory_bytes', 'Resident set size of the daemon.', memory.rss),
     gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved.', memory.heapTotal),
