@@ -165,3 +165,46 @@ test('Encrypted: readNow decrypts what the inner device has at hand', () => {
   const device = new EncryptedBlockDevice(new MemoryBlockDevice(512, 4), xtsCipher(randomBytes(64)))
   assert.equal(device.readNow(0, new Uint8Array(512)), false) // the memory device has no readNow
 })
+
+/** A memory device that also writes at once (as the engine does into the page cache). */
+class WritesNow extends MemoryBlockDevice {
+  now = true
+  writeNow(lba: number, source: Uint8Array): boolean {
+    if (!this.now) return false
+    void this.write(lba, source, false) // the memory device copies before its first await
+    return true
+  }
+}
+
+test('Encrypted: writeNow stores ciphertext at once, and refuses while a key is replaced', async () => {
+  const inner = new WritesNow(512, 8)
+  const device = new EncryptedBlockDevice(inner, xtsCipher(randomBytes(64)))
+  assert.equal(device.writeNow(1, filled(512, 7)), true)
+  assert.notDeepEqual(await readInner(device, 1, 1), filled(512, 7), 'ciphertext in the inner')
+  const back = new Uint8Array(512)
+  await device.read(1, back)
+  assert.deepEqual(back, filled(512, 7))
+  inner.now = false
+  assert.equal(device.writeNow(2, filled(512, 8)), false, 'the inner device could not')
+  let release = () => {}
+  const replacing = device.replaceKey(
+    () =>
+      new Promise((resolve) => {
+        release = () => resolve(xtsCipher(randomBytes(64)))
+      }),
+  )
+  await new Promise<void>((resolve) => setImmediate(resolve))
+  inner.now = true
+  assert.equal(device.writeNow(3, filled(512, 9)), false, 'held back during a key replacement')
+  release()
+  await replacing
+  assert.deepEqual(await readInner(device, 3, 1), new Uint8Array(512))
+  assert.equal(
+    new EncryptedBlockDevice(new MemoryBlockDevice(512, 4), xtsCipher(randomBytes(64))).writeNow(
+      0,
+      filled(512, 1),
+    ),
+    false,
+    'an inner device without writeNow',
+  )
+})

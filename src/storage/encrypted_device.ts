@@ -48,6 +48,7 @@ export interface InnerDevice {
   flush(): Promise<void>
   unmap(lba: number, blockCount: number): Promise<void>
   readNow?(lba: number, target: Uint8Array): boolean
+  writeNow?(lba: number, source: Uint8Array): boolean
   provisioning?(
     lba: number,
     blockCount: number,
@@ -102,6 +103,16 @@ export class EncryptedBlockDevice {
     if (this.#gate !== null || this.inner.readNow?.(lba, target) !== true) return false
     this.#decrypt(lba, target)
     return true
+  }
+
+  /**
+   * At once when nothing holds I/O back and the inner device takes the ciphertext at once. Only
+   * asked when the inner device can write at once at all, so a refusal rarely wastes the
+   * encryption.
+   */
+  writeNow(lba: number, source: Uint8Array): boolean {
+    if (this.#gate !== null || this.inner.writeNow === undefined) return false
+    return this.inner.writeNow(lba, this.#encrypt(lba, source))
   }
 
   async write(lba: number, source: Uint8Array, fua: boolean): Promise<void> {
