@@ -227,60 +227,59 @@ class FsPoolFile implements PoolFile {
 
   read(target: Uint8Array, position: number): Promise<void> {
     this.#check(position)
-    if (!this.readGate.syncAllowed(target.length)) {
-      this.readGate.stats.threadpoolCalls += 1
-      return readFully(this.fd, target, position)
-    }
-    const startMs = this.readGate.clock.monotonicMs()
     try {
-      readFullySync(this.fd, target, position)
+      if (this.#readAtOnce(target, position)) return resolved
     } catch (error) {
       return Promise.reject(ioError(error as NodeJS.ErrnoException))
     }
-    this.readGate.timed(startMs, target.length)
-    return resolved
+    this.readGate.stats.threadpoolCalls += 1
+    return readFully(this.fd, target, position)
   }
 
   readNow(target: Uint8Array, position: number): boolean {
     this.#check(position)
-    if (!this.readGate.syncAllowed(target.length)) return false
-    const startMs = this.readGate.clock.monotonicMs()
     try {
-      readFullySync(this.fd, target, position)
+      return this.#readAtOnce(target, position)
     } catch {
       return false // the promise path reads again and reports the error
     }
-    this.readGate.timed(startMs, target.length)
-    return true
   }
 
   write(source: Uint8Array, position: number): Promise<void> {
     this.#check(position)
-    const end = position + source.length
-    if (!this.writeGate.syncAllowed(source.length)) {
-      this.writeGate.stats.threadpoolCalls += 1
-      return writeFully(this.fd, source, position).then(() => this.#grown(end))
-    }
-    const startMs = this.writeGate.clock.monotonicMs()
     try {
-      writeFullySync(this.fd, source, position)
+      if (this.#writeAtOnce(source, position)) return resolved
     } catch (error) {
       return Promise.reject(ioError(error as NodeJS.ErrnoException))
     }
-    this.writeGate.timed(startMs, source.length)
-    this.#grown(end)
-    return resolved
+    this.writeGate.stats.threadpoolCalls += 1
+    const end = position + source.length
+    return writeFully(this.fd, source, position).then(() => this.#grown(end))
   }
 
   writeNow(source: Uint8Array, position: number): boolean {
     this.#check(position)
-    if (!this.writeGate.syncAllowed(source.length)) return false
-    const startMs = this.writeGate.clock.monotonicMs()
     try {
-      writeFullySync(this.fd, source, position)
+      return this.#writeAtOnce(source, position)
     } catch {
       return false // the promise path writes again and reports the error
     }
+  }
+
+  /** A synchronous `pread` when the gate allows one now: true when done; a failure throws. */
+  #readAtOnce(target: Uint8Array, position: number): boolean {
+    if (!this.readGate.syncAllowed(target.length)) return false
+    const startMs = this.readGate.clock.monotonicMs()
+    readFullySync(this.fd, target, position)
+    this.readGate.timed(startMs, target.length)
+    return true
+  }
+
+  /** A synchronous `pwrite` when the gate allows one now: true when done; a failure throws. */
+  #writeAtOnce(source: Uint8Array, position: number): boolean {
+    if (!this.writeGate.syncAllowed(source.length)) return false
+    const startMs = this.writeGate.clock.monotonicMs()
+    writeFullySync(this.fd, source, position)
     this.writeGate.timed(startMs, source.length)
     this.#grown(position + source.length)
     return true

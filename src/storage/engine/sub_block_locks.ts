@@ -21,16 +21,8 @@ export class SubBlockLocks {
 
   /** Takes `mask` of `key`; returns null when granted at once, else a promise of the grant. */
   acquire(key: number, mask: number): Promise<void> | null {
-    let entry = this.#entries.get(key)
-    if (entry === undefined) {
-      entry = { busy: 0, waiters: [] }
-      this.#entries.set(key, entry)
-    }
-    if ((entry.busy & mask) === 0 && !entry.waiters.some((w) => (w.mask & mask) !== 0)) {
-      entry.busy |= mask
-      return null
-    }
-    const waiting = entry
+    if (this.tryAcquire(key, mask)) return null
+    const waiting = this.#entries.get(key)!
     return new Promise<void>((resolve) => waiting.waiters.push({ mask, grant: resolve }))
   }
 
