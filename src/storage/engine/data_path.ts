@@ -32,7 +32,7 @@ import type { Lineage, Version } from './lineage.ts'
 import type { PoolFile } from './media.ts'
 import type { EngineState } from './state.ts'
 import { SubBlockLocks } from './sub_block_locks.ts'
-import { subBlockTag, type TagStore } from './tags.ts'
+import { subBlockTags, type TagStore } from './tags.ts'
 
 /** Where each sub-block of a chunk comes from: a data-file chunk, or -1 for zeros. */
 export type Sources = Float64Array
@@ -114,6 +114,8 @@ export class DataPath {
   readonly #physWrites = new Map<number, number>()
   /** readNow's covering buffer for reads that are not 4 KiB-aligned. */
   #scratch = new Uint8Array(0)
+  /** Checksums computed by #firstMismatch, which never awaits, so one array serves every read. */
+  #tagScratch = new Uint32Array(subBlocksPerChunk)
   /** What #slotFor backed for the first time (a field: no object per piece). */
   #lastAdded = 0
   readonly #regionWrites = new Map<number, number>()
@@ -264,10 +266,20 @@ export class DataPath {
    * them are the image before a write that landed meanwhile, a valid answer to a read racing it.
    */
   #firstMismatch(slice: Uint8Array, position: number, before?: Uint32Array): number {
+    const count = slice.length / subBlockBytes
+    if (this.#tagScratch.length < count) this.#tagScratch = new Uint32Array(count)
+    const computed = this.#tagScratch
+    subBlockTags(
+      slice,
+      Math.floor(position / chunkBytes),
+      (position % chunkBytes) / subBlockBytes,
+      computed,
+      0,
+    )
     for (let at = 0; at < slice.length; at += subBlockBytes) {
       const phys = Math.floor((position + at) / chunkBytes)
       const subBlock = ((position + at) % chunkBytes) / subBlockBytes
-      const tag = subBlockTag(slice.subarray(at, at + subBlockBytes), phys, subBlock)
+      const tag = computed[at / subBlockBytes]!
       if (tag === this.tags.get(phys, subBlock)) continue
       if (before !== undefined && tag === before[at / subBlockBytes]) continue
       // A write racing this read may have landed between the data and its tag.

@@ -10,6 +10,7 @@
  */
 import { assert } from '../../base/assert.ts'
 import type { Clock } from '../../base/clock.ts'
+import { crc32cImplementation } from '../../base/crc32c.ts'
 import { SanError } from '../../base/errors.ts'
 import { type Logger, silentLogger } from '../../base/log.ts'
 import { ChunkAllocator, type PunchRun } from './allocator.ts'
@@ -161,6 +162,7 @@ export class Pool {
       snapshots: recovered.state.snapshots.size,
       replayedRecords: recovered.replayedRecords,
       retaggedChunks: retagged,
+      checksums: crc32cImplementation,
     })
     return pool
   }

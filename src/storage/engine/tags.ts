@@ -9,13 +9,36 @@
  * A punched chunk's tags are zeroed, so "has a tag" also says "the filesystem holds this
  * sub-block": recovery rebuilds the allocator's backed masks from it.
  */
-import { crc32c } from '../../base/crc32c.ts'
+import { crc32c, crc32cBlocks } from '../../base/crc32c.ts'
 import { subBlockBytes, subBlocksPerChunk } from './constants.ts'
 import type { PoolFile } from './media.ts'
 
 export function subBlockTag(data: Uint8Array, chunk: number, subBlock: number): number {
-  // Seeding by xor keeps crc32c's speed and makes the tag depend on the address.
-  return (crc32c(data) ^ Math.imul(chunk * subBlocksPerChunk + subBlock + 1, 0x9e3779b1)) >>> 0
+  return (crc32c(data) ^ tagSeed(chunk, subBlock)) >>> 0
+}
+
+/**
+ * The tags of the sub-blocks of `data` (whole sub-blocks, starting at `subBlock` of `chunk` and
+ * running on into the next chunks) into `out` from `outIndex`: one checksum call for them all.
+ */
+export function subBlockTags(
+  data: Uint8Array,
+  chunk: number,
+  subBlock: number,
+  out: Uint32Array,
+  outIndex: number,
+): void {
+  crc32cBlocks(data, subBlockBytes, out, outIndex)
+  const first = chunk * subBlocksPerChunk + subBlock
+  const count = data.length / subBlockBytes
+  for (let at = 0; at < count; at += 1) {
+    out[outIndex + at] = (out[outIndex + at]! ^ Math.imul(first + at + 1, 0x9e3779b1)) >>> 0
+  }
+}
+
+/** Seeding by xor keeps crc32c's speed and makes the tag depend on the address. */
+function tagSeed(chunk: number, subBlock: number): number {
+  return Math.imul(chunk * subBlocksPerChunk + subBlock + 1, 0x9e3779b1)
 }
 
 /** Tags are written to the file in pages of 4 KiB (1 024 tags, 64 chunks). */
@@ -65,12 +88,8 @@ export class TagStore {
 
   /** Computes the tags of `count` sub-blocks of `data`, starting at `subBlock` of `chunk`. */
   compute(data: Uint8Array, chunk: number, subBlock: number): Uint32Array {
-    const count = data.length / subBlockBytes
-    const tags = new Uint32Array(count)
-    for (let index = 0; index < count; index += 1) {
-      const piece = data.subarray(index * subBlockBytes, (index + 1) * subBlockBytes)
-      tags[index] = subBlockTag(piece, chunk, subBlock + index)
-    }
+    const tags = new Uint32Array(data.length / subBlockBytes)
+    subBlockTags(data, chunk, subBlock, tags, 0)
     return tags
   }
 
@@ -79,10 +98,7 @@ export class TagStore {
     const count = data.length / subBlockBytes
     const index = chunk * subBlocksPerChunk + subBlock
     this.#ensure(index + count)
-    for (let at = 0; at < count; at += 1) {
-      const piece = data.subarray(at * subBlockBytes, (at + 1) * subBlockBytes)
-      this.#tags[index + at] = subBlockTag(piece, chunk, subBlock + at)
-    }
+    subBlockTags(data, chunk, subBlock, this.#tags, index)
     this.#markDirty(index, count)
   }
 
