@@ -78,12 +78,13 @@ export class PoolDevice implements EngineDevice {
     const lineage = this.#lineage()
     this.#check(lba, blockCount * this.blockBytes)
     const blockBytes = this.blockBytes
-    const runs: ProvisioningRun[] = []
+    // Our own objects until returned: a run grows in place (one object per run, not per step).
+    const runs: { lba: number; blocks: number; mapped: boolean }[] = []
     const add = (from: number, to: number, mapped: boolean): boolean => {
       const last = runs.at(-1)
       const blocks = (to - from) / blockBytes
       if (last !== undefined && last.mapped === mapped) {
-        runs[runs.length - 1] = { ...last, blocks: last.blocks + blocks }
+        last.blocks += blocks
         return true
       }
       if (runs.length === runsMax) return false
@@ -103,10 +104,16 @@ export class PoolDevice implements EngineDevice {
       at = Math.max(at, chunkStart)
       if (chunk > last) break
       this.dataPath.resolve(lineage, lineage.cur, chunk, fullMask, sources)
-      while (at < end && at < (chunk + 1) * chunkBytes) {
-        const subBlock = Math.floor((at % chunkBytes) / subBlockBytes)
-        const next = Math.min(end, chunk * chunkBytes + (subBlock + 1) * subBlockBytes)
-        if (!add(at, next, sources[subBlock]! >= 0)) return runs
+      const chunkEnd = Math.min(end, (chunk + 1) * chunkBytes)
+      // Sub-blocks of one status are one step: a fully written chunk costs one `add`.
+      while (at < chunkEnd) {
+        let subBlock = Math.floor((at % chunkBytes) / subBlockBytes)
+        const mapped = sources[subBlock]! >= 0
+        while (subBlock + 1 < subBlocksPerChunk && sources[subBlock + 1]! >= 0 === mapped) {
+          subBlock += 1
+        }
+        const next = Math.min(chunkEnd, chunk * chunkBytes + (subBlock + 1) * subBlockBytes)
+        if (!add(at, next, mapped)) return runs
         at = next
       }
     }
