@@ -217,14 +217,31 @@ static napi_value js_crc32c_blocks(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+/* releaseFreeMemory(): boolean — hands the C heap's free pages back to the kernel. */
+static napi_value js_release_free_memory(napi_env env, napi_callback_info info) {
+  (void)info;
+  int released = 0;
+#if defined(__GLIBC__)
+  released = malloc_trim(0);
+#endif
+  napi_value result;
+  napi_get_boolean(env, released, &result);
+  return result;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   init_tables();
   napi_property_descriptor properties[] = {
       {"crc32c", NULL, js_crc32c, NULL, NULL, NULL, napi_default, NULL},
       {"crc32cBlocks", NULL, js_crc32c_blocks, NULL, NULL, NULL, napi_default, NULL},
       {"crc32cPortable", NULL, js_crc32c_portable, NULL, NULL, NULL, napi_default, NULL},
+      {"releaseFreeMemory", NULL, js_release_free_memory, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 3, properties);
+  napi_define_properties(env, exports, 4, properties);
   napi_value hardware;
   napi_get_boolean(env, have_hardware, &hardware);
   napi_set_named_property(env, exports, "hardware", hardware);

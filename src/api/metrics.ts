@@ -20,6 +20,11 @@ export function gauge(name: string, help: string, value: number): MetricFamily {
   return { name, help, type: 'gauge', samples: [{ value }] }
 }
 
+/** A family of one unlabelled counter. */
+export function counter(name: string, help: string, value: number): MetricFamily {
+  return { name, help, type: 'counter', samples: [{ value }] }
+}
+
 export type MetricSource = () => readonly MetricFamily[] | Promise<readonly MetricFamily[]>
 
 const metricNamePattern = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/

@@ -6,30 +6,10 @@
  * pure slice-by-8 table, which beats @node-rs/crc32's call at that size, and long ones
  * @node-rs/crc32. See docs/decisions/0002-native-crc32c.md for why and what each costs.
  */
-import { createRequire } from 'node:module'
 import { crc32c as nodeRsCrc32c } from '@node-rs/crc32'
 import { assert } from './assert.ts'
+import { nativeAddon as native } from './native.ts'
 
-/** The addon's exports (native/crc32c.c). */
-interface NativeCrc32c {
-  crc32c(bytes: Uint8Array, initial: number): number
-  crc32cBlocks(bytes: Uint8Array, blockBytes: number, out: Uint32Array, outIndex: number): void
-  /** The addon's table path, whatever the CPU: for the tests. */
-  crc32cPortable(bytes: Uint8Array, initial?: number): number
-  readonly hardware: boolean
-}
-
-/** The addon, or undefined where it was not built (no compiler): the fallback is then used. */
-function loadNative(): NativeCrc32c | undefined {
-  try {
-    // The same relative path from src/base and from dist/base.
-    return createRequire(import.meta.url)('../../native/build/Release/basalt_native.node')
-  } catch {
-    return undefined
-  }
-}
-
-const native = loadNative()
 const tables = buildTables()
 /** Below this the table beats @node-rs/crc32 (the fallback). */
 const nodeRsThresholdBytes = 256

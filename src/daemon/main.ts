@@ -9,11 +9,12 @@
  */
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { gauge, type MetricFamily } from '../api/metrics.ts'
+import { counter, gauge, type MetricFamily } from '../api/metrics.ts'
 import { buildApi, listenApi } from '../api/server.ts'
-import { RealClock } from '../base/clock.ts'
+import { type Clock, RealClock } from '../base/clock.ts'
 import { isSanError } from '../base/errors.ts'
 import type { Logger } from '../base/log.ts'
+import { nativeAddon } from '../base/native.ts'
 import { PoolSettingsFile } from '../control/pool_settings.ts'
 import { ReservationFiles } from '../control/reservations.ts'
 import { SanitizeFiles } from '../control/sanitize_journal.ts'
@@ -33,6 +34,7 @@ import {
   serveUsage,
 } from './flags.ts'
 import { JsonLineLogger } from './logger.ts'
+import { MemoryTrimmer, memoryTrimGrowthBytes, memoryTrimIntervalMs } from './memory.ts'
 
 export interface Output {
   readonly stdout: (text: string) => void
@@ -109,22 +111,18 @@ async function start(
     pool = await Pool.open({ media, clock, logger: logger.child({ part: 'engine' }) })
     const directory = new UnitDirectory()
     const poolSettings = await PoolSettingsFile.open(dataDir, directory)
-    ticker = tickEvery(pool, directory, logger)
-    const services = {
-      directory,
-      sanitize: await SanitizeFiles.open(dataDir, logger),
-      sanitizeBytesPerSecond,
-    }
+    const trimmer = memoryTrimmer(clock)
+    ticker = tickEvery(pool, directory, logger, trimmer)
     registry = await VolumeRegistry.open({
       dataDir,
       iqnBase: config.iqnBase,
       clock,
       logger: logger.child({ part: 'control' }),
-      unitFactory: logicalUnitFactory(
-        clock,
-        await ReservationFiles.open(dataDir, logger),
-        services,
-      ),
+      unitFactory: logicalUnitFactory(clock, await ReservationFiles.open(dataDir, logger), {
+        directory,
+        sanitize: await SanitizeFiles.open(dataDir, logger),
+        sanitizeBytesPerSecond,
+      }),
       engine: pool,
     })
     const portalOptions = {
@@ -140,7 +138,11 @@ async function start(
       authenticate: (presented) => dataDir.tokenMatches(presented),
       logger: logger.child({ part: 'api' }),
       version: packageVersion(),
-      metrics: [() => portalMetrics(portals), () => poolIoMetrics(media), processMetrics],
+      metrics: [
+        () => portalMetrics(portals),
+        () => poolIoMetrics(media),
+        () => processMetrics(trimmer),
+      ],
       poolSettings,
     })
     const apiAddress = await listenApi(api, config.api.host, config.api.port).catch(async (e) => {
@@ -191,11 +193,13 @@ function tickEvery(
   pool: Pool,
   directory: UnitDirectory,
   logger: Logger,
+  trimmer: MemoryTrimmer | null,
 ): ReturnType<typeof setInterval> {
   return setInterval(() => {
     try {
       pool.tick()
       directory.tick(pool)
+      trimmer?.tick()
     } catch (error) {
       logger.error('pool tick failed', { error: String(error) })
     }
@@ -249,9 +253,24 @@ function poolIoMetrics(media: FsPoolMedia): MetricFamily[] {
 }
 
 /** The daemon's own memory, named as Prometheus's client libraries name it. */
-function processMetrics(): MetricFamily[] {
+/** Where glibc can trim (base/native.ts), the daemon's MemoryTrimmer; else null. */
+function memoryTrimmer(clock: Clock): MemoryTrimmer | null {
+  const addon = nativeAddon
+  if (addon === undefined) return null
+  return new MemoryTrimmer({
+    release: () => addon.releaseFreeMemory(),
+    rssBytes: () => process.memoryUsage.rss(),
+    clock,
+    growthBytes: memoryTrimGrowthBytes,
+    intervalMs: memoryTrimIntervalMs,
+  })
+}
+
+function processMetrics(trimmer: MemoryTrimmer | null): MetricFamily[] {
   const memory = process.memoryUsage()
+  const trims = trimmer === null ? [] : trimMetrics(trimmer)
   return [
+    ...trims,
     gauge('process_resident_memory_bytes', 'Resident set size of the daemon.', memory.rss),
     gauge('nodejs_heap_size_total_bytes', 'V8 heap reserved.', memory.heapTotal),
     gauge('nodejs_heap_size_used_bytes', 'V8 heap in use.', memory.heapUsed),
@@ -261,6 +280,17 @@ function processMetrics(): MetricFamily[] {
       memory.external,
     ),
     gauge('nodejs_array_buffers_bytes', 'Memory of ArrayBuffers and Buffers.', memory.arrayBuffers),
+  ]
+}
+
+function trimMetrics(trimmer: MemoryTrimmer): MetricFamily[] {
+  return [
+    counter(
+      'basalt_memory_trims_total',
+      'Free C-heap pages handed back to the kernel (malloc_trim).',
+      trimmer.trims,
+    ),
+    counter('basalt_memory_trim_seconds_total', 'Time those trims took.', trimmer.trimMs / 1000),
   ]
 }
 

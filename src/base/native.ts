@@ -1,0 +1,28 @@
+/**
+ * Basalt's Node-API addon (native/crc32c.c, built by `npm run build` through node-gyp), loaded
+ * once. Undefined where the build could not make it (no compiler): every user has a fallback,
+ * and `BASALT_NATIVE_REQUIRED=1` makes the unit suite fail instead (docs/decisions/0002).
+ */
+import { createRequire } from 'node:module'
+
+export interface NativeAddon {
+  crc32c(bytes: Uint8Array, initial: number): number
+  crc32cBlocks(bytes: Uint8Array, blockBytes: number, out: Uint32Array, outIndex: number): void
+  /** The CRC's table path, whatever the CPU: for the tests. */
+  crc32cPortable(bytes: Uint8Array, initial?: number): number
+  /** Whether the CPU has the CRC32C instruction (SSE4.2) and the addon uses it. */
+  readonly hardware: boolean
+  /** glibc's malloc_trim(0): the C heap's free pages go back to the kernel. False elsewhere. */
+  releaseFreeMemory(): boolean
+}
+
+function load(): NativeAddon | undefined {
+  try {
+    // The same relative path from src/base and from dist/base.
+    return createRequire(import.meta.url)('../../native/build/Release/basalt_native.node')
+  } catch {
+    return undefined
+  }
+}
+
+export const nativeAddon: NativeAddon | undefined = load()
