@@ -61,11 +61,32 @@ export function readFully(fd: number, target: Uint8Array, positionBytes: number)
   })
 }
 
-export function writeFully(fd: number, source: Uint8Array, positionBytes: number): Promise<void> {
+/**
+ * Writes all of `source` at `positionBytes`, in system calls that do not cross a multiple of
+ * `pieceBytesMax` in the file (see FsPoolFile: the size of a buffered write sets the size of
+ * the page-cache folios it makes). The pieces go to the threadpool together, so a split write
+ * costs one round trip, not one per piece.
+ */
+export function writeFully(
+  fd: number,
+  source: Uint8Array,
+  positionBytes: number,
+  pieceBytesMax = ioChunkBytesMax,
+): Promise<void> {
+  const pieces: Promise<void>[] = []
+  for (let offset = 0; offset < source.length; ) {
+    const length = pieceLength(source.length - offset, positionBytes + offset, pieceBytesMax)
+    pieces.push(writePiece(fd, source.subarray(offset, offset + length), positionBytes + offset))
+    offset += length
+  }
+  return pieces.length === 1 ? pieces[0]! : Promise.all(pieces).then(() => {})
+}
+
+function writePiece(fd: number, source: Uint8Array, positionBytes: number): Promise<void> {
   return new Promise((resolve, reject) => {
     let offset = 0
     const step = (): void => {
-      const length = Math.min(source.length - offset, ioChunkBytesMax)
+      const length = source.length - offset
       fs.write(fd, source, offset, length, positionBytes + offset, (error, bytesWritten) => {
         if (error) return reject(ioError(error))
         offset += bytesWritten
@@ -91,12 +112,22 @@ export function readFullySync(fd: number, target: Uint8Array, positionBytes: num
   }
 }
 
-export function writeFullySync(fd: number, source: Uint8Array, positionBytes: number): void {
+export function writeFullySync(
+  fd: number,
+  source: Uint8Array,
+  positionBytes: number,
+  pieceBytesMax = ioChunkBytesMax,
+): void {
   let offset = 0
   while (offset < source.length) {
-    const length = Math.min(source.length - offset, ioChunkBytesMax)
+    const length = pieceLength(source.length - offset, positionBytes + offset, pieceBytesMax)
     offset += fs.writeSync(fd, source, offset, length, positionBytes + offset)
   }
+}
+
+/** What one write at `position` may take of `left` bytes without crossing a piece boundary. */
+export function pieceLength(left: number, position: number, pieceBytesMax: number): number {
+  return Math.min(left, pieceBytesMax - (position % pieceBytesMax))
 }
 
 export type IoCallback<T> = (error: NodeJS.ErrnoException | null, value?: T) => void

@@ -1,0 +1,57 @@
+import assert from 'node:assert/strict'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { pieceLength, writeFully, writeFullySync } from './positional_io.ts'
+
+function withFile(body: (fd: number, path: string) => Promise<void> | void): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'basalt-pio-'))
+  const path = join(dir, 'file')
+  const fd = openSync(path, 'w+')
+  return Promise.resolve(body(fd, path)).finally(() => {
+    closeSync(fd)
+    rmSync(dir, { recursive: true, force: true })
+  })
+}
+
+const noise = (length: number) =>
+  Uint8Array.from({ length }, (_, i) => Math.imul(i + 7, 0x9e3779b1) >>> 24)
+
+test('writeFully and writeFullySync split at piece boundaries and write every byte', async () => {
+  // Unaligned starts and lengths, pieces smaller and larger than the write, one byte pieces.
+  const cases = [
+    { position: 0, length: 64 * 1024, piece: 4096 },
+    { position: 1000, length: 20_000, piece: 4096 },
+    { position: 4095, length: 2, piece: 4096 },
+    { position: 70_000, length: 5000, piece: 65_536 },
+    { position: 3, length: 17, piece: 1 },
+  ]
+  for (const write of [writeFully, writeFullySync]) {
+    for (const { position, length, piece } of cases) {
+      await withFile(async (fd, path) => {
+        const source = noise(length)
+        await write(fd, source, position, piece)
+        const file = readFileSync(path)
+        assert.equal(file.length, position + length, `${write.name} ${position}+${length}`)
+        assert.deepEqual(file.subarray(position), Buffer.from(source))
+        assert.ok(file.subarray(0, position).every((byte) => byte === 0))
+      })
+    }
+  }
+})
+
+test('pieceLength: a write is cut at every multiple of the piece size in the file', () => {
+  const pieces = (position: number, length: number, piece: number) => {
+    const lengths: number[] = []
+    for (let at = 0; at < length; ) {
+      const take = pieceLength(length - at, position + at, piece)
+      lengths.push(take)
+      at += take
+    }
+    return lengths
+  }
+  assert.deepEqual(pieces(1000, 20_000, 4096), [3096, 4096, 4096, 4096, 4096, 520])
+  assert.deepEqual(pieces(65_536, 1 << 20, 65_536), Array(16).fill(65_536))
+  assert.deepEqual(pieces(0, 100, 65_536), [100])
+})
