@@ -9,13 +9,9 @@
  * A punched chunk's tags are zeroed, so "has a tag" also says "the filesystem holds this
  * sub-block": recovery rebuilds the allocator's backed masks from it.
  */
-import { crc32c, crc32cBlocks } from '../../base/crc32c.ts'
+import { crc32cBlocks } from '../../base/crc32c.ts'
 import { subBlockBytes, subBlocksPerChunk } from './constants.ts'
 import type { PoolFile } from './media.ts'
-
-export function subBlockTag(data: Uint8Array, chunk: number, subBlock: number): number {
-  return (crc32c(data) ^ tagSeed(chunk, subBlock)) >>> 0
-}
 
 /**
  * The tags of the sub-blocks of `data` (whole sub-blocks, starting at `subBlock` of `chunk` and
@@ -32,13 +28,16 @@ export function subBlockTags(
   const first = chunk * subBlocksPerChunk + subBlock
   const count = data.length / subBlockBytes
   for (let at = 0; at < count; at += 1) {
-    out[outIndex + at] = (out[outIndex + at]! ^ Math.imul(first + at + 1, 0x9e3779b1)) >>> 0
+    out[outIndex + at] = (out[outIndex + at]! ^ tagSeed(first + at)) >>> 0
   }
 }
 
-/** Seeding by xor keeps crc32c's speed and makes the tag depend on the address. */
-function tagSeed(chunk: number, subBlock: number): number {
-  return Math.imul(chunk * subBlocksPerChunk + subBlock + 1, 0x9e3779b1)
+/**
+ * Seeding by xor keeps crc32c's speed and makes the tag depend on the address: `index` is the
+ * sub-block's number in the file (chunk × 16 + sub-block).
+ */
+function tagSeed(index: number): number {
+  return Math.imul(index + 1, 0x9e3779b1)
 }
 
 /** Tags are written to the file in pages of 4 KiB (1 024 tags, 64 chunks). */
