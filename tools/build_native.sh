@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# Builds Basalt's Node-API addon (native/: CRC32C for data tags and digests) with node-gyp, which
-# npm puts on PATH for its scripts and points at the machine's Node headers. Incremental: make
-# rebuilds only what changed. Without a compiler the build is skipped with a warning and Basalt
-# runs on its fallback (@node-rs/crc32); the unit suite fails when BASALT_NATIVE_REQUIRED=1 and
-# the addon is missing, so CI notices a broken build (scripts/test sets it).
+# Builds Basalt's Node-API addon (native/: CRC32C for data tags and digests, malloc_trim) with
+# node-gyp, which npm puts on PATH for its scripts and points at the machine's Node headers.
+# Incremental: make rebuilds only what changed. Without a compiler the build is skipped with a
+# warning and Basalt runs on its fallbacks (@node-rs/crc32, no memory trim); the unit suite fails
+# when BASALT_NATIVE_REQUIRED=1 and the addon is missing, so CI notices a broken build
+# (scripts/test sets it).
 set -uo pipefail
 cd "$(dirname "$0")/../native"
 
 warn() {
-  echo "build_native: $1; checksums use the @node-rs/crc32 fallback" >&2
+  echo "build_native: $1; checksums use the @node-rs/crc32 fallback, memory is not trimmed" >&2
   exit 0
 }
 

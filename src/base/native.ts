@@ -1,5 +1,5 @@
 /**
- * Basalt's Node-API addon (native/crc32c.c, built by `npm run build` through node-gyp), loaded
+ * Basalt's Node-API addon (native/: addon.c, crc32c.c; built by `npm run build`), loaded
  * once. Undefined where the build could not make it (no compiler): every user has a fallback,
  * and `BASALT_NATIVE_REQUIRED=1` makes the unit suite fail instead (docs/decisions/0002).
  */
