@@ -243,16 +243,14 @@ function poolIoMetrics(media: FsPoolMedia): MetricFamily[] {
         { labels: { mode: 'threadpool' }, value: threadpoolCalls },
       ],
     },
-    {
-      name: 'basalt_pool_file_io_slow_total',
-      help: 'Event-loop reads and writes slow enough to send the pool to the threadpool a while.',
-      type: 'counter',
-      samples: [{ value: slowCalls }],
-    },
+    counter(
+      'basalt_pool_file_io_slow_total',
+      'Event-loop reads and writes slow enough to send the pool to the threadpool a while.',
+      slowCalls,
+    ),
   ]
 }
 
-/** The daemon's own memory, named as Prometheus's client libraries name it. */
 /** Where glibc can trim (base/native.ts), the daemon's MemoryTrimmer; else null. */
 function memoryTrimmer(clock: Clock): MemoryTrimmer | null {
   const addon = nativeAddon
@@ -266,6 +264,7 @@ function memoryTrimmer(clock: Clock): MemoryTrimmer | null {
   })
 }
 
+/** The daemon's own memory, named as Prometheus's client libraries name it, and its trims. */
 function processMetrics(trimmer: MemoryTrimmer | null): MetricFamily[] {
   const memory = process.memoryUsage()
   const trims = trimmer === null ? [] : trimMetrics(trimmer)

@@ -94,8 +94,7 @@ function writePiece(fd: number, source: Uint8Array, positionBytes: number): Prom
         else resolve()
       })
     }
-    if (source.length === 0) resolve()
-    else step()
+    step() // writeFully makes no empty piece
   })
 }
 
