@@ -19,6 +19,15 @@ export const fullMask = (1 << subBlocksPerChunk) - 1
 export const slotsMax = 2 ** 28
 /** Checksum-region size in chunks (64 MiB): the unit of the dirty-region log (engine.md §5.9). */
 export const regionChunks = 1024
+/**
+ * Fresh slots (above the data file's high-water mark) whose regions are marked dirty before a
+ * write reaches them. Marking a region waits for a journal commit, 60 ms while the filesystem
+ * writes back a first pass after a snapshot, and new slots are handed out in order, so without
+ * it every 1 024th redirected chunk stalled all writes in flight: 20 % of that pass's time.
+ * 4 096 slots is ~80 ms of fresh allocations at 50k redirects a second. A region marked but
+ * never written costs recovery a map lookup per slot (only slots in use are re-read).
+ */
+export const dirtyAheadSlots = 4 * regionChunks
 /** The epoch stored as "never killed": larger than any epoch a lineage can reach. */
 export const neverKilled = 0xffff_ffff
 
@@ -42,9 +51,11 @@ export const commitIntervalMs = 250
 /** The journal is folded into a checkpoint once it grows past this. */
 export const checkpointJournalBytes = 32 * 1024 * 1024
 /**
- * Regions stay dirty (their checksums recomputed after a crash) until a checkpoint; one runs at
- * least this often while any region is dirty, so recovery never re-reads more than about a
- * minute's worth of written regions.
+ * Regions stay dirty (their checksums recomputed after a crash) until a checkpoint finds that no
+ * write reached them since the one before (a write-intent bitmap clears bits the same lazy way,
+ * so a region written all the time is not marked again after every checkpoint). A checkpoint
+ * runs at least this often while any region is dirty, so recovery never re-reads more than about
+ * two minutes' worth of written regions.
  */
 export const checkpointIntervalMs = 60_000
 /** Chunks whose head view one lineage caches (~200 bytes each); the cache is reset when full. */

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ManualClock } from '../../base/clock.ts'
+import { checkpointIntervalMs, regionChunks } from './constants.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 import { SimPoolMedia, splitmix32 } from './media_sim.ts'
 import { Pool } from './pool.ts'
@@ -157,4 +158,40 @@ test('DataPath: writeNow after a snapshot redirects, and the snapshot keeps its 
   assert.deepEqual(head.subarray(0, 8192), filled(8192, 1))
   assert.deepEqual(head.subarray(12288), filled(65536 - 12288, 1))
   assert.deepEqual(pool.recount().drift, [])
+})
+
+test('DataPath: the regions of the next fresh slots are marked dirty before a write needs them', async () => {
+  const { pool } = await syncPool()
+  const volume = await pool.createVolume('v', 4096, (128 * MiB) / 4096)
+  // One sub-block in each of the first 1 024 chunks: fresh slots 0 … 1023, all of region 0.
+  for (let chunk = 0; chunk < regionChunks; chunk += 1)
+    await volume.write(chunk * 16, filled(4096, 1), false)
+  await volume.flush()
+  // Slot 1024 opens region 1, which the first fresh slot already marked: no commit to wait for.
+  assert.equal(volume.writeNow!(regionChunks * 16, filled(4096, 2)), true)
+  assert.deepEqual(pool.recount().drift, [])
+})
+
+test('DataPath: a checkpoint cleans only the regions no write reached since the one before', async () => {
+  const clock = new ManualClock()
+  const media = new SimPoolMedia({ rng: () => 0 })
+  const pool = await Pool.open({ media, clock, capacityBytes: 256 * MiB })
+  const volume = await pool.createVolume('v', 4096, (4 * MiB) / 4096)
+  const checkpoint = async () => {
+    clock.advanceMs(checkpointIntervalMs)
+    pool.tick()
+    await pool.settle()
+  }
+  await volume.write(0, filled(4096, 1), false)
+  await volume.flush()
+  await checkpoint()
+  assert.equal(volume.writeNow!(16, filled(4096, 2)), true, 'written since the last checkpoint')
+  await checkpoint()
+  await checkpoint()
+  assert.equal(volume.writeNow!(32, filled(4096, 3)), false, 'idle for a whole checkpoint interval')
+  await volume.write(32, filled(4096, 3), false)
+  const back = new Uint8Array(3 * 65536)
+  await volume.read(0, back)
+  assert.deepEqual(back.subarray(65536, 65536 + 4096), filled(4096, 2))
+  assert.deepEqual(back.subarray(2 * 65536, 2 * 65536 + 4096), filled(4096, 3))
 })

@@ -20,6 +20,7 @@ import type { ChunkAllocator } from './allocator.ts'
 import type { Committer } from './commit.ts'
 import {
   chunkBytes,
+  dirtyAheadSlots,
   fullMask,
   headSourcesMax,
   neverKilled,
@@ -123,6 +124,8 @@ export class DataPath {
   readonly dirtyRegions = new Set<number>()
   /** Regions whose REGION_DIRTY record is not yet durable, with the commit that makes it so. */
   readonly #regionsMarking = new Map<number, Promise<void>>()
+  /** Regions a write reached since the last checkpoint (`cleanRegions`). */
+  readonly #regionsWritten = new Set<number>()
   checksumFailures = 0
   /** Reads and writes started so far: the pool's tick tells a busy pool from an idle one. */
   ioStarted = 0
@@ -393,6 +396,7 @@ export class DataPath {
       // still fills.
       this.#physWriteStart(planned.phys)
       try {
+        this.#regionsWritten.add(region)
         if (
           !this.dirtyRegions.has(region) ||
           this.#regionsMarking.has(region) ||
@@ -538,7 +542,17 @@ export class DataPath {
       this.allocator.unallocate(phys)
       throw error
     }
+    if (phys + 1 === this.allocator.highWater) this.#markAhead(phys)
     return phys
+  }
+
+  /** Marks the regions of the next fresh slots dirty, without waiting (`dirtyAheadSlots`). */
+  #markAhead(phys: number): void {
+    const ahead = Math.min(phys + dirtyAheadSlots, this.allocator.slotsLimit - 1)
+    const last = Math.floor(ahead / regionChunks)
+    for (let region = Math.floor(phys / regionChunks) + 1; region <= last; region += 1)
+      // A failed commit fails the pool (commit.ts); the writes that wait for this mark see it.
+      if (!this.dirtyRegions.has(region)) this.#markRegion(region).catch(() => {})
   }
 
   /** Undoes a piece planned by a write that is not issued: its reservation, then its version. */
@@ -566,24 +580,46 @@ export class DataPath {
     for (const piece of planned) {
       const region = Math.floor(piece.phys / regionChunks)
       this.#regionWrites.set(region, (this.#regionWrites.get(region) ?? 0) + 1)
-      const marking = this.#regionsMarking.get(region)
-      if (marking !== undefined) {
-        waits ??= new Set()
-        waits.add(marking)
-      }
-      if (this.dirtyRegions.has(region)) continue
-      this.dirtyRegions.add(region)
-      this.committer.append({ type: recordType.regionDirty, region })
-      // The region must be known dirty on disk before its data can tear (engine.md §5.9), also
-      // for every other write that reaches it before that commit is done.
-      const durable = this.committer
-        .commitRecords()
-        .finally(() => this.#regionsMarking.delete(region))
-      this.#regionsMarking.set(region, durable)
+      this.#regionsWritten.add(region)
+      const marking = this.dirtyRegions.has(region)
+        ? this.#regionsMarking.get(region)
+        : this.#markRegion(region)
+      if (marking === undefined) continue
       waits ??= new Set()
-      waits.add(durable)
+      waits.add(marking)
     }
     return waits === null ? null : Promise.all(waits)
+  }
+
+  /**
+   * Makes `region` dirty: its record goes out with the next commit, which every write into the
+   * region waits for (engine.md §5.9: the mark is on disk before the region's data can tear).
+   */
+  #markRegion(region: number): Promise<void> {
+    this.dirtyRegions.add(region)
+    this.committer.append({ type: recordType.regionDirty, region })
+    const durable: Promise<void> = this.committer.commitRecords().finally(() => {
+      if (this.#regionsMarking.get(region) === durable) this.#regionsMarking.delete(region)
+    })
+    this.#regionsMarking.set(region, durable)
+    return durable
+  }
+
+  /**
+   * At a checkpoint, whose tags are synced before it is written: the dirty regions that no write
+   * reached since the previous checkpoint (any, at the `final` one of a close), with none in
+   * flight and no mark pending, become clean. Returns the regions that stay dirty.
+   */
+  cleanRegions(final: boolean): number[] {
+    for (const region of this.dirtyRegions)
+      if (
+        (final || !this.#regionsWritten.has(region)) &&
+        !this.#regionWrites.has(region) &&
+        !this.#regionsMarking.has(region)
+      )
+        this.dirtyRegions.delete(region)
+    this.#regionsWritten.clear()
+    return [...this.dirtyRegions]
   }
 
   /**
@@ -795,10 +831,6 @@ export class DataPath {
     let oldest = Number.POSITIVE_INFINITY
     for (const ticket of this.#ioInFlight.keys()) oldest = Math.min(oldest, ticket)
     return oldest
-  }
-
-  regionHasWrites(region: number): boolean {
-    return this.#regionWrites.has(region)
   }
 
   #ioStart(): number {
