@@ -38,6 +38,15 @@ export class SubBlockLocks {
     return true
   }
 
+  /** Whether `mask` of `key` could be taken at once (for work that finishes before any other). */
+  isFree(key: number, mask: number): boolean {
+    const entry = this.#entries.get(key)
+    return (
+      entry === undefined ||
+      ((entry.busy & mask) === 0 && !entry.waiters.some((w) => (w.mask & mask) !== 0))
+    )
+  }
+
   release(key: number, mask: number): void {
     const entry = this.#entries.get(key)
     if (entry === undefined) return
