@@ -2,7 +2,7 @@
  * Big-endian field access over Uint8Array for wire formats (iSCSI BHS, SCSI CDBs and parameter
  * data). 64-bit fields become `number` only through one checked conversion (STYLE rule 15).
  */
-import { assert } from './assert.ts'
+import { assert, fail } from './assert.ts'
 
 export function readU16(bytes: Uint8Array, offset: number): number {
   return (bytes[offset]! << 8) | bytes[offset + 1]!
@@ -28,20 +28,20 @@ export function readU64Safe(bytes: Uint8Array, offset: number): number | null {
 }
 
 export function writeU16(bytes: Uint8Array, offset: number, value: number): void {
-  assert(Number.isInteger(value) && value >= 0 && value <= 0xffff, `u16 out of range: ${value}`)
+  if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff)) fail(`u16 range: ${value}`)
   bytes[offset] = value >>> 8
   bytes[offset + 1] = value & 0xff
 }
 
 export function writeU24(bytes: Uint8Array, offset: number, value: number): void {
-  assert(Number.isInteger(value) && value >= 0 && value <= 0xffffff, `u24 out of range: ${value}`)
+  if (!(Number.isInteger(value) && value >= 0 && value <= 0xffffff)) fail(`u24 range: ${value}`)
   bytes[offset] = value >>> 16
   bytes[offset + 1] = (value >>> 8) & 0xff
   bytes[offset + 2] = value & 0xff
 }
 
 export function writeU32(bytes: Uint8Array, offset: number, value: number): void {
-  assert(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff, `u32 range: ${value}`)
+  if (!(Number.isInteger(value) && value >= 0 && value <= 0xffff_ffff)) fail(`u32 range: ${value}`)
   bytes[offset] = value >>> 24
   bytes[offset + 1] = (value >>> 16) & 0xff
   bytes[offset + 2] = (value >>> 8) & 0xff
@@ -49,7 +49,7 @@ export function writeU32(bytes: Uint8Array, offset: number, value: number): void
 }
 
 export function writeU64(bytes: Uint8Array, offset: number, value: number): void {
-  assert(Number.isSafeInteger(value) && value >= 0, `u64 out of range: ${value}`)
+  if (!(Number.isSafeInteger(value) && value >= 0)) fail(`u64 range: ${value}`)
   writeU32(bytes, offset, Math.floor(value / 0x1_0000_0000))
   writeU32(bytes, offset + 4, value % 0x1_0000_0000)
 }

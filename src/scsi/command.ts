@@ -5,7 +5,7 @@
  * learns when task management aborts it while it executes (SAM-5 §5.6), so that what it still
  * waits for (the range lock, sbc/range_lock.ts) is dropped instead of run.
  */
-import { assert } from '../base/assert.ts'
+import { fail } from '../base/assert.ts'
 import type { CdbRow, CdbTable } from './cdb_table.ts'
 import type { LogicalUnit } from './logical_unit.ts'
 import type { Nexus } from './nexus.ts'
@@ -85,7 +85,7 @@ export class Command implements ParsedHandle, Requester {
   /** The unit, for rows that cannot run without one (asserted by dispatch). */
   get lu(): LogicalUnit {
     const unit = this.unit
-    assert(unit !== null, `${this.row.name} needs a logical unit`)
+    if (unit === null) fail(`${this.row.name} needs a logical unit`)
     return unit
   }
 

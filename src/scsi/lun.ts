@@ -4,7 +4,7 @@
  * (01b, LUN 0..16383, SAM-5 §4.7.7.3), plus the REPORT LUNS well-known logical unit
  * (extended addressing, SAM-5 §4.7.7.5 and §4.7.9: C1h 01h). Anything else addresses no unit.
  */
-import { assert } from '../base/assert.ts'
+import { fail } from '../base/assert.ts'
 
 export const lunNumberMax = 16_383
 
@@ -34,7 +34,7 @@ export function encodeLun(value: number, target: Uint8Array, offset: number): vo
     target[offset + 1] = 0x01
     return
   }
-  assert(Number.isInteger(value) && value >= 0 && value <= lunNumberMax, `bad LUN ${value}`)
+  if (!(Number.isInteger(value) && value >= 0 && value <= lunNumberMax)) fail(`bad LUN ${value}`)
   if (value <= 0xff) {
     target[offset + 1] = value
     return

@@ -4,7 +4,7 @@
  * maps. Pure: no I/O, no clock. Every change goes through `apply`, so replaying the journal and
  * making a change take the same path.
  */
-import { assert } from '../../base/assert.ts'
+import { assert, fail } from '../../base/assert.ts'
 import { SanError } from '../../base/errors.ts'
 import type { TableChange } from './journal.ts'
 import { Lineage, type ParentLink } from './lineage.ts'
@@ -109,7 +109,7 @@ export class EngineState {
 
   lineage(id: number): Lineage {
     const lineage = this.lineages.get(id)
-    assert(lineage !== undefined, `unknown lineage ${id}`)
+    if (lineage === undefined) fail(`unknown lineage ${id}`)
     return lineage
   }
 
