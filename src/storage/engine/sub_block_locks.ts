@@ -33,7 +33,7 @@ export class SubBlockLocks {
       this.#entries.set(key, { busy: mask, waiters: [] })
       return true
     }
-    if ((entry.busy & mask) !== 0 || entry.waiters.some((w) => (w.mask & mask) !== 0)) return false
+    if (!grantable(entry, mask)) return false
     entry.busy |= mask
     return true
   }
@@ -41,10 +41,7 @@ export class SubBlockLocks {
   /** Whether `mask` of `key` could be taken at once (for work that finishes before any other). */
   isFree(key: number, mask: number): boolean {
     const entry = this.#entries.get(key)
-    return (
-      entry === undefined ||
-      ((entry.busy & mask) === 0 && !entry.waiters.some((w) => (w.mask & mask) !== 0))
-    )
+    return entry === undefined || grantable(entry, mask)
   }
 
   release(key: number, mask: number): void {
@@ -65,4 +62,9 @@ export class SubBlockLocks {
     entry.waiters = still
     if (entry.busy === 0 && still.length === 0) this.#entries.delete(key)
   }
+}
+
+/** Neither held nor wanted by a waiter ahead (waiters are served in arrival order). */
+function grantable(entry: Entry, mask: number): boolean {
+  return (entry.busy & mask) === 0 && !entry.waiters.some((w) => (w.mask & mask) !== 0)
 }
