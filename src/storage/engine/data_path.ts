@@ -16,6 +16,7 @@
  */
 import { assert } from '../../base/assert.ts'
 import { SanError } from '../../base/errors.ts'
+import { IntCounts } from '../../base/int_table.ts'
 import type { ChunkAllocator } from './allocator.ts'
 import type { Committer } from './commit.ts'
 import {
@@ -111,15 +112,16 @@ const readNowScratchBytesMax = 1024 * 1024 + 2 * subBlockBytes
 
 export class DataPath {
   readonly locks = new SubBlockLocks()
-  readonly #ioInFlight = new Map<number, number>()
-  readonly #physWrites = new Map<number, number>()
+  // Counts that go up and down with every write: IntCounts, not Maps (base/int_table.ts).
+  readonly #ioInFlight = new IntCounts()
+  readonly #physWrites = new IntCounts()
   /** readNow's covering buffer for reads that are not 4 KiB-aligned. */
   #scratch = new Uint8Array(0)
   /** Checksums computed by #firstMismatch, which never awaits, so one array serves every read. */
   #tagScratch = new Uint32Array(subBlocksPerChunk)
   /** What #slotFor backed for the first time (a field: no object per piece). */
   #lastAdded = 0
-  readonly #regionWrites = new Map<number, number>()
+  readonly #regionWrites = new IntCounts()
   readonly #drains = new Map<number, Map<number, Drain>>()
   readonly dirtyRegions = new Set<number>()
   /** Regions whose REGION_DIRTY record is not yet durable, with the commit that makes it so. */
@@ -286,7 +288,7 @@ export class DataPath {
       if (tag === this.tags.get(phys, subBlock)) continue
       if (before !== undefined && tag === before[at / subBlockBytes]) continue
       // A write racing this read may have landed between the data and its tag.
-      if ((this.#physWrites.get(phys) ?? 0) > 0) continue
+      if (this.#physWrites.get(phys) > 0) continue
       return at / subBlockBytes
     }
     return -1
@@ -350,7 +352,7 @@ export class DataPath {
       )
         bad |= 1 << bit
     }
-    return (this.#physWrites.get(phys) ?? 0) > 0 ? 0 : bad
+    return this.#physWrites.get(phys) > 0 ? 0 : bad
   }
 
   /** Reads any byte range of the image (sub-block padding handled here). */
@@ -564,7 +566,7 @@ export class DataPath {
     const { version } = piece
     if (version.gone || version.valid !== 0 || version.zero !== 0) return
     if (version.phys !== piece.phys) return
-    if ((this.#physWrites.get(piece.phys) ?? 0) > own) return
+    if (this.#physWrites.get(piece.phys) > own) return
     lineage.remove(piece.chunk, version)
     this.allocator.unallocate(piece.phys)
   }
@@ -574,7 +576,7 @@ export class DataPath {
     let waits: Set<Promise<void>> | null = null
     for (const piece of planned) {
       const region = Math.floor(piece.phys / regionChunks)
-      this.#regionWrites.set(region, (this.#regionWrites.get(region) ?? 0) + 1)
+      this.#regionWrites.add(region, 1)
       this.#regionsWritten.add(region)
       const marking = this.dirtyRegions.has(region)
         ? this.#regionsMarking.get(region)
@@ -609,7 +611,7 @@ export class DataPath {
     for (const region of this.dirtyRegions)
       if (
         (final || !this.#regionsWritten.has(region)) &&
-        !this.#regionWrites.has(region) &&
+        this.#regionWrites.get(region) === 0 &&
         !this.#regionsMarking.has(region)
       )
         this.dirtyRegions.delete(region)
@@ -664,9 +666,7 @@ export class DataPath {
     } finally {
       for (let index = from; index < to; index += 1) {
         const region = Math.floor(planned[index]!.phys / regionChunks)
-        const left = (this.#regionWrites.get(region) ?? 1) - 1
-        if (left === 0) this.#regionWrites.delete(region)
-        else this.#regionWrites.set(region, left)
+        if (this.#regionWrites.get(region) > 0) this.#regionWrites.add(region, -1)
       }
     }
   }
@@ -743,7 +743,7 @@ export class DataPath {
       top.zero |= piece.mask
       lineage.changed(piece.chunk)
       // A write to other sub-blocks of this chunk may still be landing in it: keep the chunk.
-      const writing = top.phys >= 0 && (this.#physWrites.get(top.phys) ?? 0) > 0
+      const writing = top.phys >= 0 && this.#physWrites.get(top.phys) > 0
       const alone = list!.length === 1 && lineage.parent === null
       if (top.valid === 0 && alone && !writing) {
         this.freeVersion(lineage, piece.chunk, top)
@@ -824,31 +824,29 @@ export class DataPath {
   /** The oldest ticket of an I/O still in flight, or +∞. */
   oldestTicketInFlight(): number {
     let oldest = Number.POSITIVE_INFINITY
-    for (const ticket of this.#ioInFlight.keys()) oldest = Math.min(oldest, ticket)
+    this.#ioInFlight.forEachKey((ticket) => {
+      oldest = Math.min(oldest, ticket)
+    })
     return oldest
   }
 
   #ioStart(): number {
     this.ioStarted += 1
     const ticket = this.committer.ticket
-    this.#ioInFlight.set(ticket, (this.#ioInFlight.get(ticket) ?? 0) + 1)
+    this.#ioInFlight.add(ticket, 1)
     return ticket
   }
 
   #ioEnd(ticket: number): void {
-    const left = (this.#ioInFlight.get(ticket) ?? 1) - 1
-    if (left === 0) this.#ioInFlight.delete(ticket)
-    else this.#ioInFlight.set(ticket, left)
+    this.#ioInFlight.add(ticket, -1)
   }
 
   #physWriteStart(phys: number): void {
-    this.#physWrites.set(phys, (this.#physWrites.get(phys) ?? 0) + 1)
+    this.#physWrites.add(phys, 1)
   }
 
   #physWriteEnd(phys: number): void {
-    const left = (this.#physWrites.get(phys) ?? 1) - 1
-    if (left === 0) this.#physWrites.delete(phys)
-    else this.#physWrites.set(phys, left)
+    this.#physWrites.add(phys, -1)
   }
 
   #drainStart(lineage: number, epoch: number): void {
