@@ -1,11 +1,16 @@
 /*
  * Basalt's Node-API addon (src/base/native.ts loads it; docs/decisions/0002-native-crc32c.md):
- * CRC32C over Uint8Arrays (crc32c.c does the arithmetic) and glibc's malloc_trim, for the
- * daemon's MemoryTrimmer (src/daemon/memory.ts). Each function checks its arguments and throws a
- * TypeError or RangeError on a caller's bug.
+ * CRC32C over Uint8Arrays (crc32c.c does the arithmetic), glibc's malloc_trim for the daemon's
+ * MemoryTrimmer (src/daemon/memory.ts), and a positional write in pieces done by one threadpool
+ * job (src/storage/positional_io.ts). Each function checks its arguments and throws a TypeError
+ * or RangeError on a caller's bug.
  */
+#define _GNU_SOURCE
+#include <errno.h>
 #include <node_api.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #if defined(__GLIBC__)
 #include <malloc.h>
@@ -103,6 +108,105 @@ static napi_value js_release_free_memory(napi_env env, napi_callback_info info) 
   return result;
 }
 
+/*
+ * writePieces(fd, bytes: Uint8Array, position, pieceBytes, done: (errno: number) => void): void
+ *
+ * Writes all of `bytes` at `position` with pwrite(2) calls that never cross a multiple of
+ * `pieceBytes` in the file, one after the other in a single threadpool job, then calls `done`
+ * with 0 or the errno of the call that failed. Node's fs.write sends each piece to the
+ * threadpool on its own: the pieces of one 1 MiB write then contend for the inode's lock on
+ * four threads, and each costs a wake-up and a completion on the event loop.
+ */
+typedef struct {
+  napi_async_work work;
+  napi_ref bytes_ref;
+  napi_ref done_ref;
+  int fd;
+  uint8_t *data;
+  size_t length;
+  int64_t position;
+  int64_t piece;
+  int error;
+} write_job;
+
+static void write_pieces_execute(napi_env env, void *data) {
+  (void)env;
+  write_job *job = data;
+  size_t offset = 0;
+  while (offset < job->length) {
+    int64_t at = job->position + (int64_t)offset;
+    size_t room = (size_t)(job->piece - at % job->piece);
+    size_t count = job->length - offset < room ? job->length - offset : room;
+    ssize_t written = pwrite(job->fd, job->data + offset, count, at);
+    if (written < 0) {
+      if (errno == EINTR) continue;
+      job->error = errno;
+      return;
+    }
+    offset += (size_t)written;
+  }
+}
+
+static void write_pieces_complete(napi_env env, napi_status status, void *data) {
+  write_job *job = data;
+  napi_value done;
+  napi_value global;
+  napi_value argv[1];
+  int error = status == napi_ok ? job->error : ECANCELED;
+  napi_get_reference_value(env, job->done_ref, &done);
+  napi_get_global(env, &global);
+  napi_create_int32(env, error, &argv[0]);
+  napi_delete_reference(env, job->bytes_ref);
+  napi_delete_reference(env, job->done_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+  napi_call_function(env, global, done, 1, argv, NULL);
+}
+
+static napi_value js_write_pieces(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  uint8_t *bytes;
+  size_t length;
+  int64_t position = -1;
+  int64_t piece = 0;
+  napi_valuetype done_type = napi_undefined;
+  if (argc < 5 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      !view_bytes(env, argv[1], &bytes, &length) ||
+      napi_get_value_int64(env, argv[2], &position) != napi_ok || position < 0 ||
+      napi_get_value_int64(env, argv[3], &piece) != napi_ok || piece <= 0 ||
+      napi_typeof(env, argv[4], &done_type) != napi_ok || done_type != napi_function) {
+    napi_throw_range_error(env, NULL,
+                           "writePieces: expected (fd, Uint8Array, position >= 0, pieceBytes > 0, "
+                           "callback)");
+    return NULL;
+  }
+  write_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    napi_throw_error(env, NULL, "writePieces: out of memory");
+    return NULL;
+  }
+  job->fd = fd;
+  job->data = bytes;
+  job->length = length;
+  job->position = position;
+  job->piece = piece;
+  napi_value name;
+  napi_create_string_utf8(env, "basalt.writePieces", NAPI_AUTO_LENGTH, &name);
+  /* The references keep the bytes (and so their memory) and the callback alive until done. */
+  if (napi_create_reference(env, argv[1], 1, &job->bytes_ref) != napi_ok ||
+      napi_create_reference(env, argv[4], 1, &job->done_ref) != napi_ok ||
+      napi_create_async_work(env, NULL, name, write_pieces_execute, write_pieces_complete, job,
+                             &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_throw_error(env, NULL, "writePieces: cannot queue the work");
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   crc32c_init();
   napi_property_descriptor properties[] = {
@@ -110,8 +214,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"crc32cBlocks", NULL, js_crc32c_blocks, NULL, NULL, NULL, napi_default, NULL},
       {"crc32cPortable", NULL, js_crc32c_portable, NULL, NULL, NULL, napi_default, NULL},
       {"releaseFreeMemory", NULL, js_release_free_memory, NULL, NULL, NULL, napi_default, NULL},
+      {"writePieces", NULL, js_write_pieces, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 4, properties);
+  napi_define_properties(env, exports, 5, properties);
   napi_value hardware;
   napi_get_boolean(env, crc32c_hardware(), &hardware);
   napi_set_named_property(env, exports, "hardware", hardware);

@@ -14,6 +14,17 @@ export interface NativeAddon {
   readonly hardware: boolean
   /** glibc's malloc_trim(0): the C heap's free pages go back to the kernel. False elsewhere. */
   releaseFreeMemory(): boolean
+  /**
+   * pwrite(2)s all of `bytes` at `position` in calls that do not cross a multiple of
+   * `pieceBytes`, one after the other in one threadpool job; `done` gets 0 or the errno.
+   */
+  writePieces(
+    fd: number,
+    bytes: Uint8Array,
+    position: number,
+    pieceBytes: number,
+    done: (errno: number) => void,
+  ): void
 }
 
 function load(): NativeAddon | undefined {

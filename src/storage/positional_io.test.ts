@@ -3,7 +3,8 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { pieceLength, writeFully, writeFullySync } from './positional_io.ts'
+import { SanError } from '../base/errors.ts'
+import { pieceLength, writeFully, writeFullySync, writeFullyThreadpool } from './positional_io.ts'
 
 function withFile(body: (fd: number, path: string) => Promise<void> | void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'basalt-pio-'))
@@ -27,7 +28,7 @@ test('writeFully and writeFullySync split at piece boundaries and write every by
     { position: 70_000, length: 5000, piece: 65_536 },
     { position: 3, length: 17, piece: 1 },
   ]
-  for (const write of [writeFully, writeFullySync]) {
+  for (const write of [writeFully, writeFullyThreadpool, writeFullySync]) {
     for (const { position, length, piece } of cases) {
       await withFile(async (fd, path) => {
         const source = noise(length)
@@ -54,4 +55,33 @@ test('pieceLength: a write is cut at every multiple of the piece size in the fil
   assert.deepEqual(pieces(1000, 20_000, 4096), [3096, 4096, 4096, 4096, 4096, 520])
   assert.deepEqual(pieces(65_536, 1 << 20, 65_536), Array(16).fill(65_536))
   assert.deepEqual(pieces(0, 100, 65_536), [100])
+})
+
+test('writeFully: a failed write is a typed SanError (a full disk is NO_SPACE)', async () => {
+  // /dev/full refuses every write with ENOSPC.
+  const full = openSync('/dev/full', 'w')
+  try {
+    for (const write of [writeFully, writeFullyThreadpool]) {
+      await assert.rejects(write(full, noise(8192), 0, 4096), (error: unknown) => {
+        assert.ok(error instanceof SanError)
+        assert.equal(error.code, 'NO_SPACE', write.name)
+        return true
+      })
+    }
+  } finally {
+    closeSync(full)
+  }
+  await withFile(async (_fd, path) => {
+    const readOnly = openSync(path, 'r')
+    try {
+      await assert.rejects(writeFully(readOnly, noise(4096), 0, 4096), (error: unknown) => {
+        assert.ok(error instanceof SanError)
+        assert.equal(error.code, 'IO_ERROR')
+        assert.match(error.message, /EBADF/)
+        return true
+      })
+    } finally {
+      closeSync(readOnly)
+    }
+  })
 })

@@ -6,7 +6,9 @@
  */
 import { execFile } from 'node:child_process'
 import fs from 'node:fs'
+import { getSystemErrorName } from 'node:util'
 import { SanError } from '../base/errors.ts'
+import { nativeAddon } from '../base/native.ts'
 
 /** One read or write never moves more than this per syscall (Node caps a single call at 2 GiB). */
 const ioChunkBytesMax = 1 << 30
@@ -64,10 +66,29 @@ export function readFully(fd: number, target: Uint8Array, positionBytes: number)
 /**
  * Writes all of `source` at `positionBytes`, in system calls that do not cross a multiple of
  * `pieceBytesMax` in the file (see FsPoolFile: the size of a buffered write sets the size of
- * the page-cache folios it makes). The pieces go to the threadpool together, so a split write
- * costs one round trip, not one per piece.
+ * the page-cache folios it makes). The addon makes them one after the other in one threadpool
+ * job; without it the pieces go to the threadpool together, so a split write costs one round
+ * trip, not one per piece.
  */
 export function writeFully(
+  fd: number,
+  source: Uint8Array,
+  positionBytes: number,
+  pieceBytesMax = ioChunkBytesMax,
+): Promise<void> {
+  if (nativeAddon !== undefined && source.length > 0) {
+    return new Promise((resolve, reject) => {
+      nativeAddon!.writePieces(fd, source, positionBytes, pieceBytesMax, (errno) => {
+        if (errno === 0) resolve()
+        else reject(ioError(systemError(errno, 'pwrite')))
+      })
+    })
+  }
+  return writeFullyThreadpool(fd, source, positionBytes, pieceBytesMax)
+}
+
+/** writeFully without the addon: each piece an fs.write of its own (exported for the tests). */
+export function writeFullyThreadpool(
   fd: number,
   source: Uint8Array,
   positionBytes: number,
@@ -79,7 +100,18 @@ export function writeFully(
     pieces.push(writePiece(fd, source.subarray(offset, offset + length), positionBytes + offset))
     offset += length
   }
+  if (pieces.length === 0) return Promise.resolve()
   return pieces.length === 1 ? pieces[0]! : Promise.all(pieces).then(() => {})
+}
+
+/** An errno from the addon as Node reports a failed system call (`code` 'ENOSPC', …). */
+function systemError(errno: number, syscall: string): NodeJS.ErrnoException {
+  const code = getSystemErrorName(-errno)
+  const error: NodeJS.ErrnoException = new Error(`${code}: ${syscall} failed (errno ${errno})`)
+  error.code = code
+  error.errno = -errno
+  error.syscall = syscall
+  return error
 }
 
 function writePiece(fd: number, source: Uint8Array, positionBytes: number): Promise<void> {
