@@ -34,7 +34,7 @@ import {
   serveUsage,
 } from './flags.ts'
 import { JsonLineLogger } from './logger.ts'
-import { MemoryTrimmer, memoryTrimGrowthBytes, memoryTrimIntervalMs } from './memory.ts'
+import { MemoryTrimmer, memoryTrimGrowthBytes, memoryTrimIntervalMs, tuneHeap } from './memory.ts'
 
 export interface Output {
   readonly stdout: (text: string) => void
@@ -79,6 +79,7 @@ export async function runDaemon(args: readonly string[], output = processOutput)
     output.stdout(serveUsage)
     return exitCodes.ok
   }
+  tuneHeap(process.execArgv, process.env.NODE_OPTIONS)
   const clock = new RealClock()
   const logger = new JsonLineLogger(clock, output.stderr, config.logLevel)
   let running: Running
