@@ -8,7 +8,7 @@ import { crc32c } from '../base/crc32c.ts'
 import type { FramerEvent, FramerLimits } from './framer.ts'
 import { Framer, serializePdu } from './framer.ts'
 import { decodePdu, encodePdu } from './pdu/mod.ts'
-import type { EncodedPdu } from './pdu/types.ts'
+import type { EncodedPdu, Frame } from './pdu/types.ts'
 import { Opcode } from './spec/opcodes.ts'
 
 const read10Bhs = fromHex(
@@ -259,3 +259,53 @@ test('Framer.PlacedSegmentWithBadDataDigestIsReported [RFC7143 §13.1]', () => {
   const again = [...framer.push(next.subarray(0, 60)), ...framer.push(next.subarray(60))]
   assert.equal(again[0]?.kind, 'frame')
 })
+
+test('Framer.TransientChunksLeaveNothingBehind: every frame survives its chunk being reused', () => {
+  // The portal reads each socket into one buffer that the next read overwrites. A Data-Out's
+  // owner copies its data before push returns; every other frame must own its bytes.
+  fc.assert(
+    fc.property(
+      fc.array(anyPdu, { minLength: 1, maxLength: 4 }),
+      fc.boolean(),
+      fc.array(fc.integer({ min: 1, max: 200 }), { minLength: 1, maxLength: 20 }),
+      (pdus, digests, sizes) => {
+        const framer = new Framer(limits(digests, 0xff_ffff), null, true)
+        const wire = wireOf(pdus, digests)
+        const socketBuffer = new Uint8Array(256)
+        const decoded: unknown[] = []
+        const later: Frame[] = []
+        for (let offset = 0, i = 0; offset < wire.length; i++) {
+          const size = sizes[i % sizes.length]!
+          const chunk = wire.subarray(offset, offset + size)
+          socketBuffer.set(chunk)
+          for (const event of framer.push(socketBuffer.subarray(0, chunk.length))) {
+            assert.ok(event.kind === 'frame')
+            const isDataOut = (event.frame.bhs[0]! & 0x3f) === Opcode.dataOut
+            // Its owner uses it before push returns: a deep copy stands for that.
+            if (isDataOut) decoded.push(structuredClone(decodeOk(event.frame)))
+            else {
+              decoded.push(later.length)
+              later.push(event.frame)
+            }
+          }
+          socketBuffer.fill(0xee) // the next read
+          offset += size
+        }
+        const frames = decoded.map((entry) =>
+          typeof entry === 'number' ? decodeOk(later[entry]!) : entry,
+        )
+        assert.deepEqual(
+          frames,
+          pdus.map((pdu) => ({ ...pdu })),
+        )
+      },
+    ),
+    { numRuns: 300 },
+  )
+})
+
+function decodeOk(frame: Frame): unknown {
+  const result = decodePdu(frame)
+  assert.ok(result.ok)
+  return result.pdu
+}

@@ -7,6 +7,10 @@
  * holds a whole PDU the frame is a zero-copy view into it. A PDU that spans chunks is assembled,
  * either in a buffer of its own or, when the owner's `place` hook names one (a Data-Out's spot in
  * its task's buffer), with its data segment written straight where it belongs.
+ *
+ * With `transientChunks`, a chunk is valid only while `push` runs (the portal reads every socket
+ * into one buffer of its own): a whole PDU is then copied out of it, except a Data-Out, whose
+ * owner copies its data into its task before `push` returns, as it always does.
  */
 import { assert } from '../base/assert.ts'
 import { transferBuffers } from '../base/buffer_pool.ts'
@@ -14,8 +18,8 @@ import { padTo4, readU24 } from '../base/bytes.ts'
 import { crc32c } from '../base/crc32c.ts'
 import type { EncodedPdu, Frame } from './pdu/types.ts'
 import { ahsBytesMax } from './spec/ahs.ts'
-import { Bhs, dataSegmentBytesMax, digestBytes } from './spec/bhs_layout.ts'
-import { bhsBytes } from './spec/opcodes.ts'
+import { Bhs, BhsMask, dataSegmentBytesMax, digestBytes } from './spec/bhs_layout.ts'
+import { bhsBytes, Opcode } from './spec/opcodes.ts'
 
 export interface FramerLimits {
   maxRecvDataSegmentLength: number
@@ -68,11 +72,13 @@ export class Framer {
   #layout: Layout | null = null
   #failed = false
   readonly #place: PlaceData | null
+  readonly #transientChunks: boolean
 
-  constructor(limits: FramerLimits, place: PlaceData | null = null) {
+  constructor(limits: FramerLimits, place: PlaceData | null = null, transientChunks = false) {
     this.#limits = { maxAhsBytes: ahsBytesMax, ...limits }
     checkLimits(this.#limits)
     this.#place = place
+    this.#transientChunks = transientChunks
   }
 
   /** Changes limits between PDUs (digests after login; MaxRecvDataSegmentLength after it). */
@@ -227,6 +233,16 @@ export class Framer {
     events: FramerEvent[],
     assembled: Uint8Array | null = null,
   ): void {
+    if (assembled === null && this.#transientChunks && !isDataOut(bytes, start)) {
+      // The chunk is about to be reused: the PDU moves into memory of its own (pooled when large).
+      const { totalBytes } = layout
+      const pooled = totalBytes > ownedCopyPooledAboveBytes
+      const owned = pooled ? transferBuffers.acquire(totalBytes) : new Uint8Array(totalBytes)
+      owned.set(view(bytes, start, start + totalBytes))
+      this.#emit(owned, 0, layout, events, pooled ? owned : empty)
+      return
+    }
+    if (assembled === empty) assembled = null
     const headerEnd = start + bhsBytes + layout.ahsBytes
     if (this.#limits.headerDigest) {
       const expected = crc32c(view(bytes, start, headerEnd))
@@ -242,7 +258,7 @@ export class Framer {
       // §13.1: the data digest covers the data segment and its padding.
       const expected = crc32c(view(bytes, dataStart, paddedEnd))
       if (readDigest(bytes, paddedEnd) !== expected) {
-        events.push({ kind: 'dataDigestError', bhs })
+        events.push({ kind: 'dataDigestError', bhs: bhs.slice() })
         return
       }
     }
@@ -289,6 +305,13 @@ export class Framer {
 
 /** Zero bytes: the AHS or data segment of a PDU that has none (nothing can write into it). */
 const empty = new Uint8Array(0)
+
+/** A PDU copied out of a transient chunk takes a pooled buffer above this (4 KiB writes do). */
+const ownedCopyPooledAboveBytes = 2 * 1024
+
+function isDataOut(bytes: Uint8Array, start: number): boolean {
+  return (bytes[start]! & BhsMask.opcode) === Opcode.dataOut
+}
 
 function view(bytes: Uint8Array, start: number, end: number): Uint8Array {
   return new Uint8Array(bytes.buffer, bytes.byteOffset + start, end - start)

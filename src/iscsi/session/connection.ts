@@ -42,6 +42,8 @@ export interface ConnectionOptions {
   readonly remote: PortalAddress
   /** CHAP challenge source; node:crypto's by default (tests inject their own). */
   readonly random?: RandomSource
+  /** The bytes `receive` gets are reused once it returns (the framer's `transientChunks`). */
+  readonly chunksReused?: boolean
 }
 
 export type ConnectionState = 'login' | 'fullFeature' | 'closed'
@@ -89,6 +91,7 @@ export class Connection implements SessionLink {
         dataDigest: false,
       },
       (bhs, dataBytes) => this.#placeData(bhs, dataBytes),
+      options.chunksReused ?? false,
     )
     this.#login = new Login({
       catalog: options.catalog,
