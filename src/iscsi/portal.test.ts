@@ -137,6 +137,38 @@ test('Portal.CloseAsksSessionsToLogOutThenCloses [RFC7143 §11.9.1 event 1]', as
   assert.deepEqual(own.portal.sessions(), [])
 })
 
+test('Portal.PeerThatHangsUpIsForgotten: a FIN or a reset ends the connection and its session', async () => {
+  // The portal reads sockets through handles it moved (portal.ts readingInto): a peer's close
+  // must still reach it, or connections would pile up.
+  const own = await startMemoryTarget({ sizeMiB: 1 })
+  try {
+    for (const hangUp of ['end', 'destroy'] as const) {
+      const socket = connect(own.port, '127.0.0.1')
+      await new Promise((resolve) => socket.once('connect', resolve))
+      const request = loginRequest({
+        keys: [
+          ['InitiatorName', initiatorName],
+          ['TargetName', own.iqn],
+        ],
+      })
+      for (const piece of serializePdu(encodePdu(request), { header: false, data: false })) {
+        socket.write(piece)
+      }
+      const answered = new Promise((resolve) => socket.once('data', resolve))
+      await answered
+      assert.equal(own.portal.sessions().length, 1, hangUp)
+      socket[hangUp]()
+      for (let waited = 0; own.portal.sessions().length > 0 && waited < 5000; waited += 10) {
+        await new Promise((resolve) => setTimeout(resolve, 10))
+      }
+      assert.deepEqual(own.portal.sessions(), [], `${hangUp}: the session is gone`)
+      socket.destroy()
+    }
+  } finally {
+    await own.close()
+  }
+})
+
 test('Poller.TurnsTheLoopUntilTheWindowPassesThenSleeps', async () => {
   const clock = new ManualClock()
   const poller = new Poller(clock, 0.05)

@@ -299,7 +299,7 @@ export class Portal {
       this.#attached.delete(self)
       connection.transportClosed()
     })
-    // Flowing, so that the peer's FIN ends the socket (and, half-open off, closes it).
+    // The server makes sockets paused (pauseOnConnect): the fallback's starts reading here.
     socket.resume()
   }
 
