@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { connect } from 'node:net'
+import { connect, type Socket } from 'node:net'
 import { after, before, test } from 'node:test'
 import { promisify } from 'node:util'
 import { type MemoryTarget, startMemoryTarget } from '../../test/harness/memory_target.ts'
@@ -96,6 +96,19 @@ for (const family of ['iSCSIcmdsn', 'iSCSIdatasn', 'iSCSITMF', 'iSCSIResiduals.R
   })
 }
 
+/** A first Login Request for `iqn`, with no security stage (the memory target has no CHAP). */
+function sendLogin(socket: Socket, iqn: string): void {
+  const request = loginRequest({
+    keys: [
+      ['InitiatorName', initiatorName],
+      ['TargetName', iqn],
+    ],
+  })
+  for (const piece of serializePdu(encodePdu(request), { header: false, data: false })) {
+    socket.write(piece)
+  }
+}
+
 test('Portal.CloseAsksSessionsToLogOutThenCloses [RFC7143 §11.9.1 event 1]', async () => {
   const own = await startMemoryTarget({ sizeMiB: 1, limits: { logoutTimeoutMs: 500, tickMs: 50 } })
   const socket = connect(own.port, '127.0.0.1')
@@ -115,15 +128,7 @@ test('Portal.CloseAsksSessionsToLogOutThenCloses [RFC7143 §11.9.1 event 1]', as
     }
   })
   const closed = new Promise((resolve) => socket.once('close', resolve))
-  const request = loginRequest({
-    keys: [
-      ['InitiatorName', initiatorName],
-      ['TargetName', own.iqn],
-    ],
-  })
-  for (const piece of serializePdu(encodePdu(request), { header: false, data: false })) {
-    socket.write(piece)
-  }
+  sendLogin(socket, own.iqn)
   while (received.length === 0) await new Promise((resolve) => setTimeout(resolve, 10))
   assert.equal(received[0]!.opcode, Opcode.loginResponse)
   const [session] = own.portal.sessions()
@@ -145,15 +150,7 @@ test('Portal.PeerThatHangsUpIsForgotten: a FIN or a reset ends the connection an
     for (const hangUp of ['end', 'destroy'] as const) {
       const socket = connect(own.port, '127.0.0.1')
       await new Promise((resolve) => socket.once('connect', resolve))
-      const request = loginRequest({
-        keys: [
-          ['InitiatorName', initiatorName],
-          ['TargetName', own.iqn],
-        ],
-      })
-      for (const piece of serializePdu(encodePdu(request), { header: false, data: false })) {
-        socket.write(piece)
-      }
+      sendLogin(socket, own.iqn)
       const answered = new Promise((resolve) => socket.once('data', resolve))
       await answered
       assert.equal(own.portal.sessions().length, 1, hangUp)
