@@ -148,6 +148,7 @@ const readBufferBytes = 64 * 1024
  * write arrives as sixteen, and V8 forces a young collection for every 32 MiB of them. `onread`
  * reads into one buffer instead, but Node takes it only when it makes the socket, so the
  * accepted socket's handle (a private field, hence the fallback) moves to a socket made with it.
+ * Where the handle is missing or not taken, the accepted socket is read as Node reads it.
  * The accepted one is then destroyed without its handle, which also takes it off the server's
  * count of connections (without that, `server.close()` would wait for it forever).
  */
@@ -169,7 +170,12 @@ function readingInto(
       },
     },
   }
-  const socket = new net.Socket(options as net.SocketConstructorOpts)
+  let socket: net.Socket
+  try {
+    socket = new net.Socket(options as net.SocketConstructorOpts)
+  } catch {
+    return null // a Node that no longer takes a handle: the accepted socket still works
+  }
   holder._handle = null
   accepted.destroy()
   return socket
