@@ -29,6 +29,7 @@ import {
   subBlockBytes,
   subBlocksPerChunk,
 } from './constants.ts'
+import { InFlight } from './in_flight.ts'
 import { recordType } from './journal.ts'
 import type { Lineage, Version } from './lineage.ts'
 import type { PoolFile } from './media.ts'
@@ -81,11 +82,6 @@ interface ReadRun {
   length: number
 }
 
-interface Drain {
-  count: number
-  waiters: (() => void)[]
-}
-
 export function piecesOf(offset: number, length: number): Piece[] {
   assert(offset % subBlockBytes === 0 && length % subBlockBytes === 0, 'unaligned pieces')
   const pieces: Piece[] = []
@@ -112,9 +108,7 @@ const readNowScratchBytesMax = 1024 * 1024 + 2 * subBlockBytes
 
 export class DataPath {
   readonly locks = new SubBlockLocks()
-  // Counts that go up and down with every write: IntCounts, not Maps (base/int_table.ts).
-  readonly #ioInFlight = new IntCounts()
-  readonly #physWrites = new IntCounts()
+  readonly #inFlight = new InFlight()
   /** readNow's covering buffer for reads that are not 4 KiB-aligned. */
   #scratch = new Uint8Array(0)
   /** Checksums computed by #firstMismatch, which never awaits, so one array serves every read. */
@@ -122,7 +116,6 @@ export class DataPath {
   /** What #slotFor backed for the first time (a field: no object per piece). */
   #lastAdded = 0
   readonly #regionWrites = new IntCounts()
-  readonly #drains = new Map<number, Map<number, Drain>>()
   readonly dirtyRegions = new Set<number>()
   /** Regions whose REGION_DIRTY record is not yet durable, with the commit that makes it so. */
   readonly #regionsMarking = new Map<number, Promise<void>>()
@@ -288,7 +281,7 @@ export class DataPath {
       if (tag === this.tags.get(phys, subBlock)) continue
       if (before !== undefined && tag === before[at / subBlockBytes]) continue
       // A write racing this read may have landed between the data and its tag.
-      if (this.#physWrites.get(phys) > 0) continue
+      if (this.#inFlight.slotWrites(phys) > 0) continue
       return at / subBlockBytes
     }
     return -1
@@ -352,7 +345,7 @@ export class DataPath {
       )
         bad |= 1 << bit
     }
-    return this.#physWrites.get(phys) > 0 ? 0 : bad
+    return this.#inFlight.slotWrites(phys) > 0 ? 0 : bad
   }
 
   /** Reads any byte range of the image (sub-block padding handled here). */
@@ -384,7 +377,7 @@ export class DataPath {
     const pieces = piecesOf(offset, source.length)
     const piece = pieces[0]!
     // Nothing else runs until this returns, so the write takes no lock and is not counted in
-    // #physWrites: it only needs its sub-blocks free of writes in flight. (Taking and dropping
+    // InFlight: it only needs its sub-blocks free of writes in flight. (Taking and dropping
     // them cost two Map rehashes per write, and a Map whose table is in old space rehashes into
     // old space: two thirds of the heap a QD 32 write load promoted.)
     if (!this.locks.isFree(lockKey(lineage.id, chunk), piece.mask)) return false
@@ -463,8 +456,8 @@ export class DataPath {
     const planned = this.#plan(lineage, pieces)
     const epoch = lineage.cur
     const ticket = this.#ioStart()
-    this.#drainStart(lineage.id, epoch)
-    for (const piece of planned) this.#physWriteStart(piece.phys)
+    this.#inFlight.writeStart(lineage.id, epoch)
+    for (const piece of planned) this.#inFlight.slotWriteStart(piece.phys)
     try {
       const marking = this.#markRegionsDirty(planned)
       if (marking !== null) await marking
@@ -477,8 +470,8 @@ export class DataPath {
       for (const piece of planned) this.#abandon(lineage, piece, 1)
       throw error
     } finally {
-      for (const piece of planned) this.#physWriteEnd(piece.phys)
-      this.#drainEnd(lineage.id, epoch)
+      for (const piece of planned) this.#inFlight.slotWriteEnd(piece.phys)
+      this.#inFlight.writeEnd(lineage.id, epoch)
       this.#ioEnd(ticket)
     }
   }
@@ -551,7 +544,7 @@ export class DataPath {
 
   /**
    * Undoes a piece planned by a write that is not issued: its reservation, then its version.
-   * `own` is how many of the slot's writes in flight (#physWrites) are this write's.
+   * `own` is how many of the slot's writes in flight (InFlight.slotWrites) are this write's.
    */
   #unplan(lineage: Lineage, piece: PlannedPiece, own: number): void {
     this.allocator.unreserve(piece.phys, piece.added)
@@ -566,7 +559,7 @@ export class DataPath {
     const { version } = piece
     if (version.gone || version.valid !== 0 || version.zero !== 0) return
     if (version.phys !== piece.phys) return
-    if (this.#physWrites.get(piece.phys) > own) return
+    if (this.#inFlight.slotWrites(piece.phys) > own) return
     lineage.remove(piece.chunk, version)
     this.allocator.unallocate(piece.phys)
   }
@@ -743,7 +736,7 @@ export class DataPath {
       top.zero |= piece.mask
       lineage.changed(piece.chunk)
       // A write to other sub-blocks of this chunk may still be landing in it: keep the chunk.
-      const writing = top.phys >= 0 && this.#physWrites.get(top.phys) > 0
+      const writing = top.phys >= 0 && this.#inFlight.slotWrites(top.phys) > 0
       const alone = list!.length === 1 && lineage.parent === null
       if (top.valid === 0 && alone && !writing) {
         this.freeVersion(lineage, piece.chunk, top)
@@ -813,60 +806,22 @@ export class DataPath {
 
   /** Resolves when every write to `lineage` started at an epoch <= `epoch` has finished. */
   drain(lineage: number, epoch: number): Promise<void> {
-    const drains = this.#drains.get(lineage)
-    if (drains === undefined) return Promise.resolve()
-    const pending = [...drains].filter(([at, drain]) => at <= epoch && drain.count > 0)
-    return Promise.all(
-      pending.map(([, drain]) => new Promise<void>((resolve) => drain.waiters.push(resolve))),
-    ).then(() => {})
+    return this.#inFlight.drain(lineage, epoch)
   }
 
   /** The oldest ticket of an I/O still in flight, or +∞. */
   oldestTicketInFlight(): number {
-    let oldest = Number.POSITIVE_INFINITY
-    this.#ioInFlight.forEachKey((ticket) => {
-      oldest = Math.min(oldest, ticket)
-    })
-    return oldest
+    return this.#inFlight.oldestTicket()
   }
 
   #ioStart(): number {
     this.ioStarted += 1
     const ticket = this.committer.ticket
-    this.#ioInFlight.add(ticket, 1)
+    this.#inFlight.ioStart(ticket)
     return ticket
   }
 
   #ioEnd(ticket: number): void {
-    this.#ioInFlight.add(ticket, -1)
-  }
-
-  #physWriteStart(phys: number): void {
-    this.#physWrites.add(phys, 1)
-  }
-
-  #physWriteEnd(phys: number): void {
-    this.#physWrites.add(phys, -1)
-  }
-
-  #drainStart(lineage: number, epoch: number): void {
-    let drains = this.#drains.get(lineage)
-    if (drains === undefined) {
-      drains = new Map()
-      this.#drains.set(lineage, drains)
-    }
-    const drain = drains.get(epoch) ?? { count: 0, waiters: [] }
-    drain.count += 1
-    drains.set(epoch, drain)
-  }
-
-  #drainEnd(lineage: number, epoch: number): void {
-    const drains = this.#drains.get(lineage)!
-    const drain = drains.get(epoch)!
-    drain.count -= 1
-    if (drain.count > 0) return
-    drains.delete(epoch)
-    if (drains.size === 0) this.#drains.delete(lineage)
-    for (const waiter of drain.waiters) waiter()
+    this.#inFlight.ioEnd(ticket)
   }
 }
