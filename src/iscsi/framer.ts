@@ -116,7 +116,7 @@ export class Framer {
     const layout = this.#layoutOf(chunk, offset, events)
     if (layout === null) return chunk.length
     if (chunk.length - offset >= layout.totalBytes) {
-      this.#emit(chunk, offset, layout, events)
+      this.#emitFromChunk(chunk, offset, layout, events)
       return offset + layout.totalBytes
     }
     this.#startPdu(layout, view(chunk, offset, offset + bhsBytes))
@@ -222,6 +222,23 @@ export class Framer {
   }
 
   /**
+   * A whole PDU that lies in the chunk being pushed: emitted as views of it, or, when the chunk
+   * is about to be reused (`transientChunks`), from a copy of its own (pooled when large). A
+   * Data-Out is never copied: its owner copies the data into its task before `push` returns.
+   */
+  #emitFromChunk(chunk: Uint8Array, start: number, layout: Layout, events: FramerEvent[]): void {
+    if (!this.#transientChunks || isDataOut(chunk, start)) {
+      this.#emit(chunk, start, layout, events)
+      return
+    }
+    const { totalBytes } = layout
+    const pooled = totalBytes > ownedCopyPooledAboveBytes
+    const owned = pooled ? transferBuffers.acquire(totalBytes) : new Uint8Array(totalBytes)
+    owned.set(view(chunk, start, start + totalBytes))
+    this.#emit(owned, 0, layout, events, pooled ? owned : null)
+  }
+
+  /**
    * The PDU at `start` of `bytes` is whole: checks its digests and emits it. Its parts are plain
    * Uint8Array views (a socket chunk is a Buffer, whose views cost more to make), and an absent
    * AHS or data segment is one shared empty array: a QD 1 read command costs one view, its BHS.
@@ -233,16 +250,6 @@ export class Framer {
     events: FramerEvent[],
     assembled: Uint8Array | null = null,
   ): void {
-    if (assembled === null && this.#transientChunks && !isDataOut(bytes, start)) {
-      // The chunk is about to be reused: the PDU moves into memory of its own (pooled when large).
-      const { totalBytes } = layout
-      const pooled = totalBytes > ownedCopyPooledAboveBytes
-      const owned = pooled ? transferBuffers.acquire(totalBytes) : new Uint8Array(totalBytes)
-      owned.set(view(bytes, start, start + totalBytes))
-      this.#emit(owned, 0, layout, events, pooled ? owned : empty)
-      return
-    }
-    if (assembled === empty) assembled = null
     const headerEnd = start + bhsBytes + layout.ahsBytes
     if (this.#limits.headerDigest) {
       const expected = crc32c(view(bytes, start, headerEnd))
