@@ -470,7 +470,11 @@ export class DataPath {
       for (const piece of planned) this.#abandon(lineage, piece, 1)
       throw error
     } finally {
-      for (const piece of planned) this.#inFlight.slotWriteEnd(piece.phys)
+      for (const piece of planned) {
+        this.#inFlight.slotWriteEnd(piece.phys)
+        // Counted by #markRegionsDirty; ended here, so a failed mark leaves no count behind.
+        this.#regionWrites.add(Math.floor(piece.phys / regionChunks), -1)
+      }
       this.#inFlight.writeEnd(lineage.id, epoch)
       this.#ioEnd(ticket)
     }
@@ -645,22 +649,15 @@ export class DataPath {
     const first = planned[from]!
     const last = planned[to - 1]!
     const bytes = buffer.subarray(first.at, last.at + last.count * subBlockBytes)
-    try {
-      await this.data.write(bytes, first.phys * chunkBytes + first.first * subBlockBytes)
-      for (let index = from; index < to; index += 1) {
-        const piece = planned[index]!
-        const at = piece.at - first.at
-        this.tags.record(
-          bytes.subarray(at, at + piece.count * subBlockBytes),
-          piece.phys,
-          piece.first,
-        )
-      }
-    } finally {
-      for (let index = from; index < to; index += 1) {
-        const region = Math.floor(planned[index]!.phys / regionChunks)
-        if (this.#regionWrites.get(region) > 0) this.#regionWrites.add(region, -1)
-      }
+    await this.data.write(bytes, first.phys * chunkBytes + first.first * subBlockBytes)
+    for (let index = from; index < to; index += 1) {
+      const piece = planned[index]!
+      const at = piece.at - first.at
+      this.tags.record(
+        bytes.subarray(at, at + piece.count * subBlockBytes),
+        piece.phys,
+        piece.first,
+      )
     }
   }
 
