@@ -78,3 +78,59 @@ test('ChunkAllocator: recovered masks count for slots in use and free ones alike
   assert.equal(allocator.allocate(), 1, 'free slots are reused before the file grows')
   assert.equal(allocator.usedBytes, 19 * sub)
 })
+
+test('ChunkAllocator: random allocations, frees and punches agree with a model', () => {
+  for (let seed = 1; seed <= 20; seed += 1) {
+    let state = seed
+    const random = (below: number) => {
+      state = (Math.imul(state, 1103515245) + 12345) >>> 0
+      return state % below
+    }
+    const allocator = new ChunkAllocator(1 << 30, [], 0, () => 0)
+    const inUse = new Set<number>()
+    const free = new Set<number>()
+    /** Free slots waiting to be punched (freed, not yet taken by a run). */
+    const queued = new Set<number>()
+    const punching: { start: number; count: number }[] = []
+    let ticket = 0
+    for (let step = 0; step < 3000; step += 1) {
+      const action = random(10)
+      if (action < 4) {
+        const slot = allocator.allocate()
+        assert.ok(!inUse.has(slot), `seed ${seed}: slot ${slot} handed out twice`)
+        assert.ok(free.has(slot) || slot === allocator.highWater - 1, `seed ${seed}: not free`)
+        free.delete(slot)
+        queued.delete(slot)
+        inUse.add(slot)
+        allocator.reserve(slot, 1 << random(16))
+      } else if (action < 7 && inUse.size > 0) {
+        const slot = [...inUse][random(inUse.size)]!
+        inUse.delete(slot)
+        ticket += 1
+        allocator.free(slot, ticket)
+        allocator.release(ticket)
+        free.add(slot)
+        queued.add(slot)
+      } else if (action < 9) {
+        const run = allocator.takePunchRun(0)
+        assert.equal(run === null, queued.size === 0, `seed ${seed}: a run iff slots are queued`)
+        if (run === null) continue
+        assert.ok(run.count >= 1 && queued.has(run.start), `seed ${seed}: run ${run.start}`)
+        for (let slot = run.start; slot < run.start + run.count; slot += 1) {
+          assert.ok(free.delete(slot), `seed ${seed}: punching slot ${slot}, which is not free`)
+          queued.delete(slot)
+        }
+        punching.push(run)
+      } else if (punching.length > 0) {
+        const run = punching.splice(random(punching.length), 1)[0]!
+        allocator.returnPunchRun(run, random(4) !== 0)
+        for (let slot = run.start; slot < run.start + run.count; slot += 1) free.add(slot)
+      }
+      for (const slot of [random(allocator.highWater + 1)])
+        assert.equal(allocator.isFree(slot), free.has(slot), `seed ${seed}: slot ${slot}`)
+    }
+    const audit = allocator.audit()
+    assert.equal(audit.physical, allocator.physicalBytes)
+    assert.equal(audit.idle, allocator.idleBytes)
+  }
+})
