@@ -1,6 +1,5 @@
 /**
- * Group commit: what each kind of commit syncs. Data before any mapping that points at it; a
- * region's dirty mark alone needs only the journal.
+ * Group commit: what each kind of commit syncs. Data before any mapping that points at it.
  */
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
@@ -36,7 +35,6 @@ async function committer() {
   return { commit, syncs }
 }
 
-const regionMark = { type: recordType.regionDirty, region: 3 } as const
 const mapping = {
   type: recordType.mapPut,
   lineage: 1,
@@ -48,34 +46,25 @@ const mapping = {
   killedAt: 0xffff_ffff,
 } as const
 
-test('Committer: a region mark is made durable without syncing the dirty data', async () => {
+test('Committer: a mapping has its data synced first', async () => {
   const { commit, syncs } = await committer()
   commit.markDataDirty()
-  commit.append(regionMark)
-  await commit.commitRecords()
-  assert.deepEqual(syncs, ['journal'])
-  assert.equal(commit.pending, true, 'the data is still to be synced')
-  await commit.commit()
-  assert.deepEqual(syncs, ['journal', 'data', 'tags'])
-  assert.equal(commit.pending, false)
-})
-
-test('Committer: a mapping always has its data synced first, whoever asks', async () => {
-  const { commit, syncs } = await committer()
-  commit.markDataDirty()
-  commit.append(regionMark)
   commit.append(mapping)
-  await commit.commitRecords()
+  await commit.commit()
   assert.deepEqual(syncs, ['data', 'tags', 'journal'])
+  assert.equal(commit.pending, false)
 })
 
-test('Committer: a flush that arrives during a records-only round still syncs the data', async () => {
+test('Committer: a change with no data written since the last commit syncs only the journal', async () => {
   const { commit, syncs } = await committer()
-  commit.markDataDirty()
-  commit.append(regionMark)
-  const marked = commit.commitRecords() // its round starts now, with only this waiter
-  const flushed = commit.commit()
-  await Promise.all([marked, flushed])
-  assert.deepEqual(syncs, ['journal', 'data', 'tags'])
-  assert.equal(commit.pending, false)
+  commit.append(mapping)
+  await commit.commit()
+  assert.deepEqual(syncs, ['journal'])
+})
+
+test('Committer: a failure outside the commit stops the pool', async () => {
+  const { commit } = await committer()
+  commit.fail(new Error('EIO on the region log'))
+  assert.throws(() => commit.checkHealthy(), { code: 'POOL_FAILED' })
+  await assert.rejects(commit.commit(), { code: 'POOL_FAILED' })
 })

@@ -2,9 +2,8 @@
  * Group commit and checkpoints (docs/engine.md §4). A commit makes durable, in this order, the
  * data and checksum files (data before any mapping that points at it: the dm-thin FUA fix), then
  * the journal records made since the previous commit. Everything that arrives while a commit runs
- * rides on the next one, so the commit rate follows the load. `commitRecords` asks for the
- * records alone: the data is then synced only if a record points at it. A checkpoint is a commit
- * that writes the whole state instead of records and empties the journal.
+ * rides on the next one, so the commit rate follows the load. A checkpoint is a commit that
+ * writes the whole state instead of records and empties the journal.
  *
  * A failure to sync or append is not retried: the pool is marked failed (POOL_FAILED) and
  * refuses changes, since it can no longer say what is durable (fsyncgate: a failed fsync may
@@ -12,14 +11,12 @@
  */
 import { SanError } from '../../base/errors.ts'
 import { type CheckpointState, encodeCheckpoint } from './checkpoint.ts'
-import { type JournalRecord, RecordBuffer, recordType } from './journal.ts'
+import { type JournalRecord, RecordBuffer } from './journal.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 
 interface Waiter {
   resolve(): void
   reject(error: unknown): void
-  /** The waiter needs the data written before it durable too, not only the records. */
-  readonly data: boolean
 }
 
 export interface CommitFiles {
@@ -35,8 +32,6 @@ export class Committer {
   #journalTail: number
   readonly #records = new RecordBuffer()
   #dataDirty = false
-  /** A pending record points at data (a mapping), so the data must be durable first. */
-  #recordsNeedData = false
   #running = false
   #waiters: Waiter[] = []
   #checkpointWanted: (() => CheckpointState) | null = null
@@ -85,7 +80,6 @@ export class Committer {
   }
 
   append(record: JournalRecord): void {
-    if (record.type !== recordType.regionDirty) this.#recordsNeedData = true
     this.#sequence += 1
     this.#records.add(record, this.#sequence)
   }
@@ -97,26 +91,27 @@ export class Committer {
 
   /** Resolves once everything appended or written before the call is durable. */
   commit(): Promise<void> {
-    return this.#wait(true)
+    return this.#wait()
   }
 
   /**
-   * Resolves once every record appended before the call is durable; the data is synced first
-   * only when a record points at it, or when a waiter of the same round asks for it. A region
-   * marked dirty (engine.md §5.9) needs its mark on disk before its data changes, not the pool's
-   * other dirty data: syncing that too made the first write into each region wait for the
-   * writeback of everything written since the last commit.
+   * Stops the pool after a failure outside the commit (the region log's, region_log.ts): like a
+   * failed commit, it leaves the pool unable to say what is durable.
    */
-  commitRecords(): Promise<void> {
-    return this.#wait(false)
+  fail(cause: unknown): void {
+    this.#failure ??= new SanError(
+      'POOL_FAILED',
+      `pool write-intent log failed: ${String(cause)}`,
+      {
+        cause,
+      },
+    )
   }
 
-  #wait(data: boolean): Promise<void> {
+  #wait(): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure)
     if (!this.#running && !this.pending && this.#checkpointWanted === null) return Promise.resolve()
-    const done = new Promise<void>((resolve, reject) =>
-      this.#waiters.push({ resolve, reject, data }),
-    )
+    const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }))
     if (!this.#running) void this.#round()
     return done
   }
@@ -136,7 +131,7 @@ export class Committer {
       const ticket = this.#commitsStarted
       try {
         if (this.#checkpointWanted !== null) await this.#writeCheckpoint()
-        else await this.#writeRecords(waiters.some((waiter) => waiter.data))
+        else await this.#writeRecords()
         this.#commitsDone = ticket
         for (const waiter of waiters) waiter.resolve()
         this.onCommitted()
@@ -151,12 +146,10 @@ export class Committer {
     this.#running = false
   }
 
-  async #writeRecords(dataWanted: boolean): Promise<void> {
+  async #writeRecords(): Promise<void> {
     const batch = this.#records.take()
-    const syncData = this.#dataDirty && (dataWanted || this.#recordsNeedData)
-    this.#recordsNeedData = false
     // A management change with no data written since the last commit syncs only the journal.
-    if (syncData) {
+    if (this.#dataDirty) {
       this.#dataDirty = false
       await this.files.data.sync()
       await this.files.tags.sync()
@@ -174,7 +167,6 @@ export class Committer {
     // data that is durable by the time the checkpoint is.
     const state = take()
     this.#records.clear()
-    this.#recordsNeedData = false
     this.#dataDirty = false
     await this.files.data.sync()
     await this.files.tags.sync()

@@ -19,15 +19,6 @@ export const fullMask = (1 << subBlocksPerChunk) - 1
 export const slotsMax = 2 ** 28
 /** Checksum-region size in chunks (64 MiB): the unit of the dirty-region log (engine.md §5.9). */
 export const regionChunks = 1024
-/**
- * Fresh slots (above the data file's high-water mark) whose regions are marked dirty before a
- * write reaches them. Marking a region waits for a journal commit, 60 ms while the filesystem
- * writes back a first pass after a snapshot, and new slots are handed out in order, so without
- * it every 1 024th redirected chunk stalled all writes in flight: 20 % of that pass's time.
- * 4 096 slots is ~80 ms of fresh allocations at 50k redirects a second. A region marked but
- * never written costs recovery a map lookup per slot (only slots in use are re-read).
- */
-export const dirtyAheadSlots = 4 * regionChunks
 /** The epoch stored as "never killed": larger than any epoch a lineage can reach. */
 export const neverKilled = 0xffff_ffff
 

@@ -21,7 +21,6 @@ import type { ChunkAllocator } from './allocator.ts'
 import type { Committer } from './commit.ts'
 import {
   chunkBytes,
-  dirtyAheadSlots,
   fullMask,
   headSourcesMax,
   neverKilled,
@@ -33,6 +32,7 @@ import { InFlight } from './in_flight.ts'
 import { recordType } from './journal.ts'
 import type { Lineage, Version } from './lineage.ts'
 import type { PoolFile } from './media.ts'
+import type { RegionLog } from './region_log.ts'
 import type { EngineState } from './state.ts'
 import { SubBlockLocks } from './sub_block_locks.ts'
 import { subBlockTags, type TagStore } from './tags.ts'
@@ -55,10 +55,22 @@ interface PlannedPiece extends Piece {
   readonly fresh: boolean
   /** Sub-blocks of the slot this write backs for the first time (allocator.ts `reserve`). */
   readonly added: number
+  /**
+   * Whether the piece rewrites sub-blocks its version holds or hides (valid or zero), which a
+   * durable mapping may point at: only such a write needs its region's dirty mark on disk first
+   * (#markRegionsDirty).
+   */
+  readonly overwrites: boolean
 }
 
 /** A piece with its target version, as one object shape (no spread: this is per write). */
-function plannedPiece(piece: Piece, version: Version, fresh: boolean, added: number) {
+function plannedPiece(
+  piece: Piece,
+  version: Version,
+  fresh: boolean,
+  added: number,
+  overwrites: boolean,
+) {
   const { chunk, first, count, mask, at } = piece
   const planned: PlannedPiece = {
     chunk,
@@ -70,6 +82,7 @@ function plannedPiece(piece: Piece, version: Version, fresh: boolean, added: num
     phys: version.phys,
     fresh,
     added,
+    overwrites,
   }
   return planned
 }
@@ -131,6 +144,7 @@ export class DataPath {
     private readonly committer: Committer,
     private readonly data: PoolFile,
     private readonly tags: TagStore,
+    private readonly regionLog: RegionLog,
   ) {}
 
   /** The sources of the sub-blocks in `mask` of `chunk` as seen at (lineage, epoch). */
@@ -389,15 +403,13 @@ export class DataPath {
     }
     const region = Math.floor(planned.phys / regionChunks)
     const position = planned.phys * chunkBytes + planned.first * subBlockBytes
-    this.#regionsWritten.add(region)
-    if (
-      !this.dirtyRegions.has(region) ||
-      this.#regionsMarking.has(region) ||
-      !this.data.writeNow(source, position)
-    ) {
+    const marked = this.dirtyRegions.has(region) && !this.#regionsMarking.has(region)
+    if ((!marked && planned.overwrites) || !this.data.writeNow(source, position)) {
       this.#unplan(lineage, planned, 0)
       return false
     }
+    this.#regionsWritten.add(region)
+    if (!this.dirtyRegions.has(region)) void this.#markRegion(region)
     this.tags.record(source, planned.phys, planned.first)
     this.#complete(lineage, planned)
     this.committer.markDataDirty()
@@ -496,12 +508,14 @@ export class DataPath {
             const phys = this.#slotFor(piece.mask)
             lineage.setPhys(top, phys, this.allocator.backedBytes(phys))
             lineage.changed(piece.chunk)
-            planned.push(plannedPiece(piece, top, false, this.#lastAdded))
+            // A slot new to the version: what its zero mask hides is elsewhere.
+            planned.push(plannedPiece(piece, top, false, this.#lastAdded, false))
             continue
           }
           const added = this.allocator.reserve(top.phys, piece.mask)
           if (added !== 0) lineage.setHeld(top, this.allocator.backedBytes(top.phys))
-          planned.push(plannedPiece(piece, top, false, added))
+          const overwrites = (piece.mask & (top.valid | top.zero)) !== 0
+          planned.push(plannedPiece(piece, top, false, added, overwrites))
           continue
         }
         const phys = this.#slotFor(piece.mask)
@@ -515,7 +529,7 @@ export class DataPath {
           gone: false,
         }
         lineage.insert(piece.chunk, version)
-        planned.push(plannedPiece(piece, version, true, this.#lastAdded))
+        planned.push(plannedPiece(piece, version, true, this.#lastAdded, false))
       }
     } catch (error) {
       for (const piece of planned) this.#unplan(lineage, piece, 0)
@@ -533,17 +547,7 @@ export class DataPath {
       this.allocator.unallocate(phys)
       throw error
     }
-    if (phys + 1 === this.allocator.highWater) this.#markAhead(phys)
     return phys
-  }
-
-  /** Marks the regions of the next fresh slots dirty, without waiting (`dirtyAheadSlots`). */
-  #markAhead(phys: number): void {
-    const ahead = Math.min(phys + dirtyAheadSlots, this.allocator.slotsLimit - 1)
-    const last = Math.floor(ahead / regionChunks)
-    for (let region = Math.floor(phys / regionChunks) + 1; region <= last; region += 1)
-      // A failed commit fails the pool (commit.ts); the writes that wait for this mark see it.
-      if (!this.dirtyRegions.has(region)) this.#markRegion(region).catch(() => {})
   }
 
   /**
@@ -568,7 +572,15 @@ export class DataPath {
     this.allocator.unallocate(piece.phys)
   }
 
-  /** Null when every region is already known dirty on disk (the usual case): nothing to wait. */
+  /**
+   * Marks the pieces' regions dirty; returns what the write must wait for, or null (the usual
+   * case). Only a piece that rewrites what a durable mapping may point at waits for its mark to
+   * be durable: a crash could leave that sub-block's new data beside its old checksum. A
+   * sub-block new to its version (a fresh slot, a first pass after a snapshot) is valid in no
+   * durable mapping until a commit that syncs its data and checksum first, so its write starts
+   * the mark and goes on: waiting there stalled every write in flight for a journal commit, tens
+   * of ms behind the data file's writeback, once per 64 MiB of fresh slots.
+   */
   #markRegionsDirty(planned: readonly PlannedPiece[]): Promise<unknown> | null {
     let waits: Set<Promise<void>> | null = null
     for (const piece of planned) {
@@ -578,7 +590,7 @@ export class DataPath {
       const marking = this.dirtyRegions.has(region)
         ? this.#regionsMarking.get(region)
         : this.#markRegion(region)
-      if (marking === undefined) continue
+      if (marking === undefined || !piece.overwrites) continue
       waits ??= new Set()
       waits.add(marking)
     }
@@ -586,16 +598,24 @@ export class DataPath {
   }
 
   /**
-   * Makes `region` dirty: its record goes out with the next commit, which every write into the
-   * region waits for (engine.md §5.9: the mark is on disk before the region's data can tear).
+   * Makes `region` dirty in the region log (region_log.ts); the returned promise resolves once
+   * the mark is durable. A failed mark fails the pool: it can no longer say what is on disk.
    */
   #markRegion(region: number): Promise<void> {
     this.dirtyRegions.add(region)
-    this.committer.append({ type: recordType.regionDirty, region })
-    const durable: Promise<void> = this.committer.commitRecords().finally(() => {
-      if (this.#regionsMarking.get(region) === durable) this.#regionsMarking.delete(region)
-    })
+    const durable: Promise<void> = this.regionLog
+      .mark(region)
+      .catch((error: unknown) => {
+        this.committer.fail(error)
+        throw this.committer.failure
+      })
+      .finally(() => {
+        if (this.#regionsMarking.get(region) === durable) this.#regionsMarking.delete(region)
+      })
     this.#regionsMarking.set(region, durable)
+    // Writes of fresh sub-blocks start a mark without waiting for it; the pool's failure is
+    // what reports a failed one to them.
+    durable.catch(() => {})
     return durable
   }
 
@@ -614,6 +634,19 @@ export class DataPath {
         this.dirtyRegions.delete(region)
     this.#regionsWritten.clear()
     return [...this.dirtyRegions]
+  }
+
+  /**
+   * After a checkpoint is durable (its checksums synced): the regions it cleaned and that no
+   * write marked again since leave the region log, lazily.
+   */
+  checkpointed(): void {
+    this.regionLog.keepOnly(this.dirtyRegions)
+  }
+
+  /** Makes the region log's lazy clears durable (a clean close). */
+  flushRegionLog(): Promise<void> {
+    return this.regionLog.flush()
   }
 
   /**

@@ -36,6 +36,7 @@ import { recordType, type TableChange } from './journal.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 import { Reclaimer } from './reclaim.ts'
 import { backedMask, countHeld, recoverState, referencedChunks, retagRegions } from './recovery.ts'
+import { RegionLog } from './region_log.ts'
 import { type EngineState, lineageRow, type SnapshotRow, type VolumeRow } from './state.ts'
 import { TagStore } from './tags.ts'
 import type {
@@ -124,7 +125,11 @@ export class Pool {
     const data = await media.open('data', true)
     const tagsFile = await media.open('tags', true)
     const journal = await media.open('journal', true)
+    const regionsFile = await media.open('regions', true)
     const recovered = await recoverState(media, journal)
+    const regionBytes = new Uint8Array(regionsFile.size())
+    await regionsFile.read(regionBytes, 0)
+    for (const region of RegionLog.marked(regionBytes)) recovered.dirtyRegions.add(region)
     const tagBytes = new Uint8Array(tagsFile.size())
     await tagsFile.read(tagBytes, 0)
     const tags = new TagStore(tagsFile, tagBytes)
@@ -144,7 +149,8 @@ export class Pool {
     countHeld(recovered.state, (slot) => allocator.backedBytes(slot))
     const files = { media, data, tags, journal }
     const committer = new Committer(files, recovered.sequence, recovered.journalTail)
-    const dataPath = new DataPath(recovered.state, allocator, committer, data, tags)
+    const regionLog = new RegionLog(regionsFile, regionBytes)
+    const dataPath = new DataPath(recovered.state, allocator, committer, data, tags, regionLog)
     const pool = new Pool({
       options,
       state: recovered.state,
@@ -152,7 +158,7 @@ export class Pool {
       committer,
       dataPath,
       tags,
-      files: [data, tagsFile, journal],
+      files: [data, tagsFile, journal, regionsFile],
     })
     pool.#resumeReclaim()
     await pool.#checkpoint()
@@ -563,7 +569,10 @@ export class Pool {
     await this.#committer.commit().catch(() => {})
     // Nothing writes after a close: every region is clean in its checkpoint, so damage done to the
     // files while the pool is closed is found, not covered by recomputed checksums.
-    if (this.#committer.failure === null) await this.#checkpoint(true)
+    if (this.#committer.failure === null) {
+      await this.#checkpoint(true)
+      await this.#dataPath.flushRegionLog()
+    }
     this.#closed = true
     for (const file of this.#files) await file.close()
   }
@@ -783,6 +792,7 @@ export class Pool {
     this.#checkpointing = true
     try {
       await this.#committer.checkpoint(() => this.#checkpointState(final))
+      this.#dataPath.checkpointed()
     } finally {
       this.#checkpointing = false
     }
