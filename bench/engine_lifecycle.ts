@@ -332,9 +332,7 @@ export async function metadata(b: Bench, directory: string, when: string): Promi
     parts.reduce((sum, name) => sum + sizes[name]![pick], 0)
   b.raw[`metadata.${when}`] = { sizes, dataWrittenBytes: written }
   const pct = (bytes: number) => ((bytes / written) * 100).toFixed(2)
-  const listed = parts
-    .map((name) => `${name} ${(sizes[name]!.bytes / MiB).toFixed(1)}`)
-    .join(' + ')
+  const listed = parts.map((name) => `${name} ${(sizes[name]!.bytes / MiB).toFixed(1)}`).join(' + ')
   b.rows.push({
     figure: `metadata ${when}, % of ${(written / 2 ** 30).toFixed(1)} GiB data written (MiB: ${listed})`,
     measured: `${pct(meta('bytes'))} % (allocated on disk: ${pct(meta('allocated'))} %)`,

@@ -1,12 +1,14 @@
 /*
  * Basalt's Node-API addon (src/base/native.ts loads it; docs/decisions/0002-native-crc32c.md):
  * CRC32C over Uint8Arrays (crc32c.c does the arithmetic), glibc's malloc_trim for the daemon's
- * MemoryTrimmer (src/daemon/memory.ts), and a positional write in pieces done by one threadpool
- * job (src/storage/positional_io.ts). Each function checks its arguments and throws a TypeError
- * or RangeError on a caller's bug.
+ * MemoryTrimmer (src/daemon/memory.ts), a positional write in pieces done by one threadpool
+ * job (src/storage/positional_io.ts), and hole punching over a list of ranges in one job (the
+ * engine's freed slots). Each function checks its arguments and throws a TypeError or
+ * RangeError on a caller's bug.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <node_api.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -207,6 +209,98 @@ static napi_value js_write_pieces(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * punchRanges(fd, ranges: Float64Array, done: (errno: number) => void): void
+ *
+ * For each (offset, length) pair of `ranges`, in order and in one threadpool job:
+ * fallocate(2) with FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE. Stops at the first failure and
+ * calls `done` with its errno, or 0. (Without the addon, a shell runs util-linux `fallocate`
+ * per range: a process per batch, and a fork of the daemon to start it.)
+ */
+typedef struct {
+  napi_async_work work;
+  napi_ref ranges_ref;
+  napi_ref done_ref;
+  int fd;
+  const double *ranges;
+  size_t count;
+  int error;
+} punch_job;
+
+static void punch_execute(napi_env env, void *data) {
+  (void)env;
+  punch_job *job = data;
+  for (size_t index = 0; index + 1 < job->count; index += 2) {
+    off_t offset = (off_t)job->ranges[index];
+    off_t length = (off_t)job->ranges[index + 1];
+    if (length <= 0) continue;
+    while (fallocate(job->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) != 0) {
+      if (errno == EINTR) continue;
+      job->error = errno;
+      return;
+    }
+  }
+}
+
+static void punch_complete(napi_env env, napi_status status, void *data) {
+  punch_job *job = data;
+  napi_value done;
+  napi_value global;
+  napi_value argv[1];
+  int error = status == napi_ok ? job->error : ECANCELED;
+  napi_get_reference_value(env, job->done_ref, &done);
+  napi_get_global(env, &global);
+  napi_create_int32(env, error, &argv[0]);
+  napi_delete_reference(env, job->ranges_ref);
+  napi_delete_reference(env, job->done_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+  napi_call_function(env, global, done, 1, argv, NULL);
+}
+
+static napi_value js_punch_ranges(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int32_t fd = -1;
+  bool is_typed = false;
+  napi_typedarray_type type = napi_uint8_array;
+  size_t count = 0;
+  void *base = NULL;
+  napi_value buffer;
+  size_t offset;
+  napi_valuetype done_type = napi_undefined;
+  if (argc < 3 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 ||
+      napi_is_typedarray(env, argv[1], &is_typed) != napi_ok || !is_typed ||
+      napi_get_typedarray_info(env, argv[1], &type, &count, &base, &buffer, &offset) != napi_ok ||
+      type != napi_float64_array || count % 2 != 0 ||
+      napi_typeof(env, argv[2], &done_type) != napi_ok || done_type != napi_function) {
+    napi_throw_range_error(env, NULL,
+                           "punchRanges: expected (fd, Float64Array of offset/length pairs, "
+                           "callback)");
+    return NULL;
+  }
+  punch_job *job = calloc(1, sizeof(*job));
+  if (job == NULL) {
+    napi_throw_error(env, NULL, "punchRanges: out of memory");
+    return NULL;
+  }
+  job->fd = fd;
+  job->ranges = base;
+  job->count = count;
+  napi_value name;
+  napi_create_string_utf8(env, "basalt.punchRanges", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, argv[1], 1, &job->ranges_ref) != napi_ok ||
+      napi_create_reference(env, argv[2], 1, &job->done_ref) != napi_ok ||
+      napi_create_async_work(env, NULL, name, punch_execute, punch_complete, job,
+                             &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_throw_error(env, NULL, "punchRanges: cannot queue the work");
+    return NULL;
+  }
+  return NULL;
+}
+
 static napi_value init(napi_env env, napi_value exports) {
   crc32c_init();
   napi_property_descriptor properties[] = {
@@ -215,8 +309,9 @@ static napi_value init(napi_env env, napi_value exports) {
       {"crc32cPortable", NULL, js_crc32c_portable, NULL, NULL, NULL, napi_default, NULL},
       {"releaseFreeMemory", NULL, js_release_free_memory, NULL, NULL, NULL, napi_default, NULL},
       {"writePieces", NULL, js_write_pieces, NULL, NULL, NULL, napi_default, NULL},
+      {"punchRanges", NULL, js_punch_ranges, NULL, NULL, NULL, napi_default, NULL},
   };
-  napi_define_properties(env, exports, 5, properties);
+  napi_define_properties(env, exports, 6, properties);
   napi_value hardware;
   napi_get_boolean(env, crc32c_hardware(), &hardware);
   napi_set_named_property(env, exports, "hardware", hardware);

@@ -25,6 +25,11 @@ export interface NativeAddon {
     pieceBytes: number,
     done: (errno: number) => void,
   ): void
+  /**
+   * Punches a hole (fallocate PUNCH_HOLE | KEEP_SIZE) at each (offset, length) pair of
+   * `ranges`, in order, in one threadpool job; `done` gets 0 or the errno of the first failure.
+   */
+  punchRanges(fd: number, ranges: Float64Array, done: (errno: number) => void): void
 }
 
 function load(): NativeAddon | undefined {

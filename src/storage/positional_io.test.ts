@@ -1,10 +1,25 @@
 import assert from 'node:assert/strict'
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
+import {
+  closeSync,
+  fstatSync,
+  fsyncSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+} from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { SanError } from '../base/errors.ts'
-import { pieceLength, writeFully, writeFullySync, writeFullyThreadpool } from './positional_io.ts'
+import { nativeAddon } from '../base/native.ts'
+import {
+  pieceLength,
+  punchRanges,
+  writeFully,
+  writeFullySync,
+  writeFullyThreadpool,
+} from './positional_io.ts'
 
 function withFile(body: (fd: number, path: string) => Promise<void> | void): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'basalt-pio-'))
@@ -75,6 +90,44 @@ test('writeFully: a failed write is a typed SanError (a full disk is NO_SPACE)',
     const readOnly = openSync(path, 'r')
     try {
       await assert.rejects(writeFully(readOnly, noise(4096), 0, 4096), (error: unknown) => {
+        assert.ok(error instanceof SanError)
+        assert.equal(error.code, 'IO_ERROR')
+        assert.match(error.message, /EBADF/)
+        return true
+      })
+    } finally {
+      closeSync(readOnly)
+    }
+  })
+})
+
+test('punchRanges: each range reads back as zeros and is given back; a failure is typed', async () => {
+  if (nativeAddon === undefined) return // the shell fallback (punchHoles) is tested by media_fs
+  await withFile(async (fd, path) => {
+    const data = noise(256 * 1024)
+    await writeFully(fd, data, 0)
+    fsyncSync(fd)
+    const held = fstatSync(fd).blocks * 512
+    const ranges = [
+      { position: 0, length: 64 * 1024 },
+      { position: 128 * 1024, length: 64 * 1024 },
+    ]
+    const punched = punchRanges(fd, ranges)
+    assert.ok(punched !== null)
+    await punched
+    const back = readFileSync(path)
+    assert.equal(back.length, data.length, 'the size is kept')
+    assert.ok(back.subarray(0, 64 * 1024).every((byte) => byte === 0))
+    assert.deepEqual(
+      back.subarray(64 * 1024, 128 * 1024),
+      Buffer.from(data.subarray(65536, 131072)),
+    )
+    assert.ok(back.subarray(128 * 1024, 192 * 1024).every((byte) => byte === 0))
+    assert.deepEqual(back.subarray(192 * 1024), Buffer.from(data.subarray(192 * 1024)))
+    assert.ok(fstatSync(fd).blocks * 512 <= held - 128 * 1024, 'the space is given back')
+    const readOnly = openSync(path, 'r')
+    try {
+      await assert.rejects(punchRanges(readOnly, ranges)!, (error: unknown) => {
         assert.ok(error instanceof SanError)
         assert.equal(error.code, 'IO_ERROR')
         assert.match(error.message, /EBADF/)

@@ -34,6 +34,28 @@ export function punchHoles(
   return deallocating(path, 'sh', ['-c', script, 'sh', path, ...args])
 }
 
+/**
+ * Punches `ranges` in one threadpool job of the addon: no child process, and no fork of the
+ * daemon to start one. Null when the addon is missing (the caller falls back to `punchHoles`).
+ */
+export function punchRanges(
+  fd: number,
+  ranges: readonly { readonly position: number; readonly length: number }[],
+): Promise<void> | null {
+  if (nativeAddon === undefined) return null
+  const pairs = new Float64Array(ranges.length * 2)
+  ranges.forEach((range, index) => {
+    pairs[index * 2] = range.position
+    pairs[index * 2 + 1] = range.length
+  })
+  return new Promise((resolve, reject) => {
+    nativeAddon!.punchRanges(fd, pairs, (errno) => {
+      if (errno === 0) resolve()
+      else reject(ioError(systemError(errno, 'fallocate')))
+    })
+  })
+}
+
 function deallocating(path: string, command: string, args: readonly string[]): Promise<void> {
   return new Promise((resolve, reject) => {
     execFile(command, args, (error, _stdout, stderr) => {

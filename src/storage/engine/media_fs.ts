@@ -11,7 +11,9 @@
  *   after a crash NAME holds the old or the new bytes, whole. Names starting with '.' are ours
  *   (temporary files and probes) and never listed.
  * - `punchHole` runs util-linux's `fallocate --punch-hole` (a child process, so callers batch);
- *   where the filesystem cannot (probed once by `open`), it is a no-op and the bytes stay.
+ *   `punchHoleRuns` punches a batch in one threadpool job of the addon (a shell running
+ *   `fallocate` per range without it); where the filesystem cannot (probed once by `open`),
+ *   both are no-ops and the bytes stay.
  * - Failures are SanErrors: NO_SPACE for ENOSPC/EDQUOT, IO_ERROR otherwise, with the cause.
  */
 import fs from 'node:fs'
@@ -26,6 +28,7 @@ import {
   ioError,
   punchHole,
   punchHoles,
+  punchRanges,
   readFully,
   readFullySync,
   writeFully,
@@ -329,7 +332,7 @@ class FsPoolFile implements PoolFile {
       assert(Number.isSafeInteger(range.length) && range.length > 0, 'hole length')
     }
     if (!this.punchHoles || ranges.length === 0) return
-    await punchHoles(this.path, ranges)
+    await (punchRanges(this.fd, ranges) ?? punchHoles(this.path, ranges))
   }
 
   async close(): Promise<void> {
