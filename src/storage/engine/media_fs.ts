@@ -10,10 +10,10 @@
  * - `replace` writes `.NAME.replacing`, fsyncs it, renames it over NAME and fsyncs the directory:
  *   after a crash NAME holds the old or the new bytes, whole. Names starting with '.' are ours
  *   (temporary files and probes) and never listed.
- * - `punchHole` runs util-linux's `fallocate --punch-hole` (a child process, so callers batch);
- *   `punchHoleRuns` punches a batch in one threadpool job of the addon (a shell running
- *   `fallocate` per range without it); where the filesystem cannot (probed once by `open`),
- *   both are no-ops and the bytes stay.
+ * - `punchHole` and `punchHoleRuns` punch in one threadpool job of the addon; without it, in a
+ *   child process running util-linux's `fallocate` (a shell looping over the ranges of a batch),
+ *   so callers batch. Where the filesystem cannot punch (probed once by `open`), both are
+ *   no-ops and the bytes stay.
  * - Failures are SanErrors: NO_SPACE for ENOSPC/EDQUOT, IO_ERROR otherwise, with the cause.
  */
 import fs from 'node:fs'
@@ -323,7 +323,7 @@ class FsPoolFile implements PoolFile {
     this.#check(position)
     assert(Number.isSafeInteger(length) && length >= 0, 'hole length')
     if (!this.punchHoles || length === 0) return
-    await punchHole(this.path, position, length)
+    await (punchRanges(this.fd, [{ position, length }]) ?? punchHole(this.path, position, length))
   }
 
   async punchHoleRuns(ranges: readonly { readonly position: number; readonly length: number }[]) {
