@@ -5,6 +5,7 @@
  * percentile helpers. Bench code may use timers and the wall clock (STYLE.md); nothing here
  * touches the engine's internals — only its public API (pool.ts, media.ts).
  */
+import { setImmediate as turn } from 'node:timers/promises'
 import type { PoolFile, PoolMedia } from '../src/storage/engine/media.ts'
 import type { EngineDevice } from '../src/storage/engine/types.ts'
 
@@ -153,7 +154,15 @@ export interface DriveOptions {
   readonly latencies?: boolean
 }
 
-/** Keeps `depth` requests in flight until `op` says done, `ms` elapses or `stop()`. */
+/**
+ * Keeps `depth` requests in flight until `op` says done, `ms` elapses or `stop()`.
+ *
+ * Each worker lets the event loop turn (`setImmediate`) before its next request, as commands
+ * reach the daemon through its sockets: a write the page cache takes at once resolves without
+ * I/O, and a loop of such writes in promise reactions alone would never let timers or I/O
+ * completions run — the pool's tick, its commits' fdatasync callbacks. A snapshot "under load"
+ * then waited for the load to pause (up to 30 s), not for the disk.
+ */
 export async function drive(options: DriveOptions): Promise<DriveResult> {
   const latenciesUs: number[] = []
   const start = performance.now()
@@ -169,6 +178,7 @@ export async function drive(options: DriveOptions): Promise<DriveResult> {
       await pending
       ops += 1
       if (options.latencies === true) latenciesUs.push((performance.now() - began) * 1000)
+      await turn()
     }
   }
   await Promise.all(Array.from({ length: options.depth }, worker))
