@@ -45,7 +45,7 @@ const notFree = 0
 /** Free and queued to be punched (it may hold data): allocated first, oldest first. */
 const queued = 1
 /** Free and not queued: punched (holds nothing), or a punch failed on it. */
-const idle = 2
+const unqueued = 2
 
 export interface PunchRun {
   readonly start: number
@@ -65,7 +65,7 @@ export class ChunkAllocator {
   /** Σ backed sub-blocks of free slots. */
   #idle = 0
   /**
-   * Per slot below the high-water mark: `notFree`, `queued` or `idle`. Free slots are found
+   * Per slot below the high-water mark: `notFree`, `queued` or `unqueued`. Free slots are found
    * through two lists whose entries may be stale (a slot taken by a punch run from the middle
    * of the queue, or freed again): an entry counts only while its slot's state matches. (Sets
    * and Maps taken from the front left deleted entries that every later take walked past: a
@@ -83,8 +83,8 @@ export class ChunkAllocator {
   #queue: number[] = []
   #queueHead = 0
   #queuedSince: Float64Array
-  /** Idle slots (a stack). */
-  readonly #idleSlots: number[] = []
+  /** Unqueued slots (a stack). */
+  readonly #unqueuedSlots: number[] = []
   /** Runs being punched (neither free nor in use; what they hold counts as used until done). */
   readonly #punchRuns = new Set<PunchRun>()
 
@@ -162,9 +162,9 @@ export class ChunkAllocator {
       if (this.#freeState[slot] === queued) return this.#take(slot)
     }
     this.#compactQueue()
-    while (this.#idleSlots.length > 0) {
-      const slot = this.#idleSlots.pop()!
-      if (this.#freeState[slot] === idle) return this.#take(slot)
+    while (this.#unqueuedSlots.length > 0) {
+      const slot = this.#unqueuedSlots.pop()!
+      if (this.#freeState[slot] === unqueued) return this.#take(slot)
     }
     if (this.#highWater >= this.slotsLimit)
       throw new SanError('NO_SPACE', 'the pool has no slot left in its data file')
@@ -271,8 +271,8 @@ export class ChunkAllocator {
         this.#physical -= popcount16(this.#backed[slot]!)
         this.#backed[slot] = 0
       }
-      this.#freeState[slot] = idle
-      this.#idleSlots.push(slot)
+      this.#freeState[slot] = unqueued
+      this.#unqueuedSlots.push(slot)
       this.#idle += popcount16(this.#backed[slot]!)
     }
   }
