@@ -111,6 +111,50 @@ static napi_value js_release_free_memory(napi_env env, napi_callback_info info) 
 }
 
 /*
+ * A threadpool job that ends by calling a JavaScript callback with an errno (0 for success).
+ * Each job's struct starts with this one; `keep` is the typed array the job reads (its memory
+ * must outlive the job), `done` the callback.
+ */
+typedef struct {
+  napi_async_work work;
+  napi_ref keep_ref;
+  napi_ref done_ref;
+  int error;
+} errno_job;
+
+static void errno_job_complete(napi_env env, napi_status status, void *data) {
+  errno_job *job = data;
+  napi_value done;
+  napi_value global;
+  napi_value argv[1];
+  int error = status == napi_ok ? job->error : ECANCELED;
+  napi_get_reference_value(env, job->done_ref, &done);
+  napi_get_global(env, &global);
+  napi_create_int32(env, error, &argv[0]);
+  napi_delete_reference(env, job->keep_ref);
+  napi_delete_reference(env, job->done_ref);
+  napi_delete_async_work(env, job->work);
+  free(job);
+  napi_call_function(env, global, done, 1, argv, NULL);
+}
+
+/* Queues `job` (allocated by the caller with calloc); on failure throws and frees it. */
+static void errno_job_queue(napi_env env, errno_job *job, const char *name, napi_value keep,
+                            napi_value done, napi_async_execute_callback execute) {
+  napi_value resource_name;
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &resource_name);
+  /* The references keep the bytes (and so their memory) and the callback alive until done. */
+  if (napi_create_reference(env, keep, 1, &job->keep_ref) != napi_ok ||
+      napi_create_reference(env, done, 1, &job->done_ref) != napi_ok ||
+      napi_create_async_work(env, NULL, resource_name, execute, errno_job_complete, job,
+                             &job->work) != napi_ok ||
+      napi_queue_async_work(env, job->work) != napi_ok) {
+    napi_throw_error(env, NULL, "cannot queue the work");
+    free(job);
+  }
+}
+
+/*
  * writePieces(fd, bytes: Uint8Array, position, pieceBytes, done: (errno: number) => void): void
  *
  * Writes all of `bytes` at `position` with pwrite(2) calls that never cross a multiple of
@@ -120,15 +164,12 @@ static napi_value js_release_free_memory(napi_env env, napi_callback_info info) 
  * four threads, and each costs a wake-up and a completion on the event loop.
  */
 typedef struct {
-  napi_async_work work;
-  napi_ref bytes_ref;
-  napi_ref done_ref;
+  errno_job base;
   int fd;
   uint8_t *data;
   size_t length;
   int64_t position;
   int64_t piece;
-  int error;
 } write_job;
 
 static void write_pieces_execute(napi_env env, void *data) {
@@ -142,27 +183,11 @@ static void write_pieces_execute(napi_env env, void *data) {
     ssize_t written = pwrite(job->fd, job->data + offset, count, at);
     if (written < 0) {
       if (errno == EINTR) continue;
-      job->error = errno;
+      job->base.error = errno;
       return;
     }
     offset += (size_t)written;
   }
-}
-
-static void write_pieces_complete(napi_env env, napi_status status, void *data) {
-  write_job *job = data;
-  napi_value done;
-  napi_value global;
-  napi_value argv[1];
-  int error = status == napi_ok ? job->error : ECANCELED;
-  napi_get_reference_value(env, job->done_ref, &done);
-  napi_get_global(env, &global);
-  napi_create_int32(env, error, &argv[0]);
-  napi_delete_reference(env, job->bytes_ref);
-  napi_delete_reference(env, job->done_ref);
-  napi_delete_async_work(env, job->work);
-  free(job);
-  napi_call_function(env, global, done, 1, argv, NULL);
 }
 
 static napi_value js_write_pieces(napi_env env, napi_callback_info info) {
@@ -195,17 +220,7 @@ static napi_value js_write_pieces(napi_env env, napi_callback_info info) {
   job->length = length;
   job->position = position;
   job->piece = piece;
-  napi_value name;
-  napi_create_string_utf8(env, "basalt.writePieces", NAPI_AUTO_LENGTH, &name);
-  /* The references keep the bytes (and so their memory) and the callback alive until done. */
-  if (napi_create_reference(env, argv[1], 1, &job->bytes_ref) != napi_ok ||
-      napi_create_reference(env, argv[4], 1, &job->done_ref) != napi_ok ||
-      napi_create_async_work(env, NULL, name, write_pieces_execute, write_pieces_complete, job,
-                             &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_throw_error(env, NULL, "writePieces: cannot queue the work");
-    return NULL;
-  }
+  errno_job_queue(env, &job->base, "basalt.writePieces", argv[1], argv[4], write_pieces_execute);
   return NULL;
 }
 
@@ -218,13 +233,10 @@ static napi_value js_write_pieces(napi_env env, napi_callback_info info) {
  * per range: a process per batch, and a fork of the daemon to start it.)
  */
 typedef struct {
-  napi_async_work work;
-  napi_ref ranges_ref;
-  napi_ref done_ref;
+  errno_job base;
   int fd;
   const double *ranges;
   size_t count;
-  int error;
 } punch_job;
 
 static void punch_execute(napi_env env, void *data) {
@@ -236,26 +248,10 @@ static void punch_execute(napi_env env, void *data) {
     if (length <= 0) continue;
     while (fallocate(job->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, offset, length) != 0) {
       if (errno == EINTR) continue;
-      job->error = errno;
+      job->base.error = errno;
       return;
     }
   }
-}
-
-static void punch_complete(napi_env env, napi_status status, void *data) {
-  punch_job *job = data;
-  napi_value done;
-  napi_value global;
-  napi_value argv[1];
-  int error = status == napi_ok ? job->error : ECANCELED;
-  napi_get_reference_value(env, job->done_ref, &done);
-  napi_get_global(env, &global);
-  napi_create_int32(env, error, &argv[0]);
-  napi_delete_reference(env, job->ranges_ref);
-  napi_delete_reference(env, job->done_ref);
-  napi_delete_async_work(env, job->work);
-  free(job);
-  napi_call_function(env, global, done, 1, argv, NULL);
 }
 
 static napi_value js_punch_ranges(napi_env env, napi_callback_info info) {
@@ -288,16 +284,7 @@ static napi_value js_punch_ranges(napi_env env, napi_callback_info info) {
   job->fd = fd;
   job->ranges = base;
   job->count = count;
-  napi_value name;
-  napi_create_string_utf8(env, "basalt.punchRanges", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_reference(env, argv[1], 1, &job->ranges_ref) != napi_ok ||
-      napi_create_reference(env, argv[2], 1, &job->done_ref) != napi_ok ||
-      napi_create_async_work(env, NULL, name, punch_execute, punch_complete, job,
-                             &job->work) != napi_ok ||
-      napi_queue_async_work(env, job->work) != napi_ok) {
-    napi_throw_error(env, NULL, "punchRanges: cannot queue the work");
-    return NULL;
-  }
+  errno_job_queue(env, &job->base, "basalt.punchRanges", argv[1], argv[2], punch_execute);
   return NULL;
 }
 

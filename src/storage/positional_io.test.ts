@@ -31,6 +31,21 @@ function withFile(body: (fd: number, path: string) => Promise<void> | void): Pro
   })
 }
 
+/** `operation` on a read-only descriptor of `path` fails as IO_ERROR naming EBADF. */
+async function failsOnReadOnly(path: string, operation: (fd: number) => Promise<void>) {
+  const readOnly = openSync(path, 'r')
+  try {
+    await assert.rejects(operation(readOnly), (error: unknown) => {
+      assert.ok(error instanceof SanError)
+      assert.equal(error.code, 'IO_ERROR')
+      assert.match(error.message, /EBADF/)
+      return true
+    })
+  } finally {
+    closeSync(readOnly)
+  }
+}
+
 const noise = (length: number) =>
   Uint8Array.from({ length }, (_, i) => Math.imul(i + 7, 0x9e3779b1) >>> 24)
 
@@ -86,19 +101,9 @@ test('writeFully: a failed write is a typed SanError (a full disk is NO_SPACE)',
   } finally {
     closeSync(full)
   }
-  await withFile(async (_fd, path) => {
-    const readOnly = openSync(path, 'r')
-    try {
-      await assert.rejects(writeFully(readOnly, noise(4096), 0, 4096), (error: unknown) => {
-        assert.ok(error instanceof SanError)
-        assert.equal(error.code, 'IO_ERROR')
-        assert.match(error.message, /EBADF/)
-        return true
-      })
-    } finally {
-      closeSync(readOnly)
-    }
-  })
+  await withFile((_fd, path) =>
+    failsOnReadOnly(path, (readOnly) => writeFully(readOnly, noise(4096), 0, 4096)),
+  )
 })
 
 test('punchRanges: each range reads back as zeros and is given back; a failure is typed', async () => {
@@ -125,16 +130,6 @@ test('punchRanges: each range reads back as zeros and is given back; a failure i
     assert.ok(back.subarray(128 * 1024, 192 * 1024).every((byte) => byte === 0))
     assert.deepEqual(back.subarray(192 * 1024), Buffer.from(data.subarray(192 * 1024)))
     assert.ok(fstatSync(fd).blocks * 512 <= held - 128 * 1024, 'the space is given back')
-    const readOnly = openSync(path, 'r')
-    try {
-      await assert.rejects(punchRanges(readOnly, ranges)!, (error: unknown) => {
-        assert.ok(error instanceof SanError)
-        assert.equal(error.code, 'IO_ERROR')
-        assert.match(error.message, /EBADF/)
-        return true
-      })
-    } finally {
-      closeSync(readOnly)
-    }
+    await failsOnReadOnly(path, (readOnly) => punchRanges(readOnly, ranges)!)
   })
 })
