@@ -79,10 +79,14 @@ export class ChunkAllocator {
   #pendingChunks: number[] = []
   #pendingTickets: number[] = []
   #pendingHead = 0
-  /** Queued slots, in the order they were freed (`#queueHead` is the oldest), and when. */
+  /**
+   * Queued slots, in the order they were freed (`#queueHead` is the oldest), and when (per
+   * entry, not per slot: a slot freed again has a second entry, and its first may get it
+   * punched before `minAgeMs` — early, never unsafely, since it is free either way).
+   */
   #queue: number[] = []
+  #queueTimes: number[] = []
   #queueHead = 0
-  #queuedSince: Float64Array
   /** Unqueued slots (a stack). */
   readonly #unqueuedSlots: number[] = []
   /** Runs being punched (neither free nor in use; what they hold counts as used until done). */
@@ -109,7 +113,6 @@ export class ChunkAllocator {
     const length = Math.max(1024, top)
     this.#backed = new Uint16Array(length)
     this.#freeState = new Uint8Array(length)
-    this.#queuedSince = new Float64Array(length)
     for (let slot = 0; slot < top; slot += 1) {
       const mask = backed(slot)
       assert(mask >= 0 && mask < 1 << subBlocksPerChunk, 'backed mask')
@@ -247,7 +250,7 @@ export class ChunkAllocator {
     queue = this.#queue
     if (this.#queueHead === queue.length) return null
     const start = queue[this.#queueHead]!
-    if (this.nowMs() - this.#queuedSince[start]! < minAgeMs) return null
+    if (this.nowMs() - this.#queueTimes[this.#queueHead]! < minAgeMs) return null
     this.#queueHead += 1
     let count = 0
     while (
@@ -321,8 +324,8 @@ export class ChunkAllocator {
   #enqueue(slot: number, sinceMs: number): void {
     assert(this.#freeState[slot] === notFree, 'freeing a free slot')
     this.#freeState[slot] = queued
-    this.#queuedSince[slot] = sinceMs
     this.#queue.push(slot)
+    this.#queueTimes.push(sinceMs)
     this.#idle += popcount16(this.#backed[slot]!)
   }
 
@@ -330,6 +333,7 @@ export class ChunkAllocator {
   #compactQueue(): void {
     if (this.#queueHead * 2 < this.#queue.length || this.#queueHead === 0) return
     this.#queue = this.#queue.slice(this.#queueHead)
+    this.#queueTimes = this.#queueTimes.slice(this.#queueHead)
     this.#queueHead = 0
   }
 
@@ -341,8 +345,5 @@ export class ChunkAllocator {
     const state = new Uint8Array(length)
     state.set(this.#freeState)
     this.#freeState = state
-    const since = new Float64Array(length)
-    since.set(this.#queuedSince)
-    this.#queuedSince = since
   }
 }

@@ -99,13 +99,7 @@ export class Committer {
    * failed commit, it leaves the pool unable to say what is durable.
    */
   fail(cause: unknown): void {
-    this.#failure ??= new SanError(
-      'POOL_FAILED',
-      `pool write-intent log failed: ${String(cause)}`,
-      {
-        cause,
-      },
-    )
+    this.#failure ??= new SanError('POOL_FAILED', `pool failed: ${String(cause)}`, { cause })
   }
 
   #wait(): Promise<void> {
