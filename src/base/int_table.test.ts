@@ -90,5 +90,7 @@ test('IntCounts: a busy table stops allocating once it has grown', () => {
     for (let key = 0; key < 128; key += 1) counts.add(round * 128 + key, -1)
   }
   assert.equal(counts.size, 0)
-  assert.equal(process.memoryUsage().arrayBuffers, before)
+  // Nothing else runs during the loop, but a collection may free an older buffer meanwhile.
+  const after = process.memoryUsage().arrayBuffers
+  assert.ok(after <= before, `array buffers grew by ${after - before} bytes`)
 })

@@ -68,3 +68,31 @@ test('Committer: a failure outside the commit stops the pool', async () => {
   assert.throws(() => commit.checkHealthy(), { code: 'POOL_FAILED' })
   await assert.rejects(commit.commit(), { code: 'POOL_FAILED' })
 })
+
+test('Committer: a periodic commit syncs the data only for records that publish it', async () => {
+  const { commit, syncs } = await committer()
+  commit.markDataDirty() // an in-place overwrite: no record points at it
+  commit.append({ type: recordType.mapDelete, lineage: 1, chunk: 2, birth: 1 })
+  await commit.commitRecords()
+  assert.deepEqual(syncs, ['journal'], 'a free points at no new data')
+  assert.equal(commit.pending, true, 'the overwrite still waits for a flush')
+  syncs.length = 0
+  commit.append(mapping, true)
+  await commit.commitRecords()
+  assert.deepEqual(syncs, ['data', 'tags', 'journal'], 'a landed write is synced before its map')
+  syncs.length = 0
+  commit.markDataDirty()
+  await commit.commit()
+  assert.deepEqual(syncs, ['data', 'tags'], 'a flush syncs what was written')
+})
+
+test('Committer: a flush that joins a periodic commit still syncs the data', async () => {
+  const { commit, syncs } = await committer()
+  commit.markDataDirty()
+  commit.append({ type: recordType.mapDelete, lineage: 1, chunk: 2, birth: 1 })
+  const periodic = commit.commitRecords()
+  const flush = commit.commit() // arrives while the periodic round runs: rides on the next
+  await Promise.all([periodic, flush])
+  assert.ok(syncs.includes('data'), `the flush's data is durable: ${syncs.join(', ')}`)
+  assert.equal(commit.pending, false)
+})

@@ -705,7 +705,7 @@ export class DataPath {
     version.valid = valid
     version.zero = zero
     lineage.changed(piece.chunk)
-    this.putVersion(lineage, piece.chunk, version)
+    this.putVersion(lineage, piece.chunk, version, true)
     this.killCovered(lineage, piece.chunk)
   }
 
@@ -796,17 +796,21 @@ export class DataPath {
     this.killCovered(lineage, piece.chunk)
   }
 
-  putVersion(lineage: Lineage, chunk: number, version: Version): void {
-    this.committer.append({
-      type: recordType.mapPut,
-      lineage: lineage.id,
-      chunk,
-      birth: version.birth,
-      phys: version.phys,
-      valid: version.valid,
-      zero: version.zero,
-      killedAt: version.killedAt,
-    })
+  /** Journals a version's mapping; `publishesData`: it maps data that just landed. */
+  putVersion(lineage: Lineage, chunk: number, version: Version, publishesData = false): void {
+    this.committer.append(
+      {
+        type: recordType.mapPut,
+        lineage: lineage.id,
+        chunk,
+        birth: version.birth,
+        phys: version.phys,
+        valid: version.valid,
+        zero: version.zero,
+        killedAt: version.killedAt,
+      },
+      publishesData,
+    )
   }
 
   /** Removes a version from the map and frees its chunk once that is durable. */

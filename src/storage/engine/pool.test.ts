@@ -355,3 +355,75 @@ test('Pool: limits count active snapshots, not those being reclaimed or held', a
     ['s3', 's4'],
   )
 })
+
+/** `media` with each file's fdatasyncs counted by name. */
+function countingSyncs(media: SimPoolMedia): { media: PoolMedia; syncs: Map<string, number> } {
+  const syncs = new Map<string, number>()
+  const counted = (name: string, file: PoolFile): PoolFile =>
+    new Proxy(file, {
+      get(target, key) {
+        if (key === 'sync')
+          return () => {
+            syncs.set(name, (syncs.get(name) ?? 0) + 1)
+            return target.sync()
+          }
+        const value = Reflect.get(target, key, target)
+        return typeof value === 'function' ? value.bind(target) : value
+      },
+    })
+  return {
+    syncs,
+    media: {
+      open: async (name, create) => counted(name, await media.open(name, create)),
+      readAll: (name) => media.readAll(name),
+      replace: (name, bytes) => media.replace(name, bytes),
+      remove: (name) => media.remove(name),
+      list: () => media.list(),
+      availableBytes: () => media.availableBytes(),
+    },
+  }
+}
+
+test('Pool: periodic commits of frees leave in-place overwrites to the next flush', async () => {
+  const { media, syncs } = countingSyncs(new SimPoolMedia())
+  const clock = new ManualClock()
+  const pool = await Pool.open({ media, clock, capacityBytes: 256 * MiB })
+  const doomed = await pool.createVolume('doomed', 4096, 256)
+  const live = await pool.createVolume('live', 4096, 256)
+  await doomed.write(0, filled(MiB, 1), false)
+  await pool.createSnapshots([{ volumeId: 'doomed', name: 's' }])
+  await doomed.write(0, filled(MiB, 2), false) // s now holds 16 versions of its own
+  await live.write(0, filled(MiB, 3), false)
+  await pool.settle()
+  const count = (name: string) => syncs.get(name) ?? 0
+  const data = count('data')
+  const journal = count('journal')
+  await pool.deleteSnapshot('doomed', 's') // a management change: synced at once
+  assert.equal(count('data'), data, 'nothing was written since the last commit')
+  const afterDelete = count('journal')
+  // Reclamation frees s's versions from the tick while the live volume is overwritten in place.
+  for (let round = 0; round < 50 && pool.reclaiming; round += 1) {
+    await live.write(round % 256, filled(4096, round), false)
+    clock.advanceMs(300)
+    pool.tick()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  assert.equal(pool.reclaiming, false)
+  clock.advanceMs(300)
+  pool.tick()
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.ok(count('journal') > afterDelete, 'the frees were committed')
+  assert.equal(count('data'), data, 'frees and overwrites in place do not sync the data file')
+  await live.flush()
+  assert.equal(count('data'), data + 1, 'a flush does')
+  // A write that lands in a new chunk publishes a mapping: its data is synced before it.
+  await pool.createSnapshots([{ volumeId: 'live', name: 't' }])
+  const beforeRedirect = count('data')
+  await live.write(0, filled(4096, 9), false)
+  clock.advanceMs(300)
+  pool.tick()
+  await new Promise((resolve) => setImmediate(resolve))
+  assert.equal(count('data'), beforeRedirect + 1)
+  assert.ok(count('journal') > journal)
+  await pool.close()
+})

@@ -546,7 +546,7 @@ export class Pool {
       // flush (FUA, SYNCHRONIZE CACHE) or the next records: syncing it every 250 ms cost an
       // fdatasync, and made the next writes to those pages wait for their writeback.
       this.#lastCommitMs = now
-      void this.#committer.commit().catch(() => {})
+      void this.#committer.commitRecords().catch(() => {})
     }
     this.#release()
     // Near full, what free slots hold goes back to the filesystem at once rather than waiting
