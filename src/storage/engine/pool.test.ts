@@ -384,7 +384,7 @@ function countingSyncs(media: SimPoolMedia): { media: PoolMedia; syncs: Map<stri
   }
 }
 
-test('Pool: periodic commits of frees leave in-place overwrites to the next flush', async () => {
+test('Pool: frees and deletes leave in-place overwrites to the next flush or snapshot', async () => {
   const { media, syncs } = countingSyncs(new SimPoolMedia())
   const clock = new ManualClock()
   const pool = await Pool.open({ media, clock, capacityBytes: 256 * MiB })
@@ -398,8 +398,10 @@ test('Pool: periodic commits of frees leave in-place overwrites to the next flus
   const count = (name: string) => syncs.get(name) ?? 0
   const data = count('data')
   const journal = count('journal')
-  await pool.deleteSnapshot('doomed', 's') // a management change: synced at once
-  assert.equal(count('data'), data, 'nothing was written since the last commit')
+  await live.write(255, filled(4096, 4), false) // in place: dirty data, no record
+  await pool.deleteSnapshot('doomed', 's') // durable when it returns: its record is
+  assert.ok(count('journal') > journal)
+  assert.equal(count('data'), data, 'a delete does not sync data it does not point at')
   const afterDelete = count('journal')
   // Reclamation frees s's versions from the tick while the live volume is overwritten in place.
   for (let round = 0; round < 50 && pool.reclaiming; round += 1) {
@@ -416,8 +418,11 @@ test('Pool: periodic commits of frees leave in-place overwrites to the next flus
   assert.equal(count('data'), data, 'frees and overwrites in place do not sync the data file')
   await live.flush()
   assert.equal(count('data'), data + 1, 'a flush does')
-  // A write that lands in a new chunk publishes a mapping: its data is synced before it.
+  // A snapshot's image is data: taking one syncs it. Then a write that lands in a new chunk
+  // publishes a mapping, whose data is synced before it.
+  await live.write(1, filled(4096, 5), false)
   await pool.createSnapshots([{ volumeId: 'live', name: 't' }])
+  assert.equal(count('data'), data + 2)
   const beforeRedirect = count('data')
   await live.write(0, filled(4096, 9), false)
   clock.advanceMs(300)

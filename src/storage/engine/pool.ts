@@ -194,7 +194,7 @@ export class Pool {
       { table: 'volume', key: id, value: { id, blockBytes, blockCount, lineage, origin: null } },
     ])
     const device = this.#addDevice(id, 'volume')
-    await this.#committer.commit()
+    await this.#committer.commitRecords()
     return device
   }
 
@@ -215,7 +215,7 @@ export class Pool {
       throw new SanError('SIZE_SHRINK', `volume ${id} only grows (${row.blockCount} blocks)`)
     if (blockCount === row.blockCount) return
     this.#change([{ table: 'volume', key: id, value: { ...row, blockCount } }])
-    await this.#committer.commit()
+    await this.#committer.commitRecords()
   }
 
   async deleteVolume(id: string, recursive: boolean): Promise<void> {
@@ -242,7 +242,7 @@ export class Pool {
     this.#devices.delete(id)
     for (const snapshot of snapshots) this.#reclaimSnapshot(snapshot.id)
     this.#headRemoved(lineage.id)
-    await this.#committer.commit()
+    await this.#committer.commitRecords()
   }
 
   // ---- snapshots -----------------------------------------------------------------------------
@@ -281,7 +281,10 @@ export class Pool {
       drains.push(this.#dataPath.drain(lineage.id, row.epoch))
     })
     this.#change(changes)
-    // Writes that started before the cut must land before the snapshot is declared durable.
+    // Writes that started before the cut must land before the snapshot is declared durable,
+    // and their data with it: a snapshot is the one management call whose image is data (the
+    // others commit their records alone: a view, a clone or a rollback reads a snapshot's
+    // data, which its creation made durable).
     await Promise.all(drains)
     await this.#committer.commit()
     return items.map((item) =>
@@ -317,7 +320,7 @@ export class Pool {
     const held = this.#state.dependents(row).length > 0
     this.#change([this.#snapshotChange(row, held ? 'held' : 'deleting')])
     if (!held) this.#reclaimSnapshot(row.id)
-    await this.#committer.commit()
+    await this.#committer.commitRecords()
   }
 
   /** The live volume becomes the snapshot's image; later snapshots stay. O(1). */
@@ -343,7 +346,7 @@ export class Pool {
       },
     ])
     this.#headRemoved(old.id)
-    await this.#committer.commit()
+    await this.#committer.commitRecords()
     this.#devices.get(volumeId)?.onContentsReplaced?.()
   }
 
@@ -366,7 +369,7 @@ export class Pool {
       { table: 'view', key: viewId, value: { id: viewId, snapshot: snapshot.id, lineage } },
     ])
     const device = this.#addDevice(viewId, 'view')
-    await this.#committer.commit()
+    await this.#committer.commitRecords()
     return device
   }
 
@@ -383,7 +386,7 @@ export class Pool {
     ])
     this.#devices.delete(view.id)
     this.#headRemoved(lineage.id)
-    await this.#committer.commit()
+    await this.#committer.commitRecords()
   }
 
   /** A new volume born from a snapshot, sharing its blocks until they diverge. */
@@ -411,7 +414,7 @@ export class Pool {
       { table: 'volume', key: newVolumeId, value: row },
     ])
     const device = this.#addDevice(newVolumeId, 'volume')
-    await this.#committer.commit()
+    await this.#committer.commitRecords()
     return device
   }
 
