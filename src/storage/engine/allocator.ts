@@ -239,10 +239,10 @@ export class ChunkAllocator {
   }
 
   /**
-   * A run of contiguous free, unpunched slots, withheld from allocation until returned; it
-   * starts at the slot free the longest, if that one has been free for `minAgeMs`.
+   * A run of at most `chunksMax` contiguous free, unpunched slots, withheld from allocation until
+   * returned; it starts at the slot free the longest, if that one has been free for `minAgeMs`.
    */
-  takePunchRun(minAgeMs: number): PunchRun | null {
+  takePunchRun(minAgeMs: number, chunksMax = punchRunChunksMax): PunchRun | null {
     let queue = this.#queue
     while (this.#queueHead < queue.length && this.#freeState[queue[this.#queueHead]!] !== queued)
       this.#queueHead += 1
@@ -254,7 +254,7 @@ export class ChunkAllocator {
     this.#queueHead += 1
     let count = 0
     while (
-      count < punchRunChunksMax &&
+      count < chunksMax &&
       start + count < this.#highWater &&
       this.#freeState[start + count] === queued
     ) {

@@ -76,6 +76,22 @@ export const punchEagerFraction = 0.9
 /** Freed chunks are returned to the filesystem (hole punching) in runs of at most this many. */
 export const punchRunChunksMax = 256
 /**
+ * While hosts do I/O, hole punching yields to them: each fallocate(PUNCH_HOLE) holds the data
+ * file's inode lock, and every write waits for it (a run of 256 sparse chunks took 17-21 ms here,
+ * and foreground writes overlapping a batch saw p99 of 0.2-0.4 s). Under load a punch is one run
+ * of at most this many chunks…
+ */
+export const punchBusyRunChunksMax = 16
+/**
+ * …and punching holds the lock at most this fraction of the time: after a punch that took d ms,
+ * the next one waits d × (1 / fraction − 1). Freed chunks are reusable at once whether punched
+ * or not; only the filesystem's free space lags, and it catches up as soon as the pool is quiet
+ * (or at once past `punchEagerFraction`).
+ */
+export const punchBusyDuty = 0.005
+/** The pool counts as busy until this long after the last read or write started. */
+export const busyQuietMs = 100
+/**
  * Runs punched by one child process (storage/positional_io.ts `punchHoles`). After random
  * overwrites freed slots are scattered, runs of one slot: one process per run managed ~80 runs/s
  * (~5 MiB/s), and each spawn forks the daemon.

@@ -432,3 +432,59 @@ test('Pool: frees and deletes leave in-place overwrites to the next flush or sna
   assert.ok(count('journal') > journal)
   await pool.close()
 })
+
+test('Pool: while hosts write, freed chunks are punched in small runs, paced; idle, at once', async () => {
+  const clock = new ManualClock()
+  const sim = new SimPoolMedia()
+  const punches: { chunks: number; atMs: number }[] = []
+  const media: PoolMedia = {
+    open: async (name, create) => {
+      const file = await sim.open(name, create)
+      return new Proxy(file, {
+        get(target, key) {
+          if (key === 'punchHole')
+            return (position: number, length: number) => {
+              punches.push({ chunks: length / chunkBytes, atMs: clock.monotonicMs() })
+              clock.advanceMs(2) // each punch takes 2 ms of the clock
+              return target.punchHole(position, length)
+            }
+          const value = Reflect.get(target, key, target)
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+    },
+    readAll: (name) => sim.readAll(name),
+    replace: (name, bytes) => sim.replace(name, bytes),
+    remove: (name) => sim.remove(name),
+    list: () => sim.list(),
+    availableBytes: () => sim.availableBytes(),
+  }
+  const pool = await Pool.open({ media, clock, capacityBytes: 256 * MiB })
+  const doomed = await pool.createVolume('doomed', 4096, 1024)
+  const live = await pool.createVolume('live', 4096, 256)
+  await doomed.write(0, filled(4 * MiB, 1), false) // 64 chunks, one after the other
+  await live.write(0, filled(MiB, 1), false)
+  await pool.deleteVolume('doomed', false)
+  const tick = async (write: boolean) => {
+    if (write) await live.write(0, filled(4096, 2), false)
+    clock.advanceMs(10)
+    pool.tick()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  for (let i = 0; i < 1100; i += 1) await tick(true) // 11 s of writes: past the punch delay
+  assert.ok(punches.length >= 2, `punched ${punches.length} times under load`)
+  assert.ok(
+    punches.every((punch) => punch.chunks <= 16),
+    'one small run at a time',
+  )
+  for (let i = 1; i < punches.length; i += 1)
+    assert.ok(punches[i]!.atMs - punches[i - 1]!.atMs >= 2 * 199, 'at most 0.5 % of the time')
+  const underLoad = punches.reduce((sum, punch) => sum + punch.chunks, 0)
+  assert.ok(underLoad < 64, `${underLoad} chunks punched under load`)
+  const before = punches.length
+  for (let i = 0; i < 20; i += 1) await tick(false) // quiet for 200 ms: the rest at once
+  const idle = punches.slice(before).reduce((sum, punch) => sum + punch.chunks, 0)
+  assert.equal(idle, 64 - underLoad, `unpaced once quiet: ${JSON.stringify(punches)}`)
+  assert.deepEqual(pool.recount().drift, [])
+  await pool.close()
+})

@@ -17,6 +17,7 @@ import { ChunkAllocator, type PunchRun } from './allocator.ts'
 import type { CheckpointState, CheckpointVersion } from './checkpoint.ts'
 import { Committer } from './commit.ts'
 import {
+  busyQuietMs,
   checkpointIntervalMs,
   checkpointJournalBytes,
   chunkBytes,
@@ -24,6 +25,8 @@ import {
   defaultLimits,
   type EngineLimits,
   punchBatchRunsMax,
+  punchBusyDuty,
+  punchBusyRunChunksMax,
   punchDelayMs,
   punchEagerFraction,
   reclaimBusyBudgetMs,
@@ -95,8 +98,11 @@ export class Pool {
   #lastCheckpointMs: number
   /** Snapshot infos by row (rows are replaced, never changed, so a stale row just drops out). */
   readonly #infos = new WeakMap<SnapshotRow, SnapshotInfo>()
-  /** `DataPath.ioStarted` at the previous tick. */
+  /** `DataPath.ioStarted` at the previous tick, and when a tick last saw it move. */
   #ioSeen = 0
+  #lastIoMs = Number.NEGATIVE_INFINITY
+  /** While busy, no punch starts before this (punchBusyDuty). */
+  #punchPausedUntilMs = Number.NEGATIVE_INFINITY
   /** Reclamation's budget on busy ticks (see #reclaimBudgetMs) and the backlog it last saw. */
   #busyBudgetMs = reclaimBusyBudgetMs
   #freeingSeen = 0
@@ -509,11 +515,11 @@ export class Pool {
    * under frequent snapshots: measured 6k new versions/s against ~1k freed) cannot fill the
    * pool; past half of the free space, space comes first outright.
    */
-  #reclaimBudgetMs(): number {
+  #reclaimBudgetMs(busy: boolean): number {
     const freeingBytes = this.#freeingBytes()
     const grew = freeingBytes > this.#freeingSeen
     this.#freeingSeen = freeingBytes
-    if (this.#dataPath.ioStarted === this.#ioSeen) return reclaimIdleBudgetMs
+    if (!busy) return reclaimIdleBudgetMs
     const freeBytes = this.#allocator.capacityBytes - this.#allocator.usedBytes
     if (freeingBytes * 2 > freeBytes) return reclaimIdleBudgetMs
     const budget = grew ? this.#busyBudgetMs * 2 : this.#busyBudgetMs / 2
@@ -535,8 +541,12 @@ export class Pool {
   tick(): void {
     if (this.#closed) return
     const now = this.#options.clock.monotonicMs()
-    if (this.#reclaimer.busy) this.#reclaimer.run(this.#reclaimBudgetMs())
+    // Busy until no I/O started for busyQuietMs: one quiet tick is not idleness (a write that
+    // stalled the loop for 20 ms left the tick after it with nothing new started).
+    if (this.#dataPath.ioStarted !== this.#ioSeen) this.#lastIoMs = now
     this.#ioSeen = this.#dataPath.ioStarted
+    const busy = now - this.#lastIoMs < busyQuietMs
+    if (this.#reclaimer.busy) this.#reclaimer.run(this.#reclaimBudgetMs(busy))
     if (this.#committer.failure !== null) return
     const dirtyTooLong =
       this.#dataPath.dirtyRegions.size > 0 && now - this.#lastCheckpointMs >= checkpointIntervalMs
@@ -556,7 +566,22 @@ export class Pool {
     // to be reused: a write needing new sub-blocks is refused on what the file holds.
     const allocator = this.#allocator
     const tight = allocator.physicalBytes > allocator.capacityBytes * punchEagerFraction
-    void this.#punch(tight ? 0 : punchDelayMs)
+    if (tight || !busy) void this.#punch(tight ? 0 : punchDelayMs)
+    else if (now >= this.#punchPausedUntilMs) void this.#punchPaced(now)
+  }
+
+  /**
+   * One small punch while hosts do I/O, then a pause that keeps punching under punchBusyDuty of
+   * the time (each punch holds the data file's inode lock against their writes).
+   */
+  #punchPaced(startMs: number): void {
+    if (this.#punching !== null) return
+    const clock = this.#options.clock
+    void this.#punch(punchDelayMs, 1, punchBusyRunChunksMax).then((punched) => {
+      if (!punched) return
+      const endMs = clock.monotonicMs()
+      this.#punchPausedUntilMs = endMs + (endMs - startMs) * (1 / punchBusyDuty - 1)
+    })
   }
 
   /** Runs background work to completion (tests and clean shutdown). */
@@ -751,15 +776,16 @@ export class Pool {
    * tags are zeroed, in memory now and on disk with the next commit (after the data sync that
    * makes the punch durable): "no tag" is how recovery knows a sub-block is not held.
    */
-  #punch(minAgeMs = punchDelayMs): Promise<boolean> {
+  #punch(minAgeMs = punchDelayMs, batchMax = punchBatchRunsMax, chunksMax?: number) {
     if (this.#punching !== null) return this.#punching
     const [data] = this.#files
     // Freed slots are scattered after random overwrites (runs of one): many runs per process.
-    const runsMax = data!.punchHoleRuns === undefined ? 1 : punchBatchRunsMax
+    const runsMax = data!.punchHoleRuns === undefined ? 1 : batchMax
     const runs: PunchRun[] = []
-    for (let run = this.#allocator.takePunchRun(minAgeMs); run !== null; ) {
+    const take = () => this.#allocator.takePunchRun(minAgeMs, chunksMax)
+    for (let run = take(); run !== null; ) {
       runs.push(run)
-      run = runs.length < runsMax ? this.#allocator.takePunchRun(minAgeMs) : null
+      run = runs.length < runsMax ? take() : null
     }
     if (runs.length === 0) return Promise.resolve(false)
     const ranges = runs.map((run) => ({
