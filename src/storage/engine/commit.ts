@@ -5,12 +5,12 @@
  * rides on the next one, so the commit rate follows the load. A checkpoint is a commit that
  * writes the whole state instead of records and empties the journal.
  *
- * `commit()` (a flush, a FUA write, a snapshot, any management change) syncs whatever data was
- * written. `commitRecords()` (the pool's periodic commit) syncs the data only when a record of
- * its batch publishes data (`append(record, true)`): frees, kills and tombstones point at nothing
- * new, and syncing a data file that in-place overwrites keep dirty made the next writes to its
- * pages wait for their writeback — while a deleted snapshot's frees were committed every 250 ms,
- * foreground p99 rose by half.
+ * `commit()` (a flush, a FUA write, a snapshot) syncs whatever data was written.
+ * `commitRecords()` (the pool's periodic commit, every other management change) syncs the data
+ * only when a record of its batch publishes data (`append(record, true)`): frees, kills,
+ * tombstones and catalog rows point at nothing new, and syncing a data file that in-place
+ * overwrites keep dirty made the next writes to its pages wait for their writeback — while a
+ * deleted snapshot's frees were committed every 250 ms, foreground p99 rose by half.
  *
  * A failure to sync or append is not retried: the pool is marked failed (POOL_FAILED) and
  * refuses changes, since it can no longer say what is durable (fsyncgate: a failed fsync may
