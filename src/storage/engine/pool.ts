@@ -29,6 +29,7 @@ import {
   punchBusyRunChunksMax,
   punchDelayMs,
   punchEagerFraction,
+  punchRunChunksMax,
   reclaimBusyBudgetMs,
   reclaimIdleBudgetMs,
 } from './constants.ts'
@@ -55,6 +56,8 @@ import type {
 export type { EngineLimits } from './constants.ts'
 
 const noClones: readonly string[] = Object.freeze([])
+/** What `#punch` returns when there is nothing to punch (on most ticks). */
+const noPunch = Promise.resolve(false)
 const byId = (a: SnapshotRow, b: SnapshotRow) => a.id - b.id
 
 export interface PoolOptions {
@@ -576,10 +579,10 @@ export class Pool {
    */
   #punchPaced(startMs: number): void {
     if (this.#punching !== null) return
-    const clock = this.#options.clock
-    void this.#punch(punchDelayMs, 1, punchBusyRunChunksMax).then((punched) => {
-      if (!punched) return
-      const endMs = clock.monotonicMs()
+    const punched = this.#punch(punchDelayMs, 1, punchBusyRunChunksMax)
+    if (this.#punching === null) return // nothing to punch: no promise to follow (every tick)
+    void punched.then(() => {
+      const endMs = this.#options.clock.monotonicMs()
       this.#punchPausedUntilMs = endMs + (endMs - startMs) * (1 / punchBusyDuty - 1)
     })
   }
@@ -776,18 +779,19 @@ export class Pool {
    * tags are zeroed, in memory now and on disk with the next commit (after the data sync that
    * makes the punch durable): "no tag" is how recovery knows a sub-block is not held.
    */
-  #punch(minAgeMs = punchDelayMs, batchMax = punchBatchRunsMax, chunksMax?: number) {
+  #punch(minAgeMs = punchDelayMs, batchMax = punchBatchRunsMax, chunksMax = punchRunChunksMax) {
     if (this.#punching !== null) return this.#punching
     const [data] = this.#files
     // Freed slots are scattered after random overwrites (runs of one): many runs per process.
     const runsMax = data!.punchHoleRuns === undefined ? 1 : batchMax
-    const runs: PunchRun[] = []
-    const take = () => this.#allocator.takePunchRun(minAgeMs, chunksMax)
-    for (let run = take(); run !== null; ) {
+    const first = this.#allocator.takePunchRun(minAgeMs, chunksMax)
+    if (first === null) return noPunch
+    const runs: PunchRun[] = [first]
+    while (runs.length < runsMax) {
+      const run = this.#allocator.takePunchRun(minAgeMs, chunksMax)
+      if (run === null) break
       runs.push(run)
-      run = runs.length < runsMax ? take() : null
     }
-    if (runs.length === 0) return Promise.resolve(false)
     const ranges = runs.map((run) => ({
       position: run.start * chunkBytes,
       length: run.count * chunkBytes,
