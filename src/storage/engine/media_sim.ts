@@ -498,3 +498,32 @@ export function splitmix32(seed: number): () => number {
     return ((z ^ (z >>> 16)) >>> 0) / 0x1_0000_0000
   }
 }
+
+/**
+ * `media` with some operations of its files replaced, for tests that count, time or delay them:
+ * `hooks` sees each file as it is opened and returns the operations to use instead; every other
+ * property is the file's own.
+ */
+export function hookFiles(
+  media: PoolMedia,
+  hooks: (name: string, file: PoolFile) => Partial<PoolFile>,
+): PoolMedia {
+  return {
+    open: async (name, create) => {
+      const file = await media.open(name, create)
+      const replaced: Partial<PoolFile> = hooks(name, file)
+      return new Proxy(file, {
+        get(target, key) {
+          if (Object.hasOwn(replaced, key)) return replaced[key as keyof PoolFile]
+          const value = Reflect.get(target, key, target)
+          return typeof value === 'function' ? value.bind(target) : value
+        },
+      })
+    },
+    readAll: (name) => media.readAll(name),
+    replace: (name, bytes) => media.replace(name, bytes),
+    remove: (name) => media.remove(name),
+    list: () => media.list(),
+    availableBytes: () => media.availableBytes(),
+  }
+}

@@ -12,7 +12,7 @@ import { ManualClock } from '../../base/clock.ts'
 import { chunkBytes } from './constants.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 import { FsPoolMedia } from './media_fs.ts'
-import { SimPoolMedia, splitmix32 } from './media_sim.ts'
+import { hookFiles, SimPoolMedia, splitmix32 } from './media_sim.ts'
 import { Pool } from './pool.ts'
 import type { EngineDevice } from './types.ts'
 
@@ -359,28 +359,14 @@ test('Pool: limits count active snapshots, not those being reclaimed or held', a
 /** `media` with each file's fdatasyncs counted by name. */
 function countingSyncs(media: SimPoolMedia): { media: PoolMedia; syncs: Map<string, number> } {
   const syncs = new Map<string, number>()
-  const counted = (name: string, file: PoolFile): PoolFile =>
-    new Proxy(file, {
-      get(target, key) {
-        if (key === 'sync')
-          return () => {
-            syncs.set(name, (syncs.get(name) ?? 0) + 1)
-            return target.sync()
-          }
-        const value = Reflect.get(target, key, target)
-        return typeof value === 'function' ? value.bind(target) : value
-      },
-    })
   return {
     syncs,
-    media: {
-      open: async (name, create) => counted(name, await media.open(name, create)),
-      readAll: (name) => media.readAll(name),
-      replace: (name, bytes) => media.replace(name, bytes),
-      remove: (name) => media.remove(name),
-      list: () => media.list(),
-      availableBytes: () => media.availableBytes(),
-    },
+    media: hookFiles(media, (name, file) => ({
+      sync: () => {
+        syncs.set(name, (syncs.get(name) ?? 0) + 1)
+        return file.sync()
+      },
+    })),
   }
 }
 
@@ -435,30 +421,14 @@ test('Pool: frees and deletes leave in-place overwrites to the next flush or sna
 
 test('Pool: while hosts write, freed chunks are punched in small runs, paced; idle, at once', async () => {
   const clock = new ManualClock()
-  const sim = new SimPoolMedia()
   const punches: { chunks: number; atMs: number }[] = []
-  const media: PoolMedia = {
-    open: async (name, create) => {
-      const file = await sim.open(name, create)
-      return new Proxy(file, {
-        get(target, key) {
-          if (key === 'punchHole')
-            return (position: number, length: number) => {
-              punches.push({ chunks: length / chunkBytes, atMs: clock.monotonicMs() })
-              clock.advanceMs(2) // each punch takes 2 ms of the clock
-              return target.punchHole(position, length)
-            }
-          const value = Reflect.get(target, key, target)
-          return typeof value === 'function' ? value.bind(target) : value
-        },
-      })
+  const media = hookFiles(new SimPoolMedia(), (_name, file) => ({
+    punchHole: (position, length) => {
+      punches.push({ chunks: length / chunkBytes, atMs: clock.monotonicMs() })
+      clock.advanceMs(2) // each punch takes 2 ms of the clock
+      return file.punchHole(position, length)
     },
-    readAll: (name) => sim.readAll(name),
-    replace: (name, bytes) => sim.replace(name, bytes),
-    remove: (name) => sim.remove(name),
-    list: () => sim.list(),
-    availableBytes: () => sim.availableBytes(),
-  }
+  }))
   const pool = await Pool.open({ media, clock, capacityBytes: 256 * MiB })
   const doomed = await pool.createVolume('doomed', 4096, 1024)
   const live = await pool.createVolume('live', 4096, 256)
