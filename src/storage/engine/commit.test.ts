@@ -96,3 +96,12 @@ test('Committer: a flush that joins a periodic commit still syncs the data', asy
   assert.ok(syncs.includes('data'), `the flush's data is durable: ${syncs.join(', ')}`)
   assert.equal(commit.pending, false)
 })
+
+test('Committer: a flush with nothing to sync leaves no wish behind for the next round', async () => {
+  const { commit, syncs } = await committer()
+  await commit.commit() // nothing pending: returns at once
+  commit.markDataDirty()
+  commit.append({ type: recordType.mapDelete, lineage: 1, chunk: 2, birth: 1 })
+  await commit.commitRecords()
+  assert.deepEqual(syncs, ['journal'])
+})

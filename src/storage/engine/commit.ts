@@ -107,8 +107,7 @@ export class Committer {
 
   /** Resolves once everything appended or written before the call is durable. */
   commit(): Promise<void> {
-    this.#dataWanted = true
-    return this.#wait()
+    return this.#wait(true)
   }
 
   /**
@@ -116,7 +115,7 @@ export class Committer {
    * data they do not point at (in-place overwrites, punched holes) waits for a `commit`.
    */
   commitRecords(): Promise<void> {
-    return this.#wait()
+    return this.#wait(false)
   }
 
   /**
@@ -127,9 +126,12 @@ export class Committer {
     this.#failure ??= new SanError('POOL_FAILED', `pool failed: ${String(cause)}`, { cause })
   }
 
-  #wait(): Promise<void> {
+  /** Joins the next round; `wantsData`: it must sync the data written so far (`commit`). */
+  #wait(wantsData: boolean): Promise<void> {
     if (this.#failure !== null) return Promise.reject(this.#failure)
-    if (!this.#running && !this.pending && this.#checkpointWanted === null) return Promise.resolve()
+    const owed = wantsData ? this.pending : this.recordsPending
+    if (!this.#running && !owed && this.#checkpointWanted === null) return Promise.resolve()
+    if (wantsData) this.#dataWanted = true
     const done = new Promise<void>((resolve, reject) => this.#waiters.push({ resolve, reject }))
     if (!this.#running) void this.#round()
     return done
@@ -171,7 +173,8 @@ export class Committer {
     const batch = this.#records.take()
     const needData = this.#recordsNeedData
     this.#recordsNeedData = false
-    // A management change with no data written since the last commit syncs only the journal.
+    // The data is synced when it is dirty and a waiter wants it (a flush, a snapshot) or a record
+    // of this batch points at it; otherwise the round syncs only the journal.
     if (this.#dataDirty && (dataWanted || needData)) {
       this.#dataDirty = false
       await this.files.data.sync()
