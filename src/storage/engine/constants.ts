@@ -60,8 +60,8 @@ export const headSourcesMax = 65_536
  */
 export const reclaimBusyBudgetMs = 0.05
 /**
- * The same while no read or write came since the previous tick, or while what waits to be freed
- * is over half of the free space (pool.ts): reclaim at speed.
+ * The same while the pool is quiet (no read or write for `busyQuietMs`), or while what waits to
+ * be freed is over half of the free space (pool.ts): reclaim at speed.
  */
 export const reclaimIdleBudgetMs = 5
 /** Versions examined between two clock reads in the reclaim job (~2 µs each). */

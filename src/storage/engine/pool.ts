@@ -94,7 +94,7 @@ export class Pool {
   readonly #collecting = new Set<number>()
   #lastCommitMs: number
   #checkpointing = false
-  /** The hole punch in flight (one at a time: each is a process). */
+  /** The hole punch in flight (one at a time: a threadpool job of the addon, or a process). */
   #punching: Promise<boolean> | null = null
   #closed = false
   #checkpointBytes = 0
@@ -779,7 +779,11 @@ export class Pool {
    * tags are zeroed, in memory now and on disk with the next commit (after the data sync that
    * makes the punch durable): "no tag" is how recovery knows a sub-block is not held.
    */
-  #punch(minAgeMs = punchDelayMs, batchMax = punchBatchRunsMax, chunksMax = punchRunChunksMax) {
+  #punch(
+    minAgeMs = punchDelayMs,
+    batchMax = punchBatchRunsMax,
+    chunksMax = punchRunChunksMax,
+  ): Promise<boolean> {
     if (this.#punching !== null) return this.#punching
     const [data] = this.#files
     // Freed slots are scattered after random overwrites (runs of one): many runs per process.
