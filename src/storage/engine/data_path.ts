@@ -13,11 +13,15 @@
  * Partial sub-blocks (512-byte blocks not aligned to 4 KiB) are read-modify-written under the
  * sub-block lock. Writes in flight are counted per (lineage, epoch) so a snapshot can wait for
  * the writes that started before it.
+ *
+ * This file orders the I/O; its neighbours own the parts: how an image resolves (chain.ts),
+ * a command cut into chunk pieces (pieces.ts), reads checked against checksums
+ * (checked_reads.ts), the dirty-region marks a write needs (dirty_regions.ts), and the map's
+ * changes with their journal records (map_edits.ts).
  */
-import { assert } from '../../base/assert.ts'
-import { SanError } from '../../base/errors.ts'
-import { IntCounts } from '../../base/int_table.ts'
 import type { ChunkAllocator } from './allocator.ts'
+import { chunksWithData, resolveSources, type Sources } from './chain.ts'
+import { CheckedReads } from './checked_reads.ts'
 import type { Committer } from './commit.ts'
 import {
   chunkBytes,
@@ -28,64 +32,15 @@ import {
   subBlockBytes,
   subBlocksPerChunk,
 } from './constants.ts'
+import type { DirtyRegions } from './dirty_regions.ts'
 import { InFlight } from './in_flight.ts'
-import { recordType } from './journal.ts'
 import type { Lineage, Version } from './lineage.ts'
+import type { MapEdits } from './map_edits.ts'
 import type { PoolFile } from './media.ts'
-import type { RegionLog } from './region_log.ts'
+import { type Piece, type PlannedPiece, piecesOf, plannedPiece } from './pieces.ts'
 import type { EngineState } from './state.ts'
 import { SubBlockLocks } from './sub_block_locks.ts'
-import { subBlockTags, type TagStore } from './tags.ts'
-
-/** Where each sub-block of a chunk comes from: a data-file chunk, or -1 for zeros. */
-export type Sources = Float64Array
-
-interface Piece {
-  readonly chunk: number
-  readonly first: number
-  readonly count: number
-  readonly mask: number
-  /** Offset of the piece in the command's (aligned) buffer. */
-  readonly at: number
-}
-
-interface PlannedPiece extends Piece {
-  readonly version: Version
-  readonly phys: number
-  readonly fresh: boolean
-  /** Sub-blocks of the slot this write backs for the first time (allocator.ts `reserve`). */
-  readonly added: number
-  /**
-   * Whether the piece rewrites sub-blocks its version holds or hides (valid or zero), which a
-   * durable mapping may point at: only such a write needs its region's dirty mark on disk first
-   * (#markRegionsDirty).
-   */
-  readonly overwrites: boolean
-}
-
-/** A piece with its target version, as one object shape (no spread: this is per write). */
-function plannedPiece(
-  piece: Piece,
-  version: Version,
-  fresh: boolean,
-  added: number,
-  overwrites: boolean,
-) {
-  const { chunk, first, count, mask, at } = piece
-  const planned: PlannedPiece = {
-    chunk,
-    first,
-    count,
-    mask,
-    at,
-    version,
-    phys: version.phys,
-    fresh,
-    added,
-    overwrites,
-  }
-  return planned
-}
+import type { TagStore } from './tags.ts'
 
 interface ReadRun {
   /** Offset in the caller's buffer. */
@@ -95,26 +50,7 @@ interface ReadRun {
   length: number
 }
 
-export function piecesOf(offset: number, length: number): Piece[] {
-  assert(offset % subBlockBytes === 0 && length % subBlockBytes === 0, 'unaligned pieces')
-  const pieces: Piece[] = []
-  let at = 0
-  while (at < length) {
-    const position = offset + at
-    const chunk = Math.floor(position / chunkBytes)
-    const first = (position % chunkBytes) / subBlockBytes
-    const count = Math.min(subBlocksPerChunk - first, (length - at) / subBlockBytes)
-    const mask = ((1 << count) - 1) << first
-    pieces.push({ chunk, first, count, mask, at })
-    at += count * subBlockBytes
-  }
-  return pieces
-}
-
 const lockKey = (lineage: number, chunk: number) => lineage * 2 ** 32 + chunk
-
-/** Times a read whose checksum failed while writes were landing is read again (#readVerified). */
-const readRetriesMax = 8
 
 /** The largest unaligned read done at once (readNow); larger ones take the promise path. */
 const readNowScratchBytesMax = 1024 * 1024 + 2 * subBlockBytes
@@ -122,19 +58,11 @@ const readNowScratchBytesMax = 1024 * 1024 + 2 * subBlockBytes
 export class DataPath {
   readonly locks = new SubBlockLocks()
   readonly #inFlight = new InFlight()
+  readonly #checked: CheckedReads
   /** readNow's covering buffer for reads that are not 4 KiB-aligned. */
   #scratch = new Uint8Array(0)
-  /** Checksums computed by #firstMismatch, which never awaits, so one array serves every read. */
-  #tagScratch = new Uint32Array(subBlocksPerChunk)
   /** What #slotFor backed for the first time (a field: no object per piece). */
   #lastAdded = 0
-  readonly #regionWrites = new IntCounts()
-  readonly dirtyRegions = new Set<number>()
-  /** Regions whose REGION_DIRTY record is not yet durable, with the commit that makes it so. */
-  readonly #regionsMarking = new Map<number, Promise<void>>()
-  /** Regions a write reached since the last checkpoint (`cleanRegions`). */
-  readonly #regionsWritten = new Set<number>()
-  checksumFailures = 0
   /** Reads and writes started so far: the pool's tick tells a busy pool from an idle one. */
   ioStarted = 0
 
@@ -144,32 +72,15 @@ export class DataPath {
     private readonly committer: Committer,
     private readonly data: PoolFile,
     private readonly tags: TagStore,
-    private readonly regionLog: RegionLog,
-  ) {}
+    private readonly regions: DirtyRegions,
+    private readonly edits: MapEdits,
+  ) {
+    this.#checked = new CheckedReads(data, tags, (phys) => this.#inFlight.slotWrites(phys))
+  }
 
   /** The sources of the sub-blocks in `mask` of `chunk` as seen at (lineage, epoch). */
   resolve(lineage: Lineage, epoch: number, chunk: number, mask: number, into: Sources): void {
-    into.fill(-1)
-    let need = mask
-    let level: Lineage | undefined = lineage
-    let at = epoch
-    while (level !== undefined && need !== 0) {
-      const list = level.chunks.get(chunk)
-      if (list !== undefined) {
-        for (let index = level.newestAtOrBefore(list, at); index >= 0 && need !== 0; index -= 1) {
-          const version = list[index]!
-          const hit = need & (version.valid | version.zero)
-          if (hit === 0) continue
-          const data = hit & version.valid
-          for (let bit = 0; bit < subBlocksPerChunk; bit += 1)
-            if ((data >> bit) & 1) into[bit] = version.phys
-          need &= ~hit
-        }
-      }
-      if (level.parent === null) break
-      at = level.parent.epoch
-      level = this.state.lineages.get(level.parent.lineage)
-    }
+    resolveSources(this.state.lineages, lineage, epoch, chunk, mask, into)
   }
 
   /** The head's sources for a whole chunk, cached on the lineage (see Lineage.headSources). */
@@ -227,7 +138,7 @@ export class DataPath {
       for (const run of this.#runs(lineage, epoch, offset, target.length)) {
         const slice = target.subarray(run.at, run.at + run.length)
         if (run.position < 0) slice.fill(0)
-        else reads.push(this.#readVerified(run.position, slice))
+        else reads.push(this.#checked.read(slice, run.position))
       }
       await Promise.all(reads)
     } finally {
@@ -267,99 +178,14 @@ export class DataPath {
         continue
       }
       if (!data.readNow!(slice, run.position)) return false
-      if (this.#firstMismatch(slice, run.position) >= 0) return false
+      if (this.#checked.firstMismatch(slice, run.position) >= 0) return false
     }
     return true
   }
 
-  /**
-   * The first sub-block of `slice` (read from byte `position`) that fails its checksum, or -1.
-   * `before` holds the sub-blocks' checksums from when the read was issued: bytes that match
-   * them are the image before a write that landed meanwhile, a valid answer to a read racing it.
-   */
-  #firstMismatch(slice: Uint8Array, position: number, before?: Uint32Array): number {
-    const count = slice.length / subBlockBytes
-    if (this.#tagScratch.length < count) this.#tagScratch = new Uint32Array(count)
-    const computed = this.#tagScratch
-    subBlockTags(
-      slice,
-      Math.floor(position / chunkBytes),
-      (position % chunkBytes) / subBlockBytes,
-      computed,
-      0,
-    )
-    for (let at = 0; at < slice.length; at += subBlockBytes) {
-      const phys = Math.floor((position + at) / chunkBytes)
-      const subBlock = ((position + at) % chunkBytes) / subBlockBytes
-      const tag = computed[at / subBlockBytes]!
-      if (tag === this.tags.get(phys, subBlock)) continue
-      if (before !== undefined && tag === before[at / subBlockBytes]) continue
-      // A write racing this read may have landed between the data and its tag.
-      if (this.#inFlight.slotWrites(phys) > 0) continue
-      return at / subBlockBytes
-    }
-    return -1
-  }
-
-  async #readVerified(position: number, slice: Uint8Array): Promise<void> {
-    let bad = -1
-    for (let attempt = 0; attempt <= readRetriesMax; attempt += 1) {
-      // A write may land its data and checksum while we read (an in-place overwrite, or a
-      // 512-byte neighbour's read-modify-write of the same sub-block): the old bytes then match
-      // the checksum as it was, and torn ones are read again. Only a mismatch on a sub-block
-      // whose checksum did not change meanwhile is an error.
-      const before = this.#tagsOf(position, slice.length)
-      await this.data.read(slice, position)
-      bad = this.#firstMismatch(slice, position, before)
-      if (bad < 0 || !this.#tagChanged(position + bad * subBlockBytes, before[bad]!)) break
-    }
-    if (bad < 0) return
-    this.checksumFailures += 1
-    const where = position + bad * subBlockBytes
-    const chunk = Math.floor(where / chunkBytes)
-    const subBlock = (where % chunkBytes) / subBlockBytes
-    throw new SanError(
-      'CHECKSUM_MISMATCH',
-      `data chunk ${chunk} sub-block ${subBlock} does not match its checksum`,
-    )
-  }
-
-  /** The checksum on record for the sub-block at byte `position` of the data file. */
-  #tagAt(position: number): number {
-    return this.tags.get(Math.floor(position / chunkBytes), (position % chunkBytes) / subBlockBytes)
-  }
-
-  #tagChanged(position: number, before: number): boolean {
-    return this.#tagAt(position) !== before
-  }
-
-  #tagsOf(position: number, length: number): Uint32Array {
-    const tags = new Uint32Array(length / subBlockBytes)
-    for (let index = 0; index < tags.length; index += 1) {
-      tags[index] = this.#tagAt(position + index * subBlockBytes)
-    }
-    return tags
-  }
-
   /** Reads a whole chunk and returns the mask of `mask`'s sub-blocks that fail their checksum. */
-  async verify(phys: number, mask: number): Promise<number> {
-    const buffer = new Uint8Array(chunkBytes)
-    const before = this.#tagsOf(phys * chunkBytes, chunkBytes)
-    await this.data.read(buffer, phys * chunkBytes)
-    const tags = this.tags.compute(buffer, phys, 0)
-    let bad = 0
-    for (let bit = 0; bit < subBlocksPerChunk; bit += 1) {
-      const now = this.tags.get(phys, bit)
-      // As in #readVerified: old bytes, or a checksum that changed meanwhile, is a racing write.
-      if (
-        (mask >> bit) & 1 &&
-        tags[bit] !== now &&
-        tags[bit] !== before[bit] &&
-        now === before[bit]
-      )
-        bad |= 1 << bit
-    }
-    return this.#inFlight.slotWrites(phys) > 0 ? 0 : bad
+  verify(phys: number, mask: number): Promise<number> {
+    return this.#checked.verify(phys, mask)
   }
 
   /** Reads any byte range of the image (sub-block padding handled here). */
@@ -403,13 +229,12 @@ export class DataPath {
     }
     const region = Math.floor(planned.phys / regionChunks)
     const position = planned.phys * chunkBytes + planned.first * subBlockBytes
-    const marked = this.dirtyRegions.has(region) && !this.#regionsMarking.has(region)
+    const marked = this.regions.durable(region)
     if ((!marked && planned.overwrites) || !this.data.writeNow(source, position)) {
       this.#unplan(lineage, planned, 0)
       return false
     }
-    this.#regionsWritten.add(region)
-    if (!this.dirtyRegions.has(region)) void this.#markRegion(region)
+    this.regions.wrote(region)
     this.tags.record(source, planned.phys, planned.first)
     this.#complete(lineage, planned)
     this.committer.markDataDirty()
@@ -485,7 +310,7 @@ export class DataPath {
       for (const piece of planned) {
         this.#inFlight.slotWriteEnd(piece.phys)
         // Counted by #markRegionsDirty; ended here, so a failed mark leaves no count behind.
-        this.#regionWrites.add(Math.floor(piece.phys / regionChunks), -1)
+        this.regions.writeEnd(Math.floor(piece.phys / regionChunks))
       }
       this.#inFlight.writeEnd(lineage.id, epoch)
       this.#ioEnd(ticket)
@@ -584,69 +409,12 @@ export class DataPath {
   #markRegionsDirty(planned: readonly PlannedPiece[]): Promise<unknown> | null {
     let waits: Set<Promise<void>> | null = null
     for (const piece of planned) {
-      const region = Math.floor(piece.phys / regionChunks)
-      this.#regionWrites.add(region, 1)
-      this.#regionsWritten.add(region)
-      const marking = this.dirtyRegions.has(region)
-        ? this.#regionsMarking.get(region)
-        : this.#markRegion(region)
+      const marking = this.regions.writeStart(Math.floor(piece.phys / regionChunks))
       if (marking === undefined || !piece.overwrites) continue
       waits ??= new Set()
       waits.add(marking)
     }
     return waits === null ? null : Promise.all(waits)
-  }
-
-  /**
-   * Makes `region` dirty in the region log (region_log.ts); the returned promise resolves once
-   * the mark is durable. A failed mark fails the pool: it can no longer say what is on disk.
-   */
-  #markRegion(region: number): Promise<void> {
-    this.dirtyRegions.add(region)
-    const durable: Promise<void> = this.regionLog
-      .mark(region)
-      .catch((error: unknown) => {
-        this.committer.fail(error)
-        throw this.committer.failure
-      })
-      .finally(() => {
-        if (this.#regionsMarking.get(region) === durable) this.#regionsMarking.delete(region)
-      })
-    this.#regionsMarking.set(region, durable)
-    // Writes of fresh sub-blocks start a mark without waiting for it; the pool's failure is
-    // what reports a failed one to them.
-    durable.catch(() => {})
-    return durable
-  }
-
-  /**
-   * At a checkpoint, whose tags are synced before it is written: the dirty regions that no write
-   * reached since the previous checkpoint (any, at the `final` one of a close), with none in
-   * flight and no mark pending, become clean. Returns the regions that stay dirty.
-   */
-  cleanRegions(final: boolean): number[] {
-    for (const region of this.dirtyRegions)
-      if (
-        (final || !this.#regionsWritten.has(region)) &&
-        this.#regionWrites.get(region) === 0 &&
-        !this.#regionsMarking.has(region)
-      )
-        this.dirtyRegions.delete(region)
-    this.#regionsWritten.clear()
-    return [...this.dirtyRegions]
-  }
-
-  /**
-   * After a checkpoint is durable (its checksums synced): the regions it cleaned and that no
-   * write marked again since leave the region log, lazily.
-   */
-  checkpointed(): void {
-    this.regionLog.keepOnly(this.dirtyRegions)
-  }
-
-  /** Makes the region log's lazy clears durable (a clean close). */
-  flushRegionLog(): Promise<void> {
-    return this.regionLog.flush()
   }
 
   /**
@@ -705,8 +473,8 @@ export class DataPath {
     version.valid = valid
     version.zero = zero
     lineage.changed(piece.chunk)
-    this.putVersion(lineage, piece.chunk, version, true)
-    this.killCovered(lineage, piece.chunk)
+    this.edits.put(lineage, piece.chunk, version, true)
+    this.edits.killCovered(lineage, piece.chunk)
   }
 
   /** Unmaps whole sub-blocks at `offset` of the head; partial ones are written with zeros. */
@@ -744,18 +512,7 @@ export class DataPath {
 
   /** Chunks in [first, last] with a version in `lineage` or the lineages it reads through. */
   chunksWithData(lineage: Lineage, first: number, last: number): number[] {
-    const found = new Set<number>()
-    let level: Lineage | undefined = lineage
-    while (level !== undefined) {
-      const map = level.chunks
-      if (map.size <= last - first + 1) {
-        for (const chunk of map.keys()) if (chunk >= first && chunk <= last) found.add(chunk)
-      } else {
-        for (let chunk = first; chunk <= last; chunk += 1) if (map.has(chunk)) found.add(chunk)
-      }
-      level = level.parent === null ? undefined : this.state.lineages.get(level.parent.lineage)
-    }
-    return [...found].sort((a, b) => a - b)
+    return chunksWithData(this.state.lineages, lineage, first, last)
   }
 
   #unmapPiece(lineage: Lineage, piece: Piece): void {
@@ -769,7 +526,7 @@ export class DataPath {
       const writing = top.phys >= 0 && this.#inFlight.slotWrites(top.phys) > 0
       const alone = list!.length === 1 && lineage.parent === null
       if (top.valid === 0 && alone && !writing) {
-        this.freeVersion(lineage, piece.chunk, top)
+        this.edits.free(lineage, piece.chunk, top)
         return
       }
       if (top.valid === 0 && top.phys >= 0 && !writing) {
@@ -777,8 +534,8 @@ export class DataPath {
         lineage.setPhys(top, -1, 0)
         lineage.changed(piece.chunk)
       }
-      this.putVersion(lineage, piece.chunk, top)
-      this.killCovered(lineage, piece.chunk)
+      this.edits.put(lineage, piece.chunk, top)
+      this.edits.killCovered(lineage, piece.chunk)
       return
     }
     if (top === undefined && lineage.parent === null) return
@@ -792,50 +549,8 @@ export class DataPath {
       gone: false,
     }
     lineage.insert(piece.chunk, tombstone)
-    this.putVersion(lineage, piece.chunk, tombstone)
-    this.killCovered(lineage, piece.chunk)
-  }
-
-  /** Journals a version's mapping; `publishesData`: it maps data that just landed. */
-  putVersion(lineage: Lineage, chunk: number, version: Version, publishesData = false): void {
-    this.committer.append(
-      {
-        type: recordType.mapPut,
-        lineage: lineage.id,
-        chunk,
-        birth: version.birth,
-        phys: version.phys,
-        valid: version.valid,
-        zero: version.zero,
-        killedAt: version.killedAt,
-      },
-      publishesData,
-    )
-  }
-
-  /** Removes a version from the map and frees its chunk once that is durable. */
-  freeVersion(lineage: Lineage, chunk: number, version: Version): void {
-    lineage.remove(chunk, version)
-    if (version.phys >= 0) this.allocator.free(version.phys, this.committer.ticket)
-    const { birth } = version
-    this.committer.append({ type: recordType.mapDelete, lineage: lineage.id, chunk, birth })
-  }
-
-  /** Kills (and frees, when no live epoch needs them) versions newer ones now cover. */
-  killCovered(lineage: Lineage, chunk: number): void {
-    const list = lineage.chunks.get(chunk)
-    if (list === undefined || list.length < 2) return
-    let covered = 0
-    for (let index = list.length - 1; index >= 0; index -= 1) {
-      const version = list[index]!
-      const mine = version.valid | version.zero
-      if (index < list.length - 1 && version.killedAt === neverKilled && (mine & ~covered) === 0) {
-        lineage.setKilled(version, lineage.cur)
-        if (lineage.alive(version)) this.putVersion(lineage, chunk, version)
-        else this.freeVersion(lineage, chunk, version)
-      }
-      covered |= mine
-    }
+    this.edits.put(lineage, piece.chunk, tombstone)
+    this.edits.killCovered(lineage, piece.chunk)
   }
 
   /** Resolves when every write to `lineage` started at an epoch <= `epoch` has finished. */

@@ -4,8 +4,9 @@
  * every counter from the map and compares (the cure for btrfs-qgroup-style drift).
  */
 import type { ChunkAllocator } from './allocator.ts'
+import type { Sources } from './chain.ts'
 import { chunkBytes, fullMask, subBlockBytes, subBlocksPerChunk } from './constants.ts'
-import type { DataPath, Sources } from './data_path.ts'
+import type { DataPath } from './data_path.ts'
 import { type Cells, scanFigures } from './epoch_space.ts'
 import { type Lineage, versionBytes } from './lineage.ts'
 import type { EngineState } from './state.ts'

@@ -35,8 +35,10 @@ import {
 } from './constants.ts'
 import { DataPath } from './data_path.ts'
 import { PoolDevice } from './device.ts'
+import { DirtyRegions } from './dirty_regions.ts'
 import { diffImages, type Image, recount, scrubPool } from './inspect.ts'
 import { recordType, type TableChange } from './journal.ts'
+import { MapEdits } from './map_edits.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
 import { Reclaimer } from './reclaim.ts'
 import { backedMask, countHeld, recoverState, referencedChunks, retagRegions } from './recovery.ts'
@@ -75,6 +77,8 @@ interface PoolParts {
   readonly allocator: ChunkAllocator
   readonly committer: Committer
   readonly dataPath: DataPath
+  readonly regions: DirtyRegions
+  readonly edits: MapEdits
   readonly tags: TagStore
   readonly files: readonly PoolFile[]
 }
@@ -85,6 +89,7 @@ export class Pool {
   readonly #allocator: ChunkAllocator
   readonly #committer: Committer
   readonly #dataPath: DataPath
+  readonly #regions: DirtyRegions
   readonly #tags: TagStore
   readonly #reclaimer: Reclaimer
   readonly #files: readonly PoolFile[]
@@ -116,11 +121,12 @@ export class Pool {
     this.#allocator = parts.allocator
     this.#committer = parts.committer
     this.#dataPath = parts.dataPath
+    this.#regions = parts.regions
     this.#tags = parts.tags
     this.#files = parts.files
     this.#limits = { ...defaultLimits, ...parts.options.limits }
     this.#logger = parts.options.logger ?? silentLogger
-    this.#reclaimer = new Reclaimer(this.#state.lineages, this.#dataPath, parts.options.clock)
+    this.#reclaimer = new Reclaimer(this.#state.lineages, parts.edits, parts.options.clock)
     this.#lastCommitMs = parts.options.clock.monotonicMs()
     this.#lastCheckpointMs = this.#lastCommitMs
     this.#committer.onCommitted = () => this.#release()
@@ -158,14 +164,17 @@ export class Pool {
     countHeld(recovered.state, (slot) => allocator.backedBytes(slot))
     const files = { media, data, tags, journal }
     const committer = new Committer(files, recovered.sequence, recovered.journalTail)
-    const regionLog = new RegionLog(regionsFile, regionBytes)
-    const dataPath = new DataPath(recovered.state, allocator, committer, data, tags, regionLog)
+    const regions = new DirtyRegions(new RegionLog(regionsFile, regionBytes), committer)
+    const edits = new MapEdits(committer, allocator)
+    const dataPath = new DataPath(recovered.state, allocator, committer, data, tags, regions, edits)
     const pool = new Pool({
       options,
       state: recovered.state,
       allocator,
       committer,
       dataPath,
+      edits,
+      regions,
       tags,
       files: [data, tagsFile, journal, regionsFile],
     })
@@ -552,7 +561,7 @@ export class Pool {
     if (this.#reclaimer.busy) this.#reclaimer.run(this.#reclaimBudgetMs(busy))
     if (this.#committer.failure !== null) return
     const dirtyTooLong =
-      this.#dataPath.dirtyRegions.size > 0 && now - this.#lastCheckpointMs >= checkpointIntervalMs
+      this.#regions.size > 0 && now - this.#lastCheckpointMs >= checkpointIntervalMs
     const journalFull = this.#committer.journalBytes > checkpointJournalBytes
     if ((journalFull || dirtyTooLong) && !this.#checkpointing) {
       this.#lastCheckpointMs = now
@@ -602,7 +611,7 @@ export class Pool {
     // files while the pool is closed is found, not covered by recomputed checksums.
     if (this.#committer.failure === null) {
       await this.#checkpoint(true)
-      await this.#dataPath.flushRegionLog()
+      await this.#regions.flush()
     }
     this.#closed = true
     for (const file of this.#files) await file.close()
@@ -829,7 +838,7 @@ export class Pool {
     this.#checkpointing = true
     try {
       await this.#committer.checkpoint(() => this.#checkpointState(final))
-      this.#dataPath.checkpointed()
+      this.#regions.checkpointed()
     } finally {
       this.#checkpointing = false
     }
@@ -845,7 +854,7 @@ export class Pool {
           const { birth, phys, valid, zero, killedAt } = version
           versions.push({ lineage: lineage.id, chunk, birth, phys, valid, zero, killedAt })
         }
-    const dirtyRegions = this.#dataPath.cleanRegions(final)
+    const dirtyRegions = this.#regions.clean(final)
     this.#checkpointBytes = 28 + versions.length * 36
     return {
       sequence: this.#committer.sequence,

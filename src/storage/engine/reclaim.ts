@@ -14,8 +14,8 @@
  */
 import type { Clock } from '../../base/clock.ts'
 import { reclaimBatch } from './constants.ts'
-import type { DataPath } from './data_path.ts'
 import type { Lineage } from './lineage.ts'
+import type { MapEdits } from './map_edits.ts'
 
 interface Job {
   readonly lineage: number
@@ -37,7 +37,7 @@ export class Reclaimer {
 
   constructor(
     private readonly lineages: ReadonlyMap<number, Lineage>,
-    private readonly dataPath: DataPath,
+    private readonly edits: MapEdits,
     private readonly clock: Clock,
   ) {}
 
@@ -95,7 +95,7 @@ export class Reclaimer {
       if (list === undefined) continue
       const version = list[lineage.newestAtOrBefore(list, job.epoch)]
       if (version === undefined || version.birth !== job.epoch || lineage.alive(version)) continue
-      this.dataPath.freeVersion(lineage, chunk, version)
+      this.edits.free(lineage, chunk, version)
       freed += 1
     }
     return { freed, finished: false }
