@@ -56,12 +56,12 @@ export const headSourcesMax = 65_536
  * command that arrives during a slice waits for it, and about (slice + command) / tick of all
  * commands do, so the slice is kept to a fraction of one command's latency (docs/engine.md §2
  * "delete"): ~25 versions (1.5 MiB of chunks) per tick, ~150 MiB/s under a saturating load.
- * It grows while the backlog grows (pool.ts), so garbage cannot outrun it.
+ * It grows while the backlog grows (reclaim.ts `budgetMs`), so garbage cannot outrun it.
  */
 export const reclaimBusyBudgetMs = 0.05
 /**
  * The same while the pool is quiet (no read or write for `busyQuietMs`), or while what waits to
- * be freed is over half of the free space (pool.ts): reclaim at speed.
+ * be freed is over half of the free space (reclaim.ts `budgetMs`): reclaim at speed.
  */
 export const reclaimIdleBudgetMs = 5
 /** Versions examined between two clock reads in the reclaim job (~2 µs each). */

@@ -13,7 +13,7 @@ import type { Clock } from '../../base/clock.ts'
 import { crc32cImplementation } from '../../base/crc32c.ts'
 import { SanError } from '../../base/errors.ts'
 import { type Logger, silentLogger } from '../../base/log.ts'
-import { ChunkAllocator, type PunchRun } from './allocator.ts'
+import { ChunkAllocator } from './allocator.ts'
 import type { CheckpointState, CheckpointVersion } from './checkpoint.ts'
 import { Committer } from './commit.ts'
 import {
@@ -24,14 +24,8 @@ import {
   commitIntervalMs,
   defaultLimits,
   type EngineLimits,
-  punchBatchRunsMax,
-  punchBusyDuty,
-  punchBusyRunChunksMax,
   punchDelayMs,
   punchEagerFraction,
-  punchRunChunksMax,
-  reclaimBusyBudgetMs,
-  reclaimIdleBudgetMs,
 } from './constants.ts'
 import { DataPath } from './data_path.ts'
 import { PoolDevice } from './device.ts'
@@ -40,6 +34,7 @@ import { diffImages, type Image, recount, scrubPool } from './inspect.ts'
 import { recordType, type TableChange } from './journal.ts'
 import { MapEdits } from './map_edits.ts'
 import type { PoolFile, PoolMedia } from './media.ts'
+import { HolePuncher } from './punch.ts'
 import { Reclaimer } from './reclaim.ts'
 import { backedMask, countHeld, recoverState, referencedChunks, retagRegions } from './recovery.ts'
 import { RegionLog } from './region_log.ts'
@@ -58,8 +53,6 @@ import type {
 export type { EngineLimits } from './constants.ts'
 
 const noClones: readonly string[] = Object.freeze([])
-/** What `#punch` returns when there is nothing to punch (on most ticks). */
-const noPunch = Promise.resolve(false)
 const byId = (a: SnapshotRow, b: SnapshotRow) => a.id - b.id
 
 export interface PoolOptions {
@@ -79,7 +72,7 @@ interface PoolParts {
   readonly dataPath: DataPath
   readonly regions: DirtyRegions
   readonly edits: MapEdits
-  readonly tags: TagStore
+  readonly puncher: HolePuncher
   readonly files: readonly PoolFile[]
 }
 
@@ -90,7 +83,7 @@ export class Pool {
   readonly #committer: Committer
   readonly #dataPath: DataPath
   readonly #regions: DirtyRegions
-  readonly #tags: TagStore
+  readonly #puncher: HolePuncher
   readonly #reclaimer: Reclaimer
   readonly #files: readonly PoolFile[]
   readonly #devices = new Map<string, PoolDevice>()
@@ -99,8 +92,6 @@ export class Pool {
   readonly #collecting = new Set<number>()
   #lastCommitMs: number
   #checkpointing = false
-  /** The hole punch in flight (one at a time: a threadpool job of the addon, or a process). */
-  #punching: Promise<boolean> | null = null
   #closed = false
   #checkpointBytes = 0
   #lastCheckpointMs: number
@@ -109,11 +100,6 @@ export class Pool {
   /** `DataPath.ioStarted` at the previous tick, and when a tick last saw it move. */
   #ioSeen = 0
   #lastIoMs = Number.NEGATIVE_INFINITY
-  /** While busy, no punch starts before this (punchBusyDuty). */
-  #punchPausedUntilMs = Number.NEGATIVE_INFINITY
-  /** Reclamation's budget on busy ticks (see #reclaimBudgetMs) and the backlog it last saw. */
-  #busyBudgetMs = reclaimBusyBudgetMs
-  #freeingSeen = 0
 
   private constructor(parts: PoolParts) {
     this.#options = parts.options
@@ -122,7 +108,7 @@ export class Pool {
     this.#committer = parts.committer
     this.#dataPath = parts.dataPath
     this.#regions = parts.regions
-    this.#tags = parts.tags
+    this.#puncher = parts.puncher
     this.#files = parts.files
     this.#limits = { ...defaultLimits, ...parts.options.limits }
     this.#logger = parts.options.logger ?? silentLogger
@@ -163,6 +149,7 @@ export class Pool {
     )
     countHeld(recovered.state, (slot) => allocator.backedBytes(slot))
     const files = { media, data, tags, journal }
+    const logger = options.logger ?? silentLogger
     const committer = new Committer(files, recovered.sequence, recovered.journalTail)
     const regions = new DirtyRegions(new RegionLog(regionsFile, regionBytes), committer)
     const edits = new MapEdits(committer, allocator)
@@ -175,12 +162,11 @@ export class Pool {
       dataPath,
       edits,
       regions,
-      tags,
+      puncher: new HolePuncher(data, allocator, tags, committer, options.clock, logger),
       files: [data, tagsFile, journal, regionsFile],
     })
     pool.#resumeReclaim()
     await pool.#checkpoint()
-    const logger = options.logger ?? silentLogger
     logger.info('pool opened', {
       volumes: recovered.state.volumes.size,
       snapshots: recovered.state.snapshots.size,
@@ -492,7 +478,7 @@ export class Pool {
   space(): PoolSpace {
     const capacityBytes = this.#allocator.capacityBytes
     const usedBytes = this.#allocator.usedBytes
-    const freeingBytes = this.#freeingBytes()
+    const freeingBytes = this.#reclaimer.freeingBytes()
     return {
       capacityBytes,
       usedBytes,
@@ -520,35 +506,6 @@ export class Pool {
     return this.#reclaimer.busy
   }
 
-  /**
-   * How long this tick may reclaim. While hosts do I/O, a short slice (a command arriving during
-   * it waits) — but the budget doubles at each busy tick where what waits to be freed grew, and
-   * halves back when it did not, so garbage made faster than short slices free it (a write load
-   * under frequent snapshots: measured 6k new versions/s against ~1k freed) cannot fill the
-   * pool; past half of the free space, space comes first outright.
-   */
-  #reclaimBudgetMs(busy: boolean): number {
-    const freeingBytes = this.#freeingBytes()
-    const grew = freeingBytes > this.#freeingSeen
-    this.#freeingSeen = freeingBytes
-    if (!busy) return reclaimIdleBudgetMs
-    const freeBytes = this.#allocator.capacityBytes - this.#allocator.usedBytes
-    if (freeingBytes * 2 > freeBytes) return reclaimIdleBudgetMs
-    const budget = grew ? this.#busyBudgetMs * 2 : this.#busyBudgetMs / 2
-    this.#busyBudgetMs = Math.min(reclaimIdleBudgetMs, Math.max(reclaimBusyBudgetMs, budget))
-    return this.#busyBudgetMs
-  }
-
-  /** Bytes the queued reclamation jobs will free. */
-  #freeingBytes(): number {
-    let freeingBytes = 0
-    for (const id of this.#reclaimer.lineageIds()) {
-      const lineage = this.#state.lineages.get(id)
-      if (lineage !== undefined) freeingBytes += lineage.figures.deadBytes
-    }
-    return freeingBytes
-  }
-
   /** Periodic work; the owner calls it every ~10 ms. */
   tick(): void {
     if (this.#closed) return
@@ -558,7 +515,8 @@ export class Pool {
     if (this.#dataPath.ioStarted !== this.#ioSeen) this.#lastIoMs = now
     this.#ioSeen = this.#dataPath.ioStarted
     const busy = now - this.#lastIoMs < busyQuietMs
-    if (this.#reclaimer.busy) this.#reclaimer.run(this.#reclaimBudgetMs(busy))
+    const freeBytes = this.#allocator.capacityBytes - this.#allocator.usedBytes
+    if (this.#reclaimer.busy) this.#reclaimer.run(this.#reclaimer.budgetMs(busy, freeBytes))
     if (this.#committer.failure !== null) return
     const dirtyTooLong =
       this.#regions.size > 0 && now - this.#lastCheckpointMs >= checkpointIntervalMs
@@ -578,22 +536,8 @@ export class Pool {
     // to be reused: a write needing new sub-blocks is refused on what the file holds.
     const allocator = this.#allocator
     const tight = allocator.physicalBytes > allocator.capacityBytes * punchEagerFraction
-    if (tight || !busy) void this.#punch(tight ? 0 : punchDelayMs)
-    else if (now >= this.#punchPausedUntilMs) void this.#punchPaced(now)
-  }
-
-  /**
-   * One small punch while hosts do I/O, then a pause that keeps punching under punchBusyDuty of
-   * the time (each punch holds the data file's inode lock against their writes).
-   */
-  #punchPaced(startMs: number): void {
-    if (this.#punching !== null) return
-    const punched = this.#punch(punchDelayMs, 1, punchBusyRunChunksMax)
-    if (this.#punching === null) return // nothing to punch: no promise to follow (every tick)
-    void punched.then(() => {
-      const endMs = this.#options.clock.monotonicMs()
-      this.#punchPausedUntilMs = endMs + (endMs - startMs) * (1 / punchBusyDuty - 1)
-    })
+    if (tight || !busy) void this.#puncher.punch(tight ? 0 : punchDelayMs)
+    else this.#puncher.paced(now)
   }
 
   /** Runs background work to completion (tests and clean shutdown). */
@@ -601,7 +545,7 @@ export class Pool {
     while (this.#reclaimer.busy) this.#reclaimer.run(50)
     await this.#committer.commit()
     this.#release()
-    while (await this.#punch(0));
+    while (await this.#puncher.punch(0));
   }
 
   async close(): Promise<void> {
@@ -781,57 +725,6 @@ export class Pool {
     const durable = this.#committer.committedTicket - 1
     const quiet = this.#dataPath.oldestTicketInFlight() - 1
     this.#allocator.release(Math.min(durable, quiet))
-  }
-
-  /**
-   * Returns one run of chunks free for `minAgeMs` to the filesystem; false when none. Their
-   * tags are zeroed, in memory now and on disk with the next commit (after the data sync that
-   * makes the punch durable): "no tag" is how recovery knows a sub-block is not held.
-   */
-  #punch(
-    minAgeMs = punchDelayMs,
-    batchMax = punchBatchRunsMax,
-    chunksMax = punchRunChunksMax,
-  ): Promise<boolean> {
-    if (this.#punching !== null) return this.#punching
-    const [data] = this.#files
-    // Freed slots are scattered after random overwrites (runs of one): many runs per process.
-    const runsMax = data!.punchHoleRuns === undefined ? 1 : batchMax
-    const first = this.#allocator.takePunchRun(minAgeMs, chunksMax)
-    if (first === null) return noPunch
-    const runs: PunchRun[] = [first]
-    while (runs.length < runsMax) {
-      const run = this.#allocator.takePunchRun(minAgeMs, chunksMax)
-      if (run === null) break
-      runs.push(run)
-    }
-    const ranges = runs.map((run) => ({
-      position: run.start * chunkBytes,
-      length: run.count * chunkBytes,
-    }))
-    const punching =
-      runs.length === 1
-        ? data!.punchHole(ranges[0]!.position, ranges[0]!.length)
-        : data!.punchHoleRuns!(ranges)
-    this.#punching = punching
-      .then(
-        () => data!.punchHoles !== false,
-        (error) => {
-          this.#logger.warn('hole punching failed', { error: String(error) })
-          return false
-        },
-      )
-      .then((punched) => {
-        // A failed batch may have punched some runs: they stay counted as held (never less).
-        for (const run of runs) {
-          if (punched) this.#tags.clear(run.start, run.count)
-          this.#allocator.returnPunchRun(run, punched)
-        }
-        if (punched) this.#committer.markDataDirty()
-        this.#punching = null
-        return true
-      })
-    return this.#punching
   }
 
   async #checkpoint(final = false): Promise<void> {
