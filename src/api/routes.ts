@@ -134,7 +134,7 @@ function accessRoutes(): Route[] {
       status: 200,
       params: VolumeParams,
       response: Access,
-      handle: ({ params }, { registry }) => registry.access(params.name),
+      handle: ({ params }, { registry }) => registry.access.show(params.name),
     }),
     route({
       method: 'POST',
@@ -147,7 +147,8 @@ function accessRoutes(): Route[] {
       params: VolumeParams,
       body: AccessBody,
       response: Access,
-      handle: ({ params, body }, { registry }) => registry.allow(params.name, body.initiator),
+      handle: ({ params, body }, { registry }) =>
+        registry.access.allow(params.name, body.initiator),
     }),
     route({
       method: 'DELETE',
@@ -159,7 +160,7 @@ function accessRoutes(): Route[] {
       status: 200,
       params: AccessParams,
       response: Access,
-      handle: ({ params }, { registry }) => registry.deny(params.name, params.initiator),
+      handle: ({ params }, { registry }) => registry.access.deny(params.name, params.initiator),
     }),
   ]
 }
@@ -186,7 +187,7 @@ function chapRoutes(): Route[] {
       status: 200,
       params,
       response: Chap,
-      handle: (input, { registry }) => registry.chap(nameOf(input.params)),
+      handle: (input, { registry }) => registry.access.chap(nameOf(input.params)),
     }),
     route({
       method: 'PUT',
@@ -199,7 +200,7 @@ function chapRoutes(): Route[] {
       params,
       body: ChapBody,
       response: Chap,
-      handle: (input, { registry }) => registry.setChap(nameOf(input.params), input.body),
+      handle: (input, { registry }) => registry.access.setChap(nameOf(input.params), input.body),
     }),
     route({
       method: 'DELETE',
@@ -211,7 +212,7 @@ function chapRoutes(): Route[] {
       status: 200,
       params,
       response: Chap,
-      handle: (input, { registry }) => registry.clearChap(nameOf(input.params)),
+      handle: (input, { registry }) => registry.access.clearChap(nameOf(input.params)),
     }),
   ])
 }

@@ -1,7 +1,8 @@
 /**
- * The registry's live state as its use-case modules share it (volumes.ts owns it; snapshots.ts
- * and reconcile.ts use it through `ControlState`): the open volumes and exposed snapshots with
- * their logical units, the catalog document, the one-at-a-time mutation queue and the engine.
+ * The registry's live state as its use-case modules share it (volumes.ts owns it; snapshots.ts,
+ * access.ts and reconcile.ts use it through `ControlState`): the open volumes and exposed
+ * snapshots with their logical units, the catalog document, the one-at-a-time mutation queue
+ * and the engine.
  */
 import type { Clock } from '../base/clock.ts'
 import type { Logger } from '../base/log.ts'
@@ -45,6 +46,8 @@ export interface ControlState {
   exclusive<T>(work: () => Promise<T>): Promise<T>
   /** VOLUME_NOT_FOUND when absent; names fold case. */
   findVolume(name: string): LiveVolume
+  /** Writes a live volume's changed record to the catalog, then makes it the live one. */
+  updateVolume(volume: LiveVolume): Promise<void>
   volumeByUuid(uuid: string): LiveVolume | undefined
   /** Logged-in sessions to a target (folded name). */
   sessionsOn(targetName: string): number

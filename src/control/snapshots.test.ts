@@ -217,8 +217,8 @@ function snapshotTests(label: string, makeEngine: EngineFactory): void {
     const fixture = await open()
     const { registry, engine } = fixture
     const volume = await registry.create({ name: 'Db', size: '1MiB' })
-    await registry.allow('db', 'iqn.2026-01.com.example:h1')
-    await registry.setChap('db', { user: 'u', secret: 'secret-123456' })
+    await registry.access.allow('db', 'iqn.2026-01.com.example:h1')
+    await registry.access.setChap('db', { user: 'u', secret: 'secret-123456' })
     await engine.device(volume.serial).write(0, fill(512, 1), false)
     await registry.snapshots.create([{ volume: 'db', snapshot: 'Nightly' }])
     const exposed = await registry.snapshots.expose({ volume: 'db', snapshot: 'nightly' })

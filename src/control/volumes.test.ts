@@ -82,23 +82,25 @@ test('VolumeRegistry: create, show, list, delete', async () => {
 test('VolumeRegistry: everything survives a reopen, identity included', async () => {
   const first = await openRegistry()
   const made = await first.registry.create({ name: 'keep', size: '64MiB', blockBytes: 4096 })
-  await first.registry.allow('keep', 'iqn.2026-01.com.example:host1')
-  await first.registry.setChap('keep', { user: 'u', secret: 'secret-123456' })
-  await first.registry.setChap(null, { user: 'd', secret: 'discovery-secret' })
+  await first.registry.access.allow('keep', 'iqn.2026-01.com.example:host1')
+  await first.registry.access.setChap('keep', { user: 'u', secret: 'secret-123456' })
+  await first.registry.access.setChap(null, { user: 'd', secret: 'discovery-secret' })
   await first.registry.resize('keep', '128MiB')
   await first.registry.close()
   const second = await openRegistry(first.path)
   const shown = await second.registry.show('keep')
   assert.equal(shown.serial, made.serial)
   assert.equal(shown.sizeBytes, 128 * 2 ** 20)
-  assert.deepEqual(second.registry.access('keep').initiators, ['iqn.2026-01.com.example:host1'])
-  assert.deepEqual(second.registry.chap('keep'), {
+  assert.deepEqual(second.registry.access.show('keep').initiators, [
+    'iqn.2026-01.com.example:host1',
+  ])
+  assert.deepEqual(second.registry.access.chap('keep'), {
     enabled: true,
     user: 'u',
     mutual: false,
     mutualUser: null,
   })
-  assert.equal(second.registry.chap(null).user, 'd')
+  assert.equal(second.registry.access.chap(null).user, 'd')
   assert.equal(statSync(join(first.path, 'catalog.json')).mode & 0o777, 0o600)
   await second.registry.close()
 })
@@ -117,15 +119,15 @@ test('VolumeRegistry: refusals carry their stable codes', async () => {
     [() => registry.delete('nope'), 'VOLUME_NOT_FOUND'],
     [() => registry.resize('v', '512K'), 'SIZE_SHRINK'],
     [() => registry.resize('v', '1000'), 'INVALID_SIZE'],
-    [() => registry.allow('v', 'not-an-iqn'), 'INVALID_ARGUMENT'],
-    [() => registry.setChap('v', { user: 'u', secret: 'short' }), 'INVALID_ARGUMENT'],
+    [() => registry.access.allow('v', 'not-an-iqn'), 'INVALID_ARGUMENT'],
+    [() => registry.access.setChap('v', { user: 'u', secret: 'short' }), 'INVALID_ARGUMENT'],
     [
-      () => registry.setChap('v', { user: 'u', secret: 'same-secret-12', mutualUser: 't' }),
+      () => registry.access.setChap('v', { user: 'u', secret: 'same-secret-12', mutualUser: 't' }),
       'INVALID_ARGUMENT',
     ],
     [
       () =>
-        registry.setChap('v', {
+        registry.access.setChap('v', {
           user: 'u',
           secret: 'same-secret-12',
           mutualUser: 't',
@@ -168,9 +170,9 @@ test('VolumeRegistry: the catalog serves exports, ACLs and CHAP [RFC 7143 §13.9
   await registry.create({ name: 'Open', size: '1M' })
   await registry.create({ name: 'closed', size: '1M' })
   const host = 'iqn.2026-01.com.example:host1'
-  await registry.allow('closed', host.toUpperCase())
+  await registry.access.allow('closed', host.toUpperCase())
   const mutual = { mutualUser: 'tgt', mutualSecret: 'target-secret-1' }
-  await registry.setChap('closed', { user: 'ini', secret: 'initiator-sec', ...mutual })
+  await registry.access.setChap('closed', { user: 'ini', secret: 'initiator-sec', ...mutual })
   const { catalog } = registry
   assert.deepEqual(
     catalog
@@ -192,9 +194,9 @@ test('VolumeRegistry: the catalog serves exports, ACLs and CHAP [RFC 7143 §13.9
   assert.deepEqual(closed.units.lunNumbers, [0])
   assert.equal(open.chap, null)
   assert.equal(catalog.discoveryChap(), null)
-  await registry.deny('closed', host)
+  await registry.access.deny('closed', host)
   assert.equal(catalog.target(`${iqnBase}:closed`)?.allows('iqn.2026-01.com.example:x'), true)
-  await registry.clearChap('closed')
+  await registry.access.clearChap('closed')
   assert.equal(catalog.target(`${iqnBase}:closed`)?.chap, null)
   assert.equal(catalog.target(`${iqnBase}:nothing`), null)
   await registry.close()

@@ -1,6 +1,6 @@
 /**
  * The volume registry: the control plane's use cases for volumes and their exports (SURFACE.md,
- * `basalt volume …`, `basalt access …`, `basalt chap …`); snapshots are in snapshots.ts. It owns
+ * `basalt volume …`); snapshots are in snapshots.ts, access and CHAP in access.ts. It owns
  * the catalog document, the open devices and their logical units, and changes are applied one at
  * a time.
  *
@@ -28,9 +28,9 @@ import type { Logger } from '../base/log.ts'
 import type { TargetCatalog } from '../iscsi/catalog.ts'
 import { EncryptedBlockDevice } from '../storage/encrypted_device.ts'
 import { FileBlockDevice, probeHolePunching } from '../storage/file_device.ts'
+import { AccessControl } from './access.ts'
 import {
   type CatalogDocument,
-  type ChapRecord,
   decodeCatalog,
   type ExposureRecord,
   emptyCatalog,
@@ -39,15 +39,7 @@ import {
 import type { EngineDevice, VolumeEngine } from './engine.ts'
 import { headImage, Keyring, snapshotImage, xtsCipher } from './keys.ts'
 import { type ControlState, isEngineVolume, type LiveExposure, type LiveVolume } from './live.ts'
-import {
-  checkChapSecret,
-  checkChapUser,
-  checkInitiatorName,
-  checkVolumeName,
-  parseSnapshotRef,
-  snapshotTargetName,
-  targetName,
-} from './names.ts'
+import { checkVolumeName, parseSnapshotRef, snapshotTargetName, targetName } from './names.ts'
 import { reconcile, reconcileKeys } from './reconcile.ts'
 import { checkVolumeSize, parseSize } from './sizes.ts'
 import { Snapshots, snapshotOf } from './snapshots.ts'
@@ -78,27 +70,6 @@ export interface VolumeView {
   /** Data at rest encrypted (AES-256-XTS), set at create and inherited by clones. */
   readonly encrypted: boolean
 }
-export interface AccessView {
-  readonly volume: string
-  /** Folded initiator names; empty means every initiator may log in. */
-  readonly initiators: string[]
-}
-
-/** CHAP as shown to people: never the secrets. */
-export interface ChapView {
-  readonly enabled: boolean
-  readonly user: string | null
-  readonly mutual: boolean
-  readonly mutualUser: string | null
-}
-
-export interface ChapRequest {
-  readonly user: string
-  readonly secret: string
-  readonly mutualUser?: string | null | undefined
-  readonly mutualSecret?: string | null | undefined
-}
-
 /** A logged-in session as the control plane reports it (the daemon adapts the portal's). */
 export interface SessionSummary {
   readonly initiatorName: string
@@ -125,6 +96,8 @@ export class VolumeRegistry {
   readonly catalog: TargetCatalog
   /** Snapshot use cases (`basalt snapshot …`, `basalt pool …`). */
   readonly snapshots: Snapshots
+  /** Who may log in to an export, and how (`basalt access …`, `basalt chap …`). */
+  readonly access: AccessControl
   #document: CatalogDocument
   readonly #live = new Map<string, LiveVolume>() // by folded name
   readonly #exposures = new Map<string, LiveExposure>() // by view id
@@ -150,6 +123,7 @@ export class VolumeRegistry {
       discoveryChap: () => this.#document.discoveryChap,
     })
     this.snapshots = new Snapshots(this.#state, (volume) => this.#view(volume))
+    this.access = new AccessControl(this.#state)
   }
 
   /** Loads the catalog, repairs what a crash left in the engine, opens every device. */
@@ -302,8 +276,7 @@ export class VolumeRegistry {
       if (volume.file !== null) await volume.file.resize(blockCount)
       else await this.#engine.resizeVolume(record.uuid, blockCount)
       const grown: LiveVolume = { ...volume, record: { ...record, sizeBytes } }
-      await this.#commitVolume(grown.record)
-      this.#live.set(record.name.toLowerCase(), grown)
+      await this.#updateVolume(grown)
       volume.exported.capacityChanged()
       this.options.logger.info('volume resized', { volume: record.name, sizeBytes })
       return this.#view(grown)
@@ -342,35 +315,6 @@ export class VolumeRegistry {
     })
   }
 
-  access(name: string): AccessView {
-    const { record } = this.#find(name)
-    return { volume: record.name, initiators: [...record.initiators] }
-  }
-
-  allow(name: string, initiator: string): Promise<AccessView> {
-    const folded = checkInitiatorName(initiator)
-    return this.#changeAccess(name, (list) => (list.includes(folded) ? list : [...list, folded]))
-  }
-
-  /** Removes an initiator from the ACL; removing one that is absent changes nothing. */
-  deny(name: string, initiator: string): Promise<AccessView> {
-    const folded = checkInitiatorName(initiator)
-    return this.#changeAccess(name, (list) => list.filter((entry) => entry !== folded))
-  }
-
-  chap(name: string | null): ChapView {
-    return chapView(name === null ? this.#document.discoveryChap : this.#find(name).record.chap)
-  }
-
-  /** Sets CHAP for a volume's export, or for discovery when `name` is null. */
-  setChap(name: string | null, request: ChapRequest): Promise<ChapView> {
-    return this.#changeChap(name, checkChap(request))
-  }
-
-  clearChap(name: string | null): Promise<ChapView> {
-    return this.#changeChap(name, null)
-  }
-
   /**
    * Closes every file device, runs `beforeRelease` (the daemon closes the pool there, while the
    * directory is still locked) and releases the data directory. The engine is not closed here:
@@ -388,35 +332,6 @@ export class VolumeRegistry {
     } finally {
       await this.options.dataDir.release()
     }
-  }
-
-  #changeAccess(name: string, change: (list: string[]) => string[]): Promise<AccessView> {
-    return this.#exclusive(async () => {
-      const volume = this.#find(name)
-      const record = { ...volume.record, initiators: change(volume.record.initiators) }
-      await this.#commitVolume(record)
-      this.#live.set(record.name.toLowerCase(), { ...volume, record })
-      this.options.logger.info('access changed', {
-        volume: record.name,
-        initiators: record.initiators,
-      })
-      return { volume: record.name, initiators: [...record.initiators] }
-    })
-  }
-
-  #changeChap(name: string | null, chap: ChapRecord | null): Promise<ChapView> {
-    return this.#exclusive(async () => {
-      if (name === null) {
-        await this.#commit({ ...this.#document, discoveryChap: chap })
-      } else {
-        const volume = this.#find(name)
-        const record = { ...volume.record, chap }
-        await this.#commitVolume(record)
-        this.#live.set(record.name.toLowerCase(), { ...volume, record })
-      }
-      this.options.logger.info('chap changed', { volume: name ?? '(discovery)', enabled: !!chap })
-      return chapView(chap)
-    })
   }
 
   #find(name: string): LiveVolume {
@@ -619,6 +534,7 @@ export class VolumeRegistry {
       commit: (document) => this.#commit(document),
       exclusive: (work) => this.#exclusive(work),
       findVolume: (name) => this.#find(name),
+      updateVolume: (volume) => this.#updateVolume(volume),
       volumeByUuid: (uuid) => [...this.#live.values()].find((v) => v.record.uuid === uuid),
       sessionsOn: (target) => this.sessions().filter((s) => s.targetName === target).length,
       exposureTarget: (record) => {
@@ -630,9 +546,12 @@ export class VolumeRegistry {
     }
   }
 
-  async #commitVolume(record: VolumeRecord): Promise<void> {
+  /** Writes a live volume's changed record to the catalog, then makes it the live one. */
+  async #updateVolume(volume: LiveVolume): Promise<void> {
+    const { record } = volume
     const volumes = this.#document.volumes.map((r) => (r.uuid === record.uuid ? record : r))
     await this.#commit({ ...this.#document, volumes })
+    this.#live.set(record.name.toLowerCase(), volume)
   }
 
   async #commit(document: CatalogDocument): Promise<void> {
@@ -688,29 +607,4 @@ function spaceOf(writtenSinceSnapshotBytes: number, snapshotBytes: number) {
 /** The one field of an engine device the exporter sets (storage/engine/types.ts). */
 interface EngineDeviceLike {
   onContentsReplaced: (() => void) | null
-}
-
-function checkChap(request: ChapRequest): ChapRecord {
-  const hasMutualUser = request.mutualUser != null
-  if (hasMutualUser !== (request.mutualSecret != null))
-    throw new SanError('INVALID_ARGUMENT', 'mutual CHAP needs both a mutual user and secret')
-  const record: ChapRecord = {
-    user: checkChapUser(request.user),
-    secret: checkChapSecret(request.secret, 'CHAP secret'),
-    mutualUser: hasMutualUser ? checkChapUser(request.mutualUser!) : null,
-    mutualSecret: hasMutualUser ? checkChapSecret(request.mutualSecret!, 'mutual secret') : null,
-  }
-  // RFC 7143 §12.1.3: a secret used to authenticate initiators must not authenticate targets.
-  if (record.mutualSecret !== null && record.mutualSecret === record.secret)
-    throw new SanError('INVALID_ARGUMENT', 'the mutual secret must differ from the CHAP secret')
-  return record
-}
-
-function chapView(record: ChapRecord | null): ChapView {
-  return {
-    enabled: record !== null,
-    user: record?.user ?? null,
-    mutual: record?.mutualUser != null,
-    mutualUser: record?.mutualUser ?? null,
-  }
 }
