@@ -3,7 +3,8 @@
  * on a pool in a temporary directory on the repository's filesystem (a real FsPoolMedia, through
  * the engine's public API, no iSCSI): snapshot create latency (1 GiB and 64 TiB volumes, 0 and
  * 1 000 existing snapshots, idle and under load, group of 16), 4 KiB random-write IOPS around a
- * snapshot and the data read on the write path, read IOPS with 1 000 snapshots, snapshot delete
+ * snapshot and the data read on the write path (with the kernel's own cost of those write
+ * patterns beside them, engine_floor.ts), read IOPS with 1 000 snapshots, snapshot delete
  * and reclamation under load, rollback, the space calls and the metadata size. Prints the machine
  * and a Markdown table with each target and pass/fail; writes every sample to
  * bench/results/engine-DATE.json. docs/benchmarks.md ("Volume engine") describes the method.
@@ -21,6 +22,7 @@ import { FsPoolMedia } from '../src/storage/engine/media_fs.ts'
 import { Pool } from '../src/storage/engine/pool.ts'
 import { ensureDir, removeDir, repoRoot, runOk, writeBytes } from '../test/system/harness.ts'
 import { type Bench, type Options, type Row, snapshotCreate, writeIops } from './engine_cases.ts'
+import { kernelFloor } from './engine_floor.ts'
 import { CountingMedia, GiB, log, MiB, Rng, TiB } from './engine_kit.ts'
 import { deleteAndReclaim, metadata, readIops, rollback, spaceCalls } from './engine_lifecycle.ts'
 import { machine as hostMachine } from './targets.ts'
@@ -95,6 +97,7 @@ async function measure(b: Bench, directory: string, only: string | undefined): P
   const steps: [string, () => Promise<void>][] = [
     ['snapshot create', () => snapshotCreate(b, 64 * TiB)],
     ['write IOPS', () => writeIops(b)],
+    ['kernel floor', () => kernelFloor(b)],
     ['read IOPS', () => readIops(b)],
     ['space calls', () => spaceCalls(b)],
     ['rollback', () => rollback(b)],
