@@ -24,9 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REGION_BYTES (1L << 30)
-#define BLOCK_BYTES 4096L
-#define BLOCKS (REGION_BYTES / BLOCK_BYTES)
+#include "probe.h"
+
 #define SYNC_INTERVAL_US 250000
 
 static int file;
@@ -45,20 +44,6 @@ static void *syncer(void *unused) {
     fdatasync(file);
   }
   return NULL;
-}
-
-/* Every block of the region once, in a random order. */
-static unsigned *permutation(void) {
-  unsigned *order = malloc(BLOCKS * sizeof *order);
-  if (order == NULL) abort();
-  for (long i = 0; i < BLOCKS; i++) order[i] = (unsigned)i;
-  for (long i = BLOCKS - 1; i > 0; i--) {
-    long j = random() % (i + 1);
-    unsigned swap = order[i];
-    order[i] = order[j];
-    order[j] = swap;
-  }
-  return order;
 }
 
 static double us_per_write(long base) {

@@ -30,9 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define REGION_BYTES (1L << 30)
-#define BLOCK_BYTES 4096L
-#define BLOCKS (REGION_BYTES / BLOCK_BYTES)
+#include "probe.h"
+
 #define PIECE_BYTES (64L * 1024)
 
 static int file;
@@ -93,20 +92,6 @@ static void prepare(const char *mode) {
     fprintf(stderr, "unknown mode %s\n", mode);
     exit(2);
   }
-}
-
-/* Every block of the region once, in a random order. */
-static unsigned *permutation(void) {
-  unsigned *order = malloc(BLOCKS * sizeof *order);
-  if (order == NULL) abort();
-  for (long i = 0; i < BLOCKS; i++) order[i] = (unsigned)i;
-  for (long i = BLOCKS - 1; i > 0; i--) {
-    long j = random() % (i + 1);
-    unsigned swap = order[i];
-    order[i] = order[j];
-    order[j] = swap;
-  }
-  return order;
 }
 
 int main(int argc, char **argv) {

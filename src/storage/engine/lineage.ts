@@ -56,9 +56,9 @@ export class Lineage {
   readonly liveSnapshotEpochs: number[] = []
   versionCount = 0
   /**
-   * The head's resolved sources per chunk (what `DataPath.resolve` finds at `cur`), so a head
-   * read costs one lookup however many versions a chunk has. Dropped for a chunk whenever its
-   * versions change; what a parent shows at the fork epoch never changes.
+   * The head's resolved sources per chunk (what chain.ts `resolveSources` finds at `cur`), so
+   * a head read costs one lookup however many versions a chunk has. Dropped for a chunk whenever
+   * its versions change; what a parent shows at the fork epoch never changes.
    */
   readonly headSources = new Map<number, Float64Array>()
 
