@@ -138,7 +138,7 @@ export class VolumeRegistry {
     try {
       await reconcile(registry.#state)
       await reconcileKeys(registry.#state)
-      for (const record of registry.#document.volumes) await registry.#attach(record, 'open')
+      for (const record of registry.#document.volumes) await registry.#open(record)
       for (const exposure of registry.#document.exposures ?? [])
         registry.#attachExposure(exposure, registry.#engine.device(exposure.viewId))
     } catch (error) {
@@ -428,8 +428,8 @@ export class VolumeRegistry {
     }
   }
 
-  async #attach(record: VolumeRecord, how: 'open'): Promise<LiveVolume> {
-    assert(how === 'open')
+  /** Opens a catalog record's device at start (engine volume, or format-1 file) and exports it. */
+  async #open(record: VolumeRecord): Promise<LiveVolume> {
     if (isEngineVolume(record))
       return this.#attachDevice(record, this.#engine.device(record.uuid), null)
     const options = this.#fileOptions(record)
