@@ -334,13 +334,13 @@ export class DataPath {
             lineage.setPhys(top, phys, this.allocator.backedBytes(phys))
             lineage.changed(piece.chunk)
             // A slot new to the version: what its zero mask hides is elsewhere.
-            planned.push(plannedPiece(piece, top, false, this.#lastAdded, false))
+            planned.push(plannedPiece(piece, top, this.#lastAdded, false))
             continue
           }
           const added = this.allocator.reserve(top.phys, piece.mask)
           if (added !== 0) lineage.setHeld(top, this.allocator.backedBytes(top.phys))
           const overwrites = (piece.mask & (top.valid | top.zero)) !== 0
-          planned.push(plannedPiece(piece, top, false, added, overwrites))
+          planned.push(plannedPiece(piece, top, added, overwrites))
           continue
         }
         const phys = this.#slotFor(piece.mask)
@@ -354,7 +354,7 @@ export class DataPath {
           gone: false,
         }
         lineage.insert(piece.chunk, version)
-        planned.push(plannedPiece(piece, version, true, this.#lastAdded, false))
+        planned.push(plannedPiece(piece, version, this.#lastAdded, false))
       }
     } catch (error) {
       for (const piece of planned) this.#unplan(lineage, piece, 0)

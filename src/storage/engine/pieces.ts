@@ -19,25 +19,18 @@ export interface Piece {
 export interface PlannedPiece extends Piece {
   readonly version: Version
   readonly phys: number
-  readonly fresh: boolean
   /** Sub-blocks of the slot this write backs for the first time (allocator.ts `reserve`). */
   readonly added: number
   /**
    * Whether the piece rewrites sub-blocks its version holds or hides (valid or zero), which a
    * durable mapping may point at: only such a write needs its region's dirty mark on disk first
-   * (#markRegionsDirty).
+   * (data_path.ts #markRegionsDirty).
    */
   readonly overwrites: boolean
 }
 
 /** A piece with its target version, as one object shape (no spread: this is per write). */
-export function plannedPiece(
-  piece: Piece,
-  version: Version,
-  fresh: boolean,
-  added: number,
-  overwrites: boolean,
-) {
+export function plannedPiece(piece: Piece, version: Version, added: number, overwrites: boolean) {
   const { chunk, first, count, mask, at } = piece
   const planned: PlannedPiece = {
     chunk,
@@ -47,7 +40,6 @@ export function plannedPiece(
     at,
     version,
     phys: version.phys,
-    fresh,
     added,
     overwrites,
   }
